@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Control-channel message codec (authsrv <-> vpnd, inside TLS 1.3).
+ *
+ * Frame on the stream:  be32 body_len | body
+ * body:                 u8 version (CTLMSG_VERSION) | u8 type | be16 reserved (0)
+ *                       then attributes, each: be16 attr | be16 len | value
+ * Integers are big-endian; IPv4 addresses are carried as 4 bytes in network
+ * order and kept in network order in struct ctlmsg. Strings carry no NUL and
+ * must fit their field (with room for the terminating NUL added on decode).
+ * Unknown attributes are skipped (forward compatibility); a duplicate, a
+ * wrong length, a string with a NUL or that does not fit, or a missing
+ * required attribute for the message type is an error (-EBADMSG).
+ */
+#ifndef MAVPN_CTLMSG_H
+#define MAVPN_CTLMSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTLMSG_VERSION		1
+#define CTLMSG_HDR_LEN		4	/* be32 length prefix */
+#define CTLMSG_MAX_BODY		(32 * 1024)
+
+enum ctlmsg_type {
+	CTLMSG_ENROLL_REQ	= 1,	/* token, csr */
+	CTLMSG_ENROLL_RESP	= 2,	/* name, overlay_ip, overlay_plen, cert, ca */
+	CTLMSG_HELLO		= 3,	/* udp_port (host is authenticated by its TLS cert) */
+	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen */
+	CTLMSG_KEY_REQ		= 5,	/* req_id, overlay_ip (destination), app? */
+	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port */
+	CTLMSG_KEY_DENY		= 7,	/* req_id, overlay_ip, reason */
+	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port */
+	CTLMSG_KEY_PUSH_ACK	= 9,	/* key_id */
+	CTLMSG_RESOLVE_REQ	= 10,	/* req_id, name */
+	CTLMSG_RESOLVE_RESP	= 11,	/* req_id, name, overlay_ip (absent: unknown name; reason set) */
+	CTLMSG_ERROR		= 12,	/* reason; the sender closes the connection after it */
+	CTLMSG_PING		= 13,	/* req_id */
+	CTLMSG_PONG		= 14,	/* req_id */
+	CTLMSG_TYPE_MAX
+};
+
+enum ctlmsg_attr {
+	CTLA_REQ_ID		= 1,	/* be32 */
+	CTLA_KEY_ID		= 2,	/* be32 */
+	CTLA_KEY		= 3,	/* 32 bytes */
+	CTLA_LIFETIME		= 4,	/* be32 seconds */
+	CTLA_NAME		= 5,	/* string, < CTLMSG_NAME_MAX */
+	CTLA_OVERLAY_IP		= 6,	/* 4 bytes */
+	CTLA_OVERLAY_PLEN	= 7,	/* u8 */
+	CTLA_UNDERLAY_IP	= 8,	/* 4 bytes */
+	CTLA_UDP_PORT		= 9,	/* be16 */
+	CTLA_TOKEN		= 10,	/* string */
+	CTLA_CSR		= 11,	/* string (PEM) */
+	CTLA_CERT		= 12,	/* string (PEM) */
+	CTLA_CA			= 13,	/* string (PEM) */
+	CTLA_REASON		= 14,	/* string */
+	CTLA_APP		= 15,	/* string: cgroup path of the application */
+	CTLA_MAX
+};
+
+#define CTLMSG_NAME_MAX		64
+#define CTLMSG_TOKEN_MAX	160
+#define CTLMSG_PEM_MAX		4096
+#define CTLMSG_REASON_MAX	160
+#define CTLMSG_APP_MAX		256
+#define CTLMSG_KEY_LEN		32
+
+#define CTLA_BIT(a)		(1u << (a))
+
+struct ctlmsg {
+	uint8_t type;			/* enum ctlmsg_type */
+	uint32_t present;		/* CTLA_BIT() of each attribute set */
+	uint32_t req_id;
+	uint32_t key_id;
+	uint8_t key[CTLMSG_KEY_LEN];
+	uint32_t lifetime;
+	uint32_t overlay_ip;		/* network order */
+	uint8_t overlay_plen;
+	uint32_t underlay_ip;		/* network order */
+	uint16_t udp_port;		/* host order */
+	char name[CTLMSG_NAME_MAX];
+	char token[CTLMSG_TOKEN_MAX];
+	char reason[CTLMSG_REASON_MAX];
+	char app[CTLMSG_APP_MAX];
+	char csr[CTLMSG_PEM_MAX];
+	char cert[CTLMSG_PEM_MAX];
+	char ca[CTLMSG_PEM_MAX];
+};
+
+/* Reset to an empty message of @type (all fields zero, present = 0). */
+void ctlmsg_init(struct ctlmsg *m, uint8_t type);
+
+/*
+ * Encode @m (every attribute whose bit is in m->present) as a whole frame,
+ * length prefix included, into @buf. Returns the frame length, -EMSGSIZE if
+ * it does not fit in @cap or CTLMSG_MAX_BODY, -EINVAL if a required
+ * attribute of the type is missing.
+ */
+int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap);
+
+/*
+ * Given the first @avail bytes of a stream, return the length of the first
+ * whole frame (prefix included) if it is all there, 0 if more bytes are
+ * needed, -EMSGSIZE if the announced body exceeds CTLMSG_MAX_BODY or is
+ * shorter than the 4-byte body header.
+ */
+int ctlmsg_frame_len(const uint8_t *buf, size_t avail);
+
+/*
+ * Decode one whole frame (prefix included, @len from ctlmsg_frame_len) into
+ * @m. Returns 0 or -EBADMSG (malformed, unknown version, unknown type,
+ * missing required attribute). Never reads outside @buf[0..len).
+ */
+int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m);
+
+/* Name of a type for logs ("KEY_REQ"), "UNKNOWN" otherwise. */
+const char *ctlmsg_type_name(unsigned int type);
+
+/* Zero the key material (and everything else) of @m. */
+void ctlmsg_wipe(struct ctlmsg *m);
+
+#endif /* MAVPN_CTLMSG_H */
