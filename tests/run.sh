@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The whole suite: cmocka unit drivers, a short run of every fuzz target,
+# then the network-namespace integration tests. Ends with one summary line
+# "N passed, N failed, N skipped". Exit 0 only if nothing failed.
+set -u
+cd "$(dirname "$0")/.."
+
+passed=0 failed=0 skipped=0
+failures=()
+
+count_unit() { # cmocka output file
+	local p f
+	p=$(grep -ho '^\[  PASSED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
+	f=$(grep -ho '^\[  FAILED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
+	passed=$((passed + p)); failed=$((failed + f))
+}
+
+echo "== unit tests (cmocka)"
+out=$(mktemp)
+tests/run-unit.sh build/tests/test_* 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
+count_unit "$out"
+if [ "$rc" -ne 0 ] && ! grep -q '^\[  FAILED  \]' "$out"; then
+	failed=$((failed + 1)); failures+=("unit runner (crash)")
+fi
+rm -f "$out"
+
+echo "== fuzz targets (${FUZZ_SECONDS:=10}s each)"
+for f in build/fuzz/fuzz_*; do
+	[ -x "$f" ] || continue
+	if FUZZ_SECONDS=$FUZZ_SECONDS tests/run-fuzz.sh "$f"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); failures+=("$f")
+	fi
+done
+
+echo "== integration tests (network namespaces)"
+for t in tests/integration/test_*.sh; do
+	name=$(basename "$t" .sh)
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "SKIP: $name needs root (namespaces, BPF, XDP)"
+		skipped=$((skipped + 1)); continue
+	fi
+	start=$(date +%s)
+	timeout 300 "$t" > "build/$name.log" 2>&1
+	rc=$?
+	dur=$(( $(date +%s) - start ))
+	case $rc in
+	0) echo "PASS: $name (${dur}s)"; passed=$((passed + 1)) ;;
+	77) echo "SKIP: $name: $(grep -m1 '^SKIP' "build/$name.log")"; skipped=$((skipped + 1)) ;;
+	*) echo "FAIL: $name (rc=$rc, ${dur}s), log:"; sed 's/^/    /' "build/$name.log" | tail -n 60
+	   failed=$((failed + 1)); failures+=("$name") ;;
+	esac
+done
+
+[ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
