@@ -14,7 +14,7 @@ LDLIBS_BPF    := -lxdp -lbpf -lelf -lz
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool xdp-tools libssl-dev \
 	libcmocka-dev libsqlite3-dev libelf-dev zlib1g-dev iproute2 ethtool \
 	iperf3 tcpdump tshark curl netcat-openbsd python3 libclang-rt-14-dev \
-	openssl util-linux procps
+	openssl util-linux procps qemu-system-x86 busybox-static
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -97,6 +97,18 @@ check: deps
 demo: deps
 	$(MAKE) all
 	tests/demo.sh
+
+# Throughput, packet rate, latency against plain veth, wireguard-go and
+# OpenVPN in one run (installs them if missing); writes build/bench/.
+bench: deps all
+	@for p in wireguard-go wireguard-tools openvpn gnuplot-nox; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
+	tests/bench/run.sh
+
+# Boot another kernel (Debian 6.1 LTS by default) under QEMU/TCG and run the
+# BPF and datapath tests inside it; see vmtest/README.md.
+vmtest: deps all
+	vmtest/run.sh $(if $(KERNEL),--kernel $(KERNEL))
 
 clean:
 	rm -rf $(B)

@@ -49,6 +49,7 @@ struct tlsconn {
 	bool hs_done;
 	bool ssl_wants_write;	/* last handshake/read asked for POLLOUT */
 	bool write_wants_read;	/* last SSL_write asked for POLLIN */
+	int rd_err;		/* read error held back behind buffered data */
 	uint8_t *in;
 	size_t in_len;
 	uint8_t *out;
@@ -367,9 +368,17 @@ int tlsconn_handshake(struct tlsconn *c)
 	return ret;
 }
 
-/* Pull decrypted bytes into the input buffer until WANT_* or full. */
+/*
+ * Pull decrypted bytes into the input buffer until WANT_* or full.
+ * A peer typically sends its last message (ERROR, ENROLL_RESP) and
+ * close_notify back to back: an EOF or error that comes after new bytes is
+ * held back, so the caller takes the messages first (tlsconn_next) and
+ * hears about the close from the next tlsconn_read() (the fd stays readable
+ * at EOF).
+ */
 static int tlsconn_fill(struct tlsconn *c)
 {
+	size_t got = 0;
 	int ret;
 
 	c->ssl_wants_write = false;
@@ -379,9 +388,15 @@ static int tlsconn_fill(struct tlsconn *c)
 			       (int)(TLSCONN_IN_CAP - c->in_len));
 		if (ret > 0) {
 			c->in_len += (size_t)ret;
+			got += (size_t)ret;
 			continue;
 		}
-		return tlsconn_ssl_result(c, ret, "read failed");
+		ret = tlsconn_ssl_result(c, ret, "read failed");
+		if (ret < 0 && got) {
+			c->rd_err = ret;
+			return 0;
+		}
+		return ret;
 	}
 	return 0;
 }
@@ -390,6 +405,8 @@ int tlsconn_read(struct tlsconn *c)
 {
 	int ret;
 
+	if (c->rd_err)
+		return c->rd_err;
 	if (!c->hs_done) {
 		ret = tlsconn_handshake(c);
 		if (ret <= 0)
@@ -412,7 +429,7 @@ int tlsconn_next(struct tlsconn *c, struct ctlmsg *m)
 	int flen, ret;
 
 	flen = ctlmsg_frame_len(c->in, c->in_len);
-	if (flen == 0 && c->hs_done && SSL_pending(c->ssl) > 0) {
+	if (flen == 0 && c->hs_done && !c->rd_err && SSL_pending(c->ssl) > 0) {
 		/* Decrypted data we had no room for earlier. Errors surface
 		 * on the next tlsconn_read(); the fd stays readable then. */
 		if (tlsconn_fill(c) == 0)

@@ -96,6 +96,9 @@ void ctlmsg_init(struct ctlmsg *m, uint8_t type);
  * length prefix included, into @buf. Returns the frame length, -EMSGSIZE if
  * it does not fit in @cap or CTLMSG_MAX_BODY, -EINVAL if a required
  * attribute of the type is missing.
+ * Also -EINVAL for an unknown type or a present string field that fills its
+ * whole array (no NUL). Attributes are written in ascending id order, so
+ * the encoding of a struct is canonical; bits of unknown ids are ignored.
  */
 int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap);
 
@@ -111,6 +114,9 @@ int ctlmsg_frame_len(const uint8_t *buf, size_t avail);
  * Decode one whole frame (prefix included, @len from ctlmsg_frame_len) into
  * @m. Returns 0 or -EBADMSG (malformed, unknown version, unknown type,
  * missing required attribute). Never reads outside @buf[0..len).
+ * Malformed also covers: a prefix other than len - 4, a body over
+ * CTLMSG_MAX_BODY, a non-zero reserved field. @m is zeroed first (unset
+ * fields read 0 / ""), and wiped again on any error.
  */
 int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m);
 

@@ -24,8 +24,10 @@ void jsonw_u64(struct jsonw *j, const char *key, uint64_t val);
 void jsonw_i64(struct jsonw *j, const char *key, int64_t val);
 void jsonw_bool(struct jsonw *j, const char *key, bool val);
 void jsonw_null(struct jsonw *j, const char *key);
-/* The document so far (NUL-terminated), or NULL after an allocation
- * failure. Valid until the next call on @j. */
+/* The document so far (NUL-terminated, compact: no whitespace), or NULL
+ * after an allocation failure or misuse (nesting deeper than 32 levels, an
+ * end without a begin); such errors are sticky. A NULL string value is
+ * written as null. Valid until the next call on @j. */
 const char *jsonw_get(const struct jsonw *j);
 
 #endif /* MAVPN_JSONW_H */

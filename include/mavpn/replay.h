@@ -12,7 +12,8 @@
 #include <stdint.h>
 
 #define REPLAY_WORDS	64		/* ring size in 64-bit words (power of 2) */
-/* Counters this far behind the newest are still accepted once. */
+/* Counters this far behind the newest are still accepted once:
+ * top - REPLAY_WINDOW is accepted, top - REPLAY_WINDOW - 1 is not. */
 #define REPLAY_WINDOW	((REPLAY_WORDS - 1) * 64)	/* 4032 */
 
 struct replay {
@@ -25,6 +26,7 @@ void replay_init(struct replay *r);
 /*
  * Check @counter (must be >= 1) and, if it is acceptable, record it.
  * Returns true if accepted. Call only after the datagram authenticated.
+ * Counter 0 is always refused.
  */
 bool replay_accept(struct replay *r, uint64_t counter);
 

@@ -50,7 +50,12 @@ void tlsconn_free(struct tlsconn *c);	/* accepts NULL; closes the fd */
 int tlsconn_handshake(struct tlsconn *c);
 
 /* Read whatever is available into the input buffer: 0, -ECONNRESET (peer
- * closed), -EPROTO (TLS error). Call when the fd is readable. */
+ * closed), -EPROTO (TLS error). Call when the fd is readable.
+ * Then call tlsconn_next() until it returns 0. An EOF or error that arrives
+ * right behind data (a last message followed by close_notify) is reported
+ * by the next tlsconn_read(), after those messages could be taken; the fd
+ * stays readable at EOF. Completes the handshake if it is still running.
+ * Writes use write(2) on the socket: the process must ignore SIGPIPE. */
 int tlsconn_read(struct tlsconn *c);
 
 /* Take the next whole message from the input buffer: 1 one decoded into

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "authsrv.h"
+#include "mavpn/jsonw.h"
+#include "mavpn/log.h"
+
+static int audit_fd = -1;
+
+int audit_open(const char *dir)
+{
+	char path[4096];
+
+	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_AUDIT))
+		return -ENAMETOOLONG;
+	audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	return audit_fd < 0 ? -errno : 0;
+}
+
+void audit_close(void)
+{
+	if (audit_fd >= 0)
+		close(audit_fd);
+	audit_fd = -1;
+}
+
+void audit_write(const struct audit_rec *r)
+{
+	static unsigned long rl;
+	char ts[40], line[4096];
+	struct timeval tv;
+	struct tm tm;
+	struct jsonw *j;
+	const char *doc;
+	int n;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = (int)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, sizeof(ts) - (size_t)n, ".%03ldZ",
+		 (long)(tv.tv_usec / 1000));
+
+	j = jsonw_new();
+	if (!j)
+		goto fail;
+	jsonw_obj_begin(j, NULL);
+	jsonw_str(j, "ts", ts);
+	jsonw_str(j, "event", r->event);
+	if (r->host)
+		jsonw_str(j, "host", r->host);
+	if (r->peer)
+		jsonw_str(j, "peer", r->peer);
+	if (r->addr)
+		jsonw_str(j, "addr", r->addr);
+	if (r->app)
+		jsonw_str(j, "app", r->app);
+	if (r->key_id)
+		jsonw_u64(j, "key_id", r->key_id);
+	if (r->reason)
+		jsonw_str(j, "reason", r->reason);
+	jsonw_obj_end(j);
+	doc = jsonw_get(j);
+	if (!doc)
+		goto fail_j;
+	/* One write(2) per line: O_APPEND keeps lines whole. */
+	n = snprintf(line, sizeof(line), "%s\n", doc);
+	if (n <= 0 || (size_t)n >= sizeof(line) ||
+	    audit_fd < 0 || write(audit_fd, line, (size_t)n) != n)
+		goto fail_j;
+	jsonw_free(j);
+	return;
+
+fail_j:
+	jsonw_free(j);
+fail:
+	if (log_ratelimited(&rl))
+		log_err("audit: write failed event=%s", r->event);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * authsrv audit log: DIR/audit.log, one JSON object per line, appended
+ * with one write(2) each. Fields (absent when not applicable):
+ *   ts (RFC 3339 UTC), event, host, peer, addr, app, key_id, reason.
+ * "host" is the host the event is about (the requester for keys), "peer"
+ * the other host of a key event, "addr" the network peer address.
+ * Never key material.
+ */
+#ifndef AUTHSRV_AUDIT_H
+#define AUTHSRV_AUDIT_H
+
+#include <stdint.h>
+
+struct audit_rec {
+	const char *event;	/* enroll, enroll_refused, auth, auth_refused,
+				 * key_grant, key_deny */
+	const char *host;
+	const char *peer;
+	const char *addr;
+	const char *app;
+	uint32_t key_id;	/* 0 = absent */
+	const char *reason;
+};
+
+int audit_open(const char *dir);	/* 0 or -errno */
+void audit_close(void);
+void audit_write(const struct audit_rec *r);
+
+#endif /* AUTHSRV_AUDIT_H */

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Key minting and hand-over (see keysvc.h for the message flow).
+ *
+ * Key ids: random, nonzero 32-bit values, unique among the ids this server
+ * issued in the last KEYSVC_LIFETIME_S + KEYSVC_ID_SLACK_S seconds (so no
+ * two live keys anywhere share one, pending ones included). A hash set
+ * answers "in use?", a FIFO in issue order expires them in O(1).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "audit.h"
+#include "authsrv.h"
+#include "keysvc.h"
+#include "mavpn/log.h"
+#include "registry.h"
+#include "server.h"
+
+#define KEYSVC_ID_SLACK_S	60
+#define KEYSVC_ID_BUCKETS	4096
+
+struct keysvc_id {
+	uint32_t id;
+	uint64_t expires_ms;
+	struct keysvc_id *hnext;	/* hash chain */
+	struct keysvc_id *fnext;	/* FIFO, oldest first */
+};
+
+struct keysvc_grant {
+	struct keysvc_grant *next;
+	uint32_t key_id;
+	uint32_t req_id;
+	uint8_t key[CTLMSG_KEY_LEN];
+	struct session *a, *b;		/* requester, peer */
+	uint32_t dst_ip;		/* as requested, network order */
+	uint64_t deadline_ms;
+	char app[CTLMSG_APP_MAX];
+};
+
+struct keysvc {
+	struct keysvc_grant *pending;
+	struct keysvc_id *buckets[KEYSVC_ID_BUCKETS];
+	struct keysvc_id *fifo_head, *fifo_tail;
+};
+
+struct keysvc *keysvc_new(void)
+{
+	return calloc(1, sizeof(struct keysvc));
+}
+
+static void keysvc_grant_free(struct keysvc_grant *g)
+{
+	OPENSSL_cleanse(g, sizeof(*g));
+	free(g);
+}
+
+void keysvc_free(struct keysvc *k)
+{
+	struct keysvc_grant *g;
+	struct keysvc_id *e;
+
+	if (!k)
+		return;
+	while ((g = k->pending)) {
+		k->pending = g->next;
+		keysvc_grant_free(g);
+	}
+	while ((e = k->fifo_head)) {
+		k->fifo_head = e->fnext;
+		free(e);
+	}
+	free(k);
+}
+
+static unsigned int keysvc_bucket(uint32_t id)
+{
+	return (id * 2654435761u) >> 20;	/* 12 bits: KEYSVC_ID_BUCKETS */
+}
+_Static_assert(KEYSVC_ID_BUCKETS == 1 << 12, "bucket hash width");
+
+static bool keysvc_id_used(const struct keysvc *k, uint32_t id)
+{
+	const struct keysvc_id *e;
+
+	for (e = k->buckets[keysvc_bucket(id)]; e; e = e->hnext)
+		if (e->id == id)
+			return true;
+	return false;
+}
+
+/* A fresh key id, remembered until it cannot be live anywhere. 0 = error. */
+static uint32_t keysvc_new_id(struct keysvc *k, uint64_t now_ms)
+{
+	struct keysvc_id *e;
+	uint32_t id;
+	int tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1)
+			return 0;
+		if (id && !keysvc_id_used(k, id))
+			break;
+	}
+	if (tries == 64)
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return 0;
+	e->id = id;
+	e->expires_ms = now_ms +
+			(uint64_t)(KEYSVC_LIFETIME_S + KEYSVC_ID_SLACK_S) * 1000;
+	e->hnext = k->buckets[keysvc_bucket(id)];
+	k->buckets[keysvc_bucket(id)] = e;
+	if (k->fifo_tail)
+		k->fifo_tail->fnext = e;
+	else
+		k->fifo_head = e;
+	k->fifo_tail = e;
+	return id;
+}
+
+static void keysvc_expire_ids(struct keysvc *k, uint64_t now_ms)
+{
+	struct keysvc_id *e, **pp;
+
+	while ((e = k->fifo_head) && e->expires_ms <= now_ms) {
+		k->fifo_head = e->fnext;
+		if (!k->fifo_head)
+			k->fifo_tail = NULL;
+		for (pp = &k->buckets[keysvc_bucket(e->id)]; *pp;
+		     pp = &(*pp)->hnext) {
+			if (*pp == e) {
+				*pp = e->hnext;
+				break;
+			}
+		}
+		free(e);
+	}
+}
+
+static void keysvc_deny(struct session *a, uint32_t req_id, uint32_t dst,
+			const char *peer, const char *app, const char *reason)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct ctlmsg m;
+
+	inet_ntop(AF_INET, &dst, ip, sizeof(ip));
+	ctlmsg_init(&m, CTLMSG_KEY_DENY);
+	m.req_id = req_id;
+	m.overlay_ip = dst;
+	snprintf(m.reason, sizeof(m.reason), "%s", reason);
+	m.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP) |
+		    CTLA_BIT(CTLA_REASON);
+	session_send(a, &m);
+	audit_write(&(struct audit_rec){ .event = "key_deny", .host = a->name,
+					 .peer = peer ? peer : ip,
+					 .app = app, .reason = reason });
+	log_info("key denied host=%s dst=%s app=\"%s\" reason=\"%s\"", a->name,
+		 ip, app ? app : "", reason);
+}
+
+/* Where authorization policy plugs in; today every enrolled host may reach
+ * every other (the documented default of `authsrv policy set`). */
+static bool keysvc_policy_allows(const struct session *a,
+				 const struct reg_host *b, const char *app)
+{
+	(void)a;
+	(void)b;
+	(void)app;
+	return true;
+}
+
+void keysvc_key_req(struct server *srv, struct session *a,
+		    const struct ctlmsg *m)
+{
+	struct keysvc *k = srv->keys;
+	char ip[INET_ADDRSTRLEN], reason[CTLMSG_REASON_MAX];
+	const char *app = (m->present & CTLA_BIT(CTLA_APP)) ? m->app : NULL;
+	struct keysvc_grant *g;
+	struct reg_host hb, ha;
+	struct session *b;
+	struct ctlmsg p;
+	uint64_t now = authsrv_mono_ms();
+	int ret;
+
+	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
+	if (a->pending >= KEYSVC_MAX_PENDING) {
+		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app,
+			    "too many key requests in flight");
+		return;
+	}
+	/* The requester may have been revoked since it authenticated. */
+	ret = registry_host_by_name(srv->reg, a->name, &ha);
+	if (ret || ha.revoked) {
+		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app,
+			    ret == -EIO ? "registry error" : "this host is revoked");
+		return;
+	}
+	ret = registry_host_by_ip(srv->reg, m->overlay_ip, &hb);
+	if (ret) {
+		snprintf(reason, sizeof(reason), ret == -ENOENT ?
+			 "no host has overlay address %s" :
+			 "registry error looking up %s", ip);
+		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app, reason);
+		return;
+	}
+	if (!strcmp(hb.name, a->name)) {
+		snprintf(reason, sizeof(reason),
+			 "%s is the requesting host's own address", ip);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		return;
+	}
+	if (hb.revoked) {
+		snprintf(reason, sizeof(reason), "peer %s is revoked", hb.name);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		return;
+	}
+	if (!keysvc_policy_allows(a, &hb, app)) {
+		snprintf(reason, sizeof(reason),
+			 "policy does not allow %s to reach %s", a->name,
+			 hb.name);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		return;
+	}
+	b = server_find_online(srv, hb.name);
+	if (!b) {
+		snprintf(reason, sizeof(reason), "peer %s is offline", hb.name);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		return;
+	}
+
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
+			    "server out of memory");
+		return;
+	}
+	g->key_id = keysvc_new_id(k, now);
+	if (!g->key_id || RAND_priv_bytes(g->key, sizeof(g->key)) != 1) {
+		keysvc_grant_free(g);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
+			    "key generation failed");
+		return;
+	}
+	g->req_id = m->req_id;
+	g->a = a;
+	g->b = b;
+	g->dst_ip = m->overlay_ip;
+	g->deadline_ms = now + KEYSVC_ACK_TIMEOUT_MS;
+	if (app)
+		snprintf(g->app, sizeof(g->app), "%s", app);
+	g->next = k->pending;
+	k->pending = g;
+	a->pending++;
+
+	/* B learns who A is and where A's datagrams come from. */
+	ctlmsg_init(&p, CTLMSG_KEY_PUSH);
+	p.key_id = g->key_id;
+	memcpy(p.key, g->key, sizeof(p.key));
+	p.lifetime = KEYSVC_LIFETIME_S;
+	snprintf(p.name, sizeof(p.name), "%s", a->name);
+	p.overlay_ip = a->overlay_ip;
+	p.underlay_ip = a->peer_ip;
+	p.udp_port = a->udp_port;
+	p.present = CTLA_BIT(CTLA_KEY_ID) | CTLA_BIT(CTLA_KEY) |
+		    CTLA_BIT(CTLA_LIFETIME) | CTLA_BIT(CTLA_NAME) |
+		    CTLA_BIT(CTLA_OVERLAY_IP) | CTLA_BIT(CTLA_UNDERLAY_IP) |
+		    CTLA_BIT(CTLA_UDP_PORT);
+	session_send(b, &p);
+	ctlmsg_wipe(&p);
+	/* A failed push closes b; the reaper then denies this grant. */
+	log_debug("key pushed host=%s peer=%s key_id=%08x", a->name, b->name,
+		  g->key_id);
+}
+
+static void keysvc_unlink(struct keysvc *k, struct keysvc_grant *g)
+{
+	struct keysvc_grant **pp;
+
+	for (pp = &k->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	}
+	if (g->a->pending)
+		g->a->pending--;
+}
+
+void keysvc_push_ack(struct server *srv, struct session *b,
+		     const struct ctlmsg *m)
+{
+	struct keysvc *k = srv->keys;
+	struct keysvc_grant *g;
+	struct session *a;
+	struct ctlmsg r;
+
+	for (g = k->pending; g; g = g->next)
+		if (g->key_id == m->key_id && g->b == b)
+			break;
+	if (!g) {
+		/* Late (after the timeout) or bogus: nothing to hand over. */
+		log_info("stray KEY_PUSH_ACK host=%s key_id=%08x", b->name,
+			 m->key_id);
+		return;
+	}
+	keysvc_unlink(k, g);
+	a = g->a;
+	ctlmsg_init(&r, CTLMSG_KEY_GRANT);
+	r.req_id = g->req_id;
+	r.key_id = g->key_id;
+	memcpy(r.key, g->key, sizeof(r.key));
+	r.lifetime = KEYSVC_LIFETIME_S;
+	snprintf(r.name, sizeof(r.name), "%s", b->name);
+	r.overlay_ip = b->overlay_ip;
+	r.underlay_ip = b->peer_ip;
+	r.udp_port = b->udp_port;
+	r.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_KEY_ID) |
+		    CTLA_BIT(CTLA_KEY) | CTLA_BIT(CTLA_LIFETIME) |
+		    CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
+		    CTLA_BIT(CTLA_UNDERLAY_IP) | CTLA_BIT(CTLA_UDP_PORT);
+	session_send(a, &r);
+	ctlmsg_wipe(&r);
+	audit_write(&(struct audit_rec){ .event = "key_grant", .host = a->name,
+					 .peer = b->name,
+					 .app = g->app[0] ? g->app : NULL,
+					 .key_id = g->key_id });
+	log_info("key granted host=%s peer=%s key_id=%08x app=\"%s\"", a->name,
+		 b->name, g->key_id, g->app);
+	keysvc_grant_free(g);
+}
+
+static void keysvc_fail(struct keysvc *k, struct keysvc_grant *g)
+{
+	char reason[CTLMSG_REASON_MAX];
+
+	keysvc_unlink(k, g);
+	snprintf(reason, sizeof(reason), "peer %s did not confirm the key",
+		 g->b->name);
+	keysvc_deny(g->a, g->req_id, g->dst_ip, g->b->name,
+		    g->app[0] ? g->app : NULL, reason);
+	keysvc_grant_free(g);
+}
+
+void keysvc_session_gone(struct server *srv, struct session *s)
+{
+	struct keysvc *k = srv->keys;
+	struct keysvc_grant *g, *next;
+
+	for (g = k->pending; g; g = next) {
+		next = g->next;
+		if (g->a == s) {
+			/* Nobody to hand it to; B's copy just expires. */
+			keysvc_unlink(k, g);
+			keysvc_grant_free(g);
+		} else if (g->b == s) {
+			keysvc_fail(k, g);
+		}
+	}
+}
+
+void keysvc_tick(struct server *srv, uint64_t now_ms)
+{
+	struct keysvc *k = srv->keys;
+	struct keysvc_grant *g, *next;
+
+	for (g = k->pending; g; g = next) {
+		next = g->next;
+		if (now_ms >= g->deadline_ms)
+			keysvc_fail(k, g);
+	}
+	keysvc_expire_ids(k, now_ms);
+}

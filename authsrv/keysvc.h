@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * authsrv key service: mints peer-to-peer keys and hands them over.
+ *
+ *   A --KEY_REQ{req_id, dst}--> srv        checks: dst known, != A, not
+ *                                          revoked, online (policy: all)
+ *   srv --KEY_PUSH{key_id, key, A's name/overlay/underlay/port}--> B
+ *   B --KEY_PUSH_ACK{key_id}--> srv        B has installed the key
+ *   srv --KEY_GRANT{req_id, key_id, key, B's name/overlay/underlay/port}--> A
+ * B silent for KEYSVC_ACK_TIMEOUT_MS or gone: KEY_DENY to A. The key lives
+ * in memory only between PUSH and GRANT and is wiped after.
+ */
+#ifndef AUTHSRV_KEYSVC_H
+#define AUTHSRV_KEYSVC_H
+
+#include <stdint.h>
+
+#include "mavpn/ctlmsg.h"
+
+#define KEYSVC_LIFETIME_S	600
+#define KEYSVC_ACK_TIMEOUT_MS	5000
+#define KEYSVC_MAX_PENDING	256	/* per requesting session */
+
+struct server;
+struct session;
+struct keysvc;
+
+struct keysvc *keysvc_new(void);
+void keysvc_free(struct keysvc *k);
+void keysvc_key_req(struct server *srv, struct session *a,
+		    const struct ctlmsg *m);
+void keysvc_push_ack(struct server *srv, struct session *b,
+		     const struct ctlmsg *m);
+/* @s leaves ONLINE: deny what waits for it, forget what it asked for. */
+void keysvc_session_gone(struct server *srv, struct session *s);
+/* Time out unacknowledged pushes, expire remembered key ids. */
+void keysvc_tick(struct server *srv, uint64_t now_ms);
+
+#endif /* AUTHSRV_KEYSVC_H */

@@ -1,0 +1,565 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * authsrv command line: a verb table, one function per command. Commands
+ * print one line on success (or one JSON document with --json) and one
+ * line on stderr, quoting the offending input, on failure.
+ * Exit codes: 0 ok, 1 failure, 2 usage error or not implemented.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "authsrv.h"
+#include "mavpn/jsonw.h"
+#include "mavpn/log.h"
+#include "pki.h"
+#include "registry.h"
+#include "status.h"
+#include "token.h"
+
+#define EXIT_USAGE	2
+
+struct cmd {
+	const char *verb;
+	const char *sub;	/* NULL: single-word command */
+	int (*fn)(const struct cmd *c, int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const char *cmd_label;	/* "init", "token create", ... */
+
+static int fail(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "authsrv %s: ", cmd_label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static void cmd_usage(const struct cmd *c, FILE *f)
+{
+	fprintf(f, "usage: authsrv %s\n  %s\n", c->usage, c->help);
+}
+
+/*
+ * getopt_long with our own error lines. Returns the option, -1 at the end,
+ * or '?' after printing the error.
+ */
+static int cmd_getopt(int argc, char **argv, const char *shortopts,
+		      const struct option *longopts)
+{
+	int prev = optind, o;
+
+	o = getopt_long(argc, argv, shortopts, longopts, NULL);
+	if (o == '?') {
+		const char *bad = argv[optind - 1 < argc ? optind - 1 : prev];
+
+		if (optopt && strchr(shortopts, optopt))
+			fail(0, "option \"%s\" needs a value", bad);
+		else
+			fail(0, "unknown option \"%s\" (try --help)", bad);
+	} else if (o == ':') {
+		fail(0, "option \"%s\" needs a value", argv[optind - 1]);
+		o = '?';
+	}
+	return o;
+}
+
+static int need_state(const char *dir)
+{
+	if (!dir || !*dir)
+		return fail(EXIT_USAGE, "--state DIR is required");
+	return 0;
+}
+
+static struct registry *open_registry(const char *dir)
+{
+	char path[PATH_MAX];
+	struct registry *r;
+
+	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY)) {
+		fail(1, "state directory path too long: \"%s\"", dir);
+		return NULL;
+	}
+	r = registry_open(path);
+	if (!r) {
+		if (errno == ENOENT)
+			fail(1, "no registry in \"%s\" (run authsrv init first)",
+			     dir);
+		else
+			fail(1, "cannot open registry \"%s\": %s", path,
+			     strerror(errno));
+	}
+	return r;
+}
+
+/* ---- init ---- */
+
+static int cmd_init(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "overlay", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *dir = NULL, *overlay = AUTHSRV_DEFAULT_OVERLAY, *why;
+	char reg[PATH_MAX], fp[AUTHSRV_FP_HEX_LEN + 1], file[PATH_MAX];
+	static const char *const pki_files[] = {
+		AUTHSRV_CA_PEM, AUTHSRV_CA_KEY, AUTHSRV_SERVER_PEM,
+		AUTHSRV_SERVER_KEY,
+	};
+	bool created = false;
+	uint32_t net;
+	uint8_t plen;
+	size_t i;
+	int o, ret;
+
+	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+		switch (o) {
+		case 's': dir = optarg; break;
+		case 'o': overlay = optarg; break;
+		case 'h': cmd_usage(c, stdout); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (need_state(dir))
+		return EXIT_USAGE;
+	if (authsrv_parse_cidr(overlay, &net, &plen, 8, &why))
+		return fail(EXIT_USAGE, "bad --overlay \"%s\": %s", overlay, why);
+	if (plen > 30)
+		return fail(EXIT_USAGE,
+			    "bad --overlay \"%s\": prefix too small (at most /30)",
+			    overlay);
+	if (authsrv_path(reg, sizeof(reg), dir, AUTHSRV_REGISTRY))
+		return fail(1, "state directory path too long: \"%s\"", dir);
+
+	if (mkdir(dir, 0700) == 0) {
+		created = true;
+		chmod(dir, 0700);	/* whatever the umask said */
+	} else if (errno != EEXIST) {
+		return fail(1, "cannot create state directory \"%s\": %s", dir,
+			    strerror(errno));
+	}
+	if (access(reg, F_OK) == 0)
+		return fail(1, "\"%s\" already holds a registry (%s); refusing to overwrite",
+			    dir, AUTHSRV_REGISTRY);
+
+	ret = pki_create(dir, &why);
+	if (ret) {
+		fail(1, "cannot create CA in \"%s\": %s: %s", dir, why,
+		     strerror(-ret));
+		goto err_dir;
+	}
+	ret = registry_create(reg, net, plen);
+	if (ret) {
+		fail(1, "cannot create registry \"%s\": %s", reg, strerror(-ret));
+		goto err_pki;
+	}
+	authsrv_path(file, sizeof(file), dir, AUTHSRV_CA_PEM);
+	if (pki_fingerprint_file(file, fp))
+		snprintf(fp, sizeof(fp), "unknown");
+	printf("initialized \"%s\": CA %s (sha256 %s), server certificate %s, registry %s, overlay %s\n",
+	       dir, AUTHSRV_CA_PEM, fp, AUTHSRV_SERVER_PEM, AUTHSRV_REGISTRY,
+	       overlay);
+	return 0;
+
+err_pki:
+	for (i = 0; i < sizeof(pki_files) / sizeof(pki_files[0]); i++)
+		if (!authsrv_path(file, sizeof(file), dir, pki_files[i]))
+			unlink(file);
+err_dir:
+	if (created)
+		rmdir(dir);
+	return 1;
+}
+
+/* ---- token create ---- */
+
+static bool valid_tag(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len > 0 && len <= 32 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") >= 1 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == len;
+}
+
+/* Append @item to a comma-separated list. */
+static int list_add(char *list, size_t cap, const char *item)
+{
+	size_t len = strlen(list);
+	int n = snprintf(list + len, cap - len, "%s%s", len ? "," : "", item);
+
+	return n < 0 || (size_t)n >= cap - len ? -ENOSPC : 0;
+}
+
+static int cmd_token_create(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "tag", required_argument, NULL, 'g' },
+		{ "route", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *dir = NULL, *name, *why;
+	char tags[512] = "", routes[512] = "", path[PATH_MAX];
+	struct token_parts tp;
+	struct registry *reg;
+	struct reg_host h;
+	uint8_t hash[32];
+	long ttl = 3600;
+	uint32_t net;
+	uint8_t plen;
+	char *end;
+	int o, ret;
+
+	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+		switch (o) {
+		case 's':
+			dir = optarg;
+			break;
+		case 't':
+			errno = 0;
+			ttl = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || ttl < 1 ||
+			    ttl > 365L * 86400)
+				return fail(EXIT_USAGE,
+					    "bad --ttl \"%s\": seconds, 1..31536000",
+					    optarg);
+			break;
+		case 'g':
+			if (!valid_tag(optarg))
+				return fail(EXIT_USAGE,
+					    "bad --tag \"%s\": use [a-z0-9][a-z0-9._-]{0,31}",
+					    optarg);
+			if (list_add(tags, sizeof(tags), optarg))
+				return fail(EXIT_USAGE, "too many tags at \"%s\"",
+					    optarg);
+			break;
+		case 'r':
+			if (authsrv_parse_cidr(optarg, &net, &plen, 0, &why))
+				return fail(EXIT_USAGE, "bad --route \"%s\": %s",
+					    optarg, why);
+			if (list_add(routes, sizeof(routes), optarg))
+				return fail(EXIT_USAGE,
+					    "too many routes at \"%s\"", optarg);
+			break;
+		case 'h':
+			cmd_usage(c, stdout);
+			return 0;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return fail(EXIT_USAGE, "missing NAME (try --help)");
+	if (optind + 1 < argc)
+		return fail(EXIT_USAGE, "unexpected argument \"%s\"",
+			    argv[optind + 1]);
+	name = argv[optind];
+	if (!authsrv_valid_name(name))
+		return fail(EXIT_USAGE,
+			    "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}", name);
+	if (need_state(dir))
+		return EXIT_USAGE;
+
+	reg = open_registry(dir);
+	if (!reg)
+		return 1;
+	ret = registry_host_by_name(reg, name, &h);
+	if (ret != -ENOENT) {
+		registry_close(reg);
+		if (ret == 0)
+			return fail(1, "host \"%s\" is already enrolled", name);
+		return fail(1, "cannot read registry in \"%s\"", dir);
+	}
+	authsrv_path(path, sizeof(path), dir, AUTHSRV_CA_PEM);
+	ret = pki_fingerprint_file(path, tp.ca_fp);
+	if (ret) {
+		registry_close(reg);
+		return fail(1, "cannot read CA certificate \"%s\": %s", path,
+			    strerror(-ret));
+	}
+	if (token_generate(&tp) || token_hash(&tp, hash)) {
+		registry_close(reg);
+		return fail(1, "random number generator failed");
+	}
+	ret = registry_token_add(reg, tp.id, hash, name,
+				 authsrv_now() + ttl, tags, routes);
+	registry_close(reg);
+	if (ret)
+		return fail(1, "cannot store token in registry of \"%s\"", dir);
+	printf("%s.%s.%s.%s\n", AUTHSRV_TOKEN_PREFIX, tp.id, tp.secret,
+	       tp.ca_fp);
+	return 0;
+}
+
+/* ---- client list ---- */
+
+struct list_ctx {
+	struct jsonw *j;
+	struct status_set *st;
+	int running;		/* 1 live server status, 0 unknown */
+};
+
+static void json_list(struct jsonw *j, const char *key, const char *csv)
+{
+	char buf[512], *save = NULL, *tok;
+
+	jsonw_arr_begin(j, key);
+	snprintf(buf, sizeof(buf), "%s", csv);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save))
+		jsonw_str(j, NULL, tok);
+	jsonw_arr_end(j);
+}
+
+static int list_one(const struct reg_host *h, void *arg)
+{
+	struct list_ctx *l = arg;
+	char ip[INET_ADDRSTRLEN], when[32];
+	bool online = status_online(l->st, h->name);
+	time_t t = (time_t)h->enrolled_at;
+	struct tm tm;
+
+	inet_ntop(AF_INET, &h->overlay_ip, ip, sizeof(ip));
+	if (l->j) {
+		jsonw_obj_begin(l->j, NULL);
+		jsonw_str(l->j, "name", h->name);
+		jsonw_str(l->j, "overlay_ip", ip);
+		if (l->running)
+			jsonw_bool(l->j, "online", online);
+		else
+			jsonw_null(l->j, "online");
+		jsonw_bool(l->j, "revoked", h->revoked);
+		jsonw_i64(l->j, "enrolled_at", h->enrolled_at);
+		jsonw_str(l->j, "cert_serial", h->cert_serial);
+		json_list(l->j, "tags", h->tags);
+		json_list(l->j, "routes", h->routes);
+		jsonw_obj_end(l->j);
+		return 0;
+	}
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	printf("%-24s %-15s %-7s %-7s %-20s %s\n", h->name, ip,
+	       !l->running ? "unknown" : online ? "yes" : "no",
+	       h->revoked ? "yes" : "no", when, h->tags[0] ? h->tags : "-");
+	return 0;
+}
+
+static int cmd_client_list(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct list_ctx l = {};
+	struct registry *reg;
+	const char *dir = NULL;
+	bool json = false;
+	int o, ret;
+
+	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+		switch (o) {
+		case 's': dir = optarg; break;
+		case 'j': json = true; break;
+		case 'h': cmd_usage(c, stdout); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (need_state(dir))
+		return EXIT_USAGE;
+	reg = open_registry(dir);
+	if (!reg)
+		return 1;
+	l.running = status_load(dir, &l.st);
+	if (l.running < 0)
+		l.running = 0;
+	if (json) {
+		l.j = jsonw_new();
+		if (!l.j) {
+			ret = fail(1, "out of memory");
+			goto out;
+		}
+		jsonw_arr_begin(l.j, NULL);
+	} else {
+		printf("%-24s %-15s %-7s %-7s %-20s %s\n", "NAME", "OVERLAY_IP",
+		       "ONLINE", "REVOKED", "ENROLLED", "TAGS");
+	}
+	ret = registry_host_foreach(reg, list_one, &l);
+	if (ret) {
+		ret = fail(1, "cannot read registry in \"%s\"", dir);
+		goto out;
+	}
+	if (json) {
+		jsonw_arr_end(l.j);
+		if (!jsonw_get(l.j)) {
+			ret = fail(1, "out of memory");
+			goto out;
+		}
+		printf("%s\n", jsonw_get(l.j));
+	}
+	ret = 0;
+out:
+	jsonw_free(l.j);
+	status_free(l.st);
+	registry_close(reg);
+	return ret;
+}
+
+/* ---- later issues ---- */
+
+static int cmd_not_yet(const struct cmd *c, int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			cmd_usage(c, stdout);
+			printf("  (not implemented yet)\n");
+			return 0;
+		}
+	}
+	return fail(EXIT_USAGE, "not implemented yet");
+}
+
+/* ---- serve ---- */
+
+static int cmd_serve(const struct cmd *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *dir = NULL, *listen = NULL;
+	bool verbose = false;
+	int o;
+
+	while ((o = cmd_getopt(argc, argv, ":hv", opts)) != -1) {
+		switch (o) {
+		case 's': dir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'v': verbose = true; break;
+		case 'h': cmd_usage(c, stdout); return 0;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (need_state(dir))
+		return EXIT_USAGE;
+	if (!listen)
+		return fail(EXIT_USAGE, "--listen ADDR:PORT is required");
+	log_init("authsrv", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	return authsrv_cmd_serve(dir, listen);
+}
+
+static const struct cmd cmds[] = {
+	{ "init", NULL, cmd_init, "init --state DIR [--overlay CIDR]",
+	  "create CA, server certificate and registry (refuses to overwrite); "
+	  "default overlay " AUTHSRV_DEFAULT_OVERLAY },
+	{ "serve", NULL, cmd_serve, "serve --state DIR --listen ADDR:PORT [--verbose]",
+	  "run the server in the foreground (SIGINT/SIGTERM: clean exit)" },
+	{ "token", "create", cmd_token_create,
+	  "token create NAME --state DIR [--ttl SECONDS] [--tag TAG]... [--route CIDR]...",
+	  "print a one-time enrollment token for host NAME (default ttl 3600)" },
+	{ "client", "list", cmd_client_list, "client list --state DIR [--json]",
+	  "enrolled hosts, overlay addresses, online, revoked" },
+	{ "client", "revoke", cmd_not_yet, "client revoke NAME --state DIR",
+	  "revoke host NAME" },
+	{ "policy", "set", cmd_not_yet, "policy set FILE --state DIR",
+	  "load the access policy (default: all enrolled may talk)" },
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage_all(FILE *f, const char *verb)
+{
+	size_t i;
+
+	fprintf(f, "usage:\n");
+	for (i = 0; i < NCMDS; i++)
+		if (!verb || !strcmp(verb, cmds[i].verb))
+			fprintf(f, "  authsrv %s\n      %s\n", cmds[i].usage,
+				cmds[i].help);
+}
+
+int main(int argc, char **argv)
+{
+	const char *verb;
+	char label[64];
+	bool known = false;
+	size_t i;
+
+	cmd_label = "";
+	if (argc < 2) {
+		fprintf(stderr, "authsrv: missing command (try \"authsrv --help\")\n");
+		return EXIT_USAGE;
+	}
+	verb = argv[1];
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") ||
+	    !strcmp(verb, "help")) {
+		usage_all(stdout, NULL);
+		return 0;
+	}
+	for (i = 0; i < NCMDS; i++) {
+		const struct cmd *c = &cmds[i];
+
+		if (strcmp(verb, c->verb))
+			continue;
+		known = true;
+		if (!c->sub) {
+			cmd_label = c->verb;
+			return c->fn(c, argc - 1, argv + 1);
+		}
+		if (argc >= 3 && !strcmp(argv[2], c->sub)) {
+			snprintf(label, sizeof(label), "%s %s", c->verb, c->sub);
+			cmd_label = label;
+			return c->fn(c, argc - 2, argv + 2);
+		}
+	}
+	if (!known) {
+		fprintf(stderr, "authsrv: unknown command \"%s\" (try \"authsrv --help\")\n",
+			verb);
+		return EXIT_USAGE;
+	}
+	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		usage_all(stdout, verb);
+		return 0;
+	}
+	if (argc < 3)
+		fprintf(stderr, "authsrv %s: missing subcommand (try \"authsrv %s --help\")\n",
+			verb, verb);
+	else
+		fprintf(stderr, "authsrv %s: unknown subcommand \"%s\" (try \"authsrv %s --help\")\n",
+			verb, argv[2], verb);
+	return EXIT_USAGE;
+}

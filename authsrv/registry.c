@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * SQLite registry. One connection per process; the server keeps it open,
+ * the admin CLI opens it briefly: WAL lets them run side by side, and a
+ * busy timeout covers the short write transactions.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "mavpn/log.h"
+#include "registry.h"
+
+struct registry {
+	sqlite3 *db;
+};
+
+static const char registry_schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=FULL;"
+	"BEGIN;"
+	"CREATE TABLE meta ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  overlay TEXT NOT NULL,"
+	"  next_ip INTEGER NOT NULL);"
+	"CREATE TABLE hosts ("
+	"  name TEXT PRIMARY KEY,"
+	"  overlay_ip TEXT NOT NULL UNIQUE,"
+	"  cert_serial TEXT NOT NULL,"
+	"  tags TEXT NOT NULL DEFAULT '',"
+	"  routes TEXT NOT NULL DEFAULT '',"
+	"  enrolled_at INTEGER NOT NULL,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE tokens ("
+	"  id TEXT PRIMARY KEY,"
+	"  hash BLOB NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL,"
+	"  used INTEGER NOT NULL DEFAULT 0,"
+	"  tags TEXT NOT NULL DEFAULT '',"
+	"  routes TEXT NOT NULL DEFAULT '');"
+	"COMMIT;";
+
+static int registry_setup(sqlite3 *db)
+{
+	sqlite3_busy_timeout(db, 5000);
+	return sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
+				"PRAGMA synchronous=FULL;"
+				"PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+}
+
+int registry_create(const char *path, uint32_t net, uint8_t plen)
+{
+	char overlay[INET_ADDRSTRLEN + 4], addr[INET_ADDRSTRLEN];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	int fd, ret = -EIO;
+
+	/* Claim the name first: never open somebody else's database. */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		goto err_db;
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_exec(db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
+		goto err_db;
+	inet_ntop(AF_INET, &net, addr, sizeof(addr));
+	snprintf(overlay, sizeof(overlay), "%s/%u", addr, plen);
+	if (sqlite3_prepare_v2(db, "INSERT INTO meta (id, overlay, next_ip) "
+				   "VALUES (1, ?, ?)", -1, &st, NULL) != SQLITE_OK)
+		goto err_db;
+	sqlite3_bind_text(st, 1, overlay, -1, SQLITE_STATIC);
+	/* First candidate: network + 2 (.1 is the server's). */
+	sqlite3_bind_int64(st, 2, (int64_t)ntohl(net) + 2);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		ret = 0;
+	sqlite3_finalize(st);
+	if (ret)
+		goto err_db;
+	sqlite3_close(db);
+	return 0;
+
+err_db:
+	sqlite3_close(db);
+	unlink(path);
+	return ret;
+}
+
+struct registry *registry_open(const char *path)
+{
+	struct registry *r;
+
+	if (access(path, R_OK | W_OK))
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK || registry_setup(r->db) != SQLITE_OK) {
+		sqlite3_close(r->db);
+		free(r);
+		errno = EIO;
+		return NULL;
+	}
+	return r;
+}
+
+void registry_close(struct registry *r)
+{
+	if (!r)
+		return;
+	sqlite3_close(r->db);
+	free(r);
+}
+
+static int registry_prepare(struct registry *r, const char *sql,
+			    sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(r->db, sql, -1, st, NULL) != SQLITE_OK) {
+		log_err("registry: prepare failed error=\"%s\"",
+			sqlite3_errmsg(r->db));
+		return -EIO;
+	}
+	return 0;
+}
+
+int registry_overlay(struct registry *r, uint32_t *net, uint8_t *plen)
+{
+	const char *why;
+	sqlite3_stmt *st;
+	int ret = -EIO;
+
+	if (registry_prepare(r, "SELECT overlay FROM meta WHERE id = 1", &st))
+		return -EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ret = authsrv_parse_cidr((const char *)sqlite3_column_text(st, 0),
+					 net, plen, 8, &why) ? -EIO : 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int registry_token_add(struct registry *r, const char *id,
+		       const uint8_t hash[32], const char *name,
+		       int64_t expires_at, const char *tags,
+		       const char *routes)
+{
+	sqlite3_stmt *st;
+	int ret = -EIO;
+
+	if (registry_prepare(r, "INSERT INTO tokens (id, hash, name, "
+			     "expires_at, used, tags, routes) "
+			     "VALUES (?, ?, ?, ?, 0, ?, ?)", &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, expires_at);
+	sqlite3_bind_text(st, 5, tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, routes, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		ret = 0;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static void registry_copy(char *dst, size_t cap, const unsigned char *src)
+{
+	snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+#define HOST_COLS "name, overlay_ip, cert_serial, tags, routes, enrolled_at, revoked"
+
+static int registry_row_host(sqlite3_stmt *st, struct reg_host *h)
+{
+	struct in_addr in;
+
+	memset(h, 0, sizeof(*h));
+	registry_copy(h->name, sizeof(h->name), sqlite3_column_text(st, 0));
+	if (inet_pton(AF_INET, (const char *)sqlite3_column_text(st, 1), &in) != 1)
+		return -EIO;
+	h->overlay_ip = in.s_addr;
+	registry_copy(h->cert_serial, sizeof(h->cert_serial),
+		      sqlite3_column_text(st, 2));
+	registry_copy(h->tags, sizeof(h->tags), sqlite3_column_text(st, 3));
+	registry_copy(h->routes, sizeof(h->routes), sqlite3_column_text(st, 4));
+	h->enrolled_at = sqlite3_column_int64(st, 5);
+	h->revoked = sqlite3_column_int(st, 6) != 0;
+	return 0;
+}
+
+static int registry_host_query(struct registry *r, const char *sql,
+			       const char *key, struct reg_host *h)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (registry_prepare(r, sql, &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		ret = registry_row_host(st, h);
+		break;
+	case SQLITE_DONE:
+		ret = -ENOENT;
+		break;
+	default:
+		ret = -EIO;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int registry_host_by_name(struct registry *r, const char *name,
+			  struct reg_host *h)
+{
+	return registry_host_query(r, "SELECT " HOST_COLS
+				   " FROM hosts WHERE name = ?", name, h);
+}
+
+int registry_host_by_ip(struct registry *r, uint32_t ip, struct reg_host *h)
+{
+	char addr[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	return registry_host_query(r, "SELECT " HOST_COLS
+				   " FROM hosts WHERE overlay_ip = ?", addr, h);
+}
+
+int registry_host_foreach(struct registry *r,
+			  int (*cb)(const struct reg_host *h, void *arg),
+			  void *arg)
+{
+	struct reg_host h;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+
+	if (registry_prepare(r, "SELECT " HOST_COLS " FROM hosts ORDER BY name",
+			     &st))
+		return -EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ret = registry_row_host(st, &h);
+		if (!ret)
+			ret = cb(&h, arg);
+		if (ret)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = -EIO;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int registry_begin(struct registry *r)
+{
+	return sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	       SQLITE_OK ? 0 : -EIO;
+}
+
+int registry_commit(struct registry *r)
+{
+	if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	registry_rollback(r);
+	return -EIO;
+}
+
+void registry_rollback(struct registry *r)
+{
+	if (!sqlite3_get_autocommit(r->db))
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int registry_token_take(struct registry *r, const char *id,
+			const uint8_t hash[32], int64_t now,
+			struct reg_token *t, const char **why)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (registry_prepare(r, "SELECT hash, name, expires_at, used, tags, "
+			     "routes FROM tokens WHERE id = ?", &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	ret = sqlite3_step(st);
+	if (ret != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		*why = "unknown token id";
+		return ret == SQLITE_DONE ? -EACCES : -EIO;
+	}
+	ret = -EACCES;
+	if (sqlite3_column_bytes(st, 0) != 32 ||
+	    CRYPTO_memcmp(sqlite3_column_blob(st, 0), hash, 32)) {
+		*why = "token secret does not match";
+		goto out;
+	}
+	if (sqlite3_column_int(st, 3)) {
+		*why = "token already used";
+		goto out;
+	}
+	if (sqlite3_column_int64(st, 2) <= now) {
+		*why = "token expired";
+		goto out;
+	}
+	registry_copy(t->name, sizeof(t->name), sqlite3_column_text(st, 1));
+	registry_copy(t->tags, sizeof(t->tags), sqlite3_column_text(st, 4));
+	registry_copy(t->routes, sizeof(t->routes), sqlite3_column_text(st, 5));
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	if (ret)
+		return ret;
+	if (registry_prepare(r, "UPDATE tokens SET used = 1 WHERE id = ?", &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	ret = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int registry_ip_used(struct registry *r, uint32_t ip_host)
+{
+	struct reg_host h;
+	int ret = registry_host_by_ip(r, htonl(ip_host), &h);
+
+	if (ret == -ENOENT)
+		return 0;
+	return ret ? ret : 1;
+}
+
+/*
+ * Round-robin from meta.next_ip so that a released address is not handed
+ * out again at once; wraps, and fails with -ENOSPC when the prefix is full.
+ */
+int registry_alloc_ip(struct registry *r, uint32_t *ip)
+{
+	uint32_t net, first, last, cand, n;
+	sqlite3_stmt *st;
+	uint8_t plen;
+	int ret;
+
+	ret = registry_overlay(r, &net, &plen);
+	if (ret)
+		return ret;
+	net = ntohl(net);
+	first = net + 2;
+	last = net + (uint32_t)((1ull << (32 - plen)) - 2);
+	if (registry_prepare(r, "SELECT next_ip FROM meta WHERE id = 1", &st))
+		return -EIO;
+	cand = sqlite3_step(st) == SQLITE_ROW ?
+	       (uint32_t)sqlite3_column_int64(st, 0) : first;
+	sqlite3_finalize(st);
+	for (n = 0; n <= last - first; n++, cand++) {
+		if (cand < first || cand > last)
+			cand = first;
+		ret = registry_ip_used(r, cand);
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			break;
+	}
+	if (n > last - first)
+		return -ENOSPC;
+	if (registry_prepare(r, "UPDATE meta SET next_ip = ? WHERE id = 1", &st))
+		return -EIO;
+	sqlite3_bind_int64(st, 1, cand == last ? first : (int64_t)cand + 1);
+	ret = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	if (!ret)
+		*ip = htonl(cand);
+	return ret;
+}
+
+int registry_host_add(struct registry *r, const struct reg_host *h)
+{
+	char addr[INET_ADDRSTRLEN];
+	sqlite3_stmt *st;
+	int rc, ret;
+
+	inet_ntop(AF_INET, &h->overlay_ip, addr, sizeof(addr));
+	if (registry_prepare(r, "INSERT INTO hosts (" HOST_COLS ") "
+			     "VALUES (?, ?, ?, ?, ?, ?, ?)", &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, h->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, h->cert_serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, h->tags, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, h->routes, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, h->enrolled_at);
+	sqlite3_bind_int(st, 7, h->revoked);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		ret = 0;
+	else if ((sqlite3_extended_errcode(r->db) & 0xff) == SQLITE_CONSTRAINT)
+		ret = -EEXIST;
+	else
+		ret = -EIO;
+	sqlite3_finalize(st);
+	return ret;
+}

@@ -1,0 +1,751 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `authsrv serve`: the control-channel server.
+ *
+ * One thread, one level-triggered epoll set holding the listening socket,
+ * a signalfd (SIGINT/SIGTERM) and every session's socket. Timers (handshake
+ * and HELLO deadlines, key acknowledgements) are swept every
+ * SERVER_TICK_MS; no per-timer fds.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "audit.h"
+#include "authsrv.h"
+#include "keysvc.h"
+#include "mavpn/log.h"
+#include "pki.h"
+#include "registry.h"
+#include "server.h"
+#include "status.h"
+
+#define SERVER_TICK_MS		200
+#define SERVER_MAX_SESSIONS	8192
+#define SERVER_HANDSHAKE_MS	10000
+#define SERVER_HELLO_MS		30000	/* also the whole enrollment */
+#define SERVER_LINGER_MS	2000	/* CLOSING + DRAIN */
+
+/* epoll tags for the two non-session fds */
+static char server_tag_listen, server_tag_signal;
+
+static void session_unlink(struct session **head, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->next = s->prev = NULL;
+}
+
+static void session_push(struct session **head, struct session *s)
+{
+	s->prev = NULL;
+	s->next = *head;
+	if (*head)
+		(*head)->prev = s;
+	*head = s;
+}
+
+static const char *session_who(const struct session *s)
+{
+	return s->name[0] ? s->name : "-";
+}
+
+void session_close(struct session *s, const char *why)
+{
+	struct server *srv = s->srv;
+
+	if (s->dead)
+		return;
+	if (why)
+		log_info("connection closed addr=%s host=%s reason=\"%s\"",
+			 s->addr, session_who(s), why);
+	if (s->state == SESS_ONLINE)
+		srv->status_dirty = true;
+	s->dead = true;
+	session_unlink(&srv->sessions, s);
+	session_push(&srv->dead, s);
+	srv->nsessions--;
+}
+
+void session_send(struct session *s, const struct ctlmsg *m)
+{
+	int ret;
+
+	if (s->dead)
+		return;
+	ret = tlsconn_send(s->tc, m);
+	if (ret < 0) {
+		log_warn("send failed addr=%s host=%s type=%s error=\"%s\"",
+			 s->addr, session_who(s), ctlmsg_type_name(m->type),
+			 strerror(-ret));
+		session_close(s, NULL);
+	}
+}
+
+/* Leave ONLINE/ENROLL/...: nothing more is read from this session. */
+static void session_wind_down(struct session *s)
+{
+	if (s->state == SESS_ONLINE) {
+		s->srv->status_dirty = true;
+		keysvc_session_gone(s->srv, s);
+	}
+	s->state = SESS_CLOSING;
+	s->deadline_ms = authsrv_mono_ms() + SERVER_LINGER_MS;
+}
+
+void session_finish(struct session *s)
+{
+	if (s->dead || s->state >= SESS_CLOSING)
+		return;
+	session_wind_down(s);
+}
+
+void session_error(struct session *s, const char *fmt, ...)
+{
+	struct ctlmsg m;
+	va_list ap;
+
+	if (s->dead || s->state >= SESS_CLOSING)
+		return;
+	ctlmsg_init(&m, CTLMSG_ERROR);
+	va_start(ap, fmt);
+	vsnprintf(m.reason, sizeof(m.reason), fmt, ap);
+	va_end(ap);
+	m.present = CTLA_BIT(CTLA_REASON);
+	log_info("sending error addr=%s host=%s reason=\"%s\"", s->addr,
+		 session_who(s), m.reason);
+	session_send(s, &m);
+	session_wind_down(s);
+}
+
+struct session *server_find_online(struct server *srv, const char *name)
+{
+	struct session *s;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (s->state == SESS_ONLINE && !strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+static void server_refuse_auth(struct session *s, const char *host,
+			       const char *reason)
+{
+	struct audit_rec a = {
+		.event = "auth_refused", .host = host, .addr = s->addr,
+		.reason = reason,
+	};
+
+	audit_write(&a);
+	session_error(s, "%s", reason);
+}
+
+/* ALPN ctl: the certificate decides who this is. */
+static void server_ctl_auth(struct server *srv, struct session *s)
+{
+	SSL *ssl = tlsconn_ssl(s->tc);
+	char name[CTLMSG_NAME_MAX], serial[AUTHSRV_SERIAL_HEX_MAX];
+	char reason[CTLMSG_REASON_MAX];
+	struct reg_host h;
+	X509 *peer;
+	int ret;
+
+	peer = SSL_get0_peer_certificate(ssl);
+	if (!peer || SSL_get_verify_result(ssl) != X509_V_OK) {
+		server_refuse_auth(s, NULL, "client certificate required");
+		return;
+	}
+	if (pki_cert_cn(peer, name, sizeof(name)) ||
+	    !authsrv_valid_name(name) || pki_cert_serial(peer, serial)) {
+		server_refuse_auth(s, NULL,
+				   "client certificate has no valid host name");
+		return;
+	}
+	ret = registry_host_by_name(srv->reg, name, &h);
+	if (ret == -ENOENT) {
+		snprintf(reason, sizeof(reason), "host %s is not enrolled", name);
+		server_refuse_auth(s, name, reason);
+		return;
+	}
+	if (ret) {
+		server_refuse_auth(s, name, "registry error");
+		return;
+	}
+	if (h.revoked) {
+		snprintf(reason, sizeof(reason), "host %s is revoked", name);
+		server_refuse_auth(s, name, reason);
+		return;
+	}
+	/* Only the certificate issued at enrollment counts. */
+	if (strcmp(h.cert_serial, serial)) {
+		snprintf(reason, sizeof(reason),
+			 "certificate of host %s is not the current one", name);
+		server_refuse_auth(s, name, reason);
+		return;
+	}
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->overlay_ip = h.overlay_ip;
+	s->state = SESS_CTL_HELLO;
+	s->deadline_ms = authsrv_mono_ms() + SERVER_HELLO_MS;
+	audit_write(&(struct audit_rec){ .event = "auth", .host = name,
+					 .addr = s->addr });
+	log_info("authenticated addr=%s host=%s", s->addr, name);
+}
+
+static void server_on_handshake(struct server *srv, struct session *s)
+{
+	const char *alpn = tlsconn_alpn(s->tc);
+
+	if (!strcmp(alpn, TLSCONN_ALPN_ENROLL)) {
+		s->state = SESS_ENROLL;
+		s->deadline_ms = authsrv_mono_ms() + SERVER_HELLO_MS;
+		log_debug("enrollment connection addr=%s", s->addr);
+	} else if (!strcmp(alpn, TLSCONN_ALPN_CTL)) {
+		server_ctl_auth(srv, s);
+	} else {
+		/* The ALPN callbacks make this unreachable. */
+		session_close(s, "no ALPN protocol");
+	}
+}
+
+static void server_hello(struct server *srv, struct session *s,
+			 const struct ctlmsg *m)
+{
+	char addr[INET_ADDRSTRLEN];
+	struct session *old;
+	struct ctlmsg r;
+
+	if (m->udp_port == 0) {
+		session_error(s, "HELLO needs a nonzero udp_port");
+		return;
+	}
+	old = server_find_online(srv, s->name);
+	if (old) {
+		log_info("replacing session host=%s old_addr=%s new_addr=%s",
+			 s->name, old->addr, s->addr);
+		session_error(old, "replaced by a newer session of host %s",
+			      s->name);
+	}
+	s->udp_port = m->udp_port;
+	s->since = authsrv_now();
+	s->state = SESS_ONLINE;
+	s->deadline_ms = 0;
+	srv->status_dirty = true;
+
+	ctlmsg_init(&r, CTLMSG_HELLO_ACK);
+	snprintf(r.name, sizeof(r.name), "%s", s->name);
+	r.overlay_ip = s->overlay_ip;
+	r.overlay_plen = srv->overlay_plen;
+	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
+		    CTLA_BIT(CTLA_OVERLAY_PLEN);
+	session_send(s, &r);
+	inet_ntop(AF_INET, &s->overlay_ip, addr, sizeof(addr));
+	log_info("host online host=%s overlay_ip=%s addr=%s udp_port=%u",
+		 s->name, addr, s->addr, s->udp_port);
+}
+
+static void server_resolve(struct server *srv, struct session *s,
+			   const struct ctlmsg *m)
+{
+	struct reg_host h;
+	struct ctlmsg r;
+	int ret;
+
+	ctlmsg_init(&r, CTLMSG_RESOLVE_RESP);
+	r.req_id = m->req_id;
+	snprintf(r.name, sizeof(r.name), "%s", m->name);
+	r.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_NAME);
+	ret = authsrv_valid_name(m->name) ?
+	      registry_host_by_name(srv->reg, m->name, &h) : -ENOENT;
+	if (!ret) {
+		r.overlay_ip = h.overlay_ip;
+		r.present |= CTLA_BIT(CTLA_OVERLAY_IP);
+	} else {
+		snprintf(r.reason, sizeof(r.reason), "%s \"%.64s\"",
+			 ret == -ENOENT ? "no host named" : "registry error for",
+			 m->name);
+		r.present |= CTLA_BIT(CTLA_REASON);
+	}
+	session_send(s, &r);
+}
+
+static void server_dispatch(struct server *srv, struct session *s,
+			    const struct ctlmsg *m)
+{
+	struct ctlmsg r;
+
+	log_debug("message addr=%s host=%s type=%s", s->addr, session_who(s),
+		  ctlmsg_type_name(m->type));
+	if (m->type == CTLMSG_PING && (s->state == SESS_CTL_HELLO ||
+				       s->state == SESS_ONLINE)) {
+		ctlmsg_init(&r, CTLMSG_PONG);
+		r.req_id = m->req_id;
+		r.present = CTLA_BIT(CTLA_REQ_ID);
+		session_send(s, &r);
+		return;
+	}
+	switch (s->state) {
+	case SESS_ENROLL:
+		if (m->type == CTLMSG_ENROLL_REQ) {
+			enroll_handle(srv, s, m);
+			return;
+		}
+		break;
+	case SESS_CTL_HELLO:
+		if (m->type == CTLMSG_HELLO) {
+			server_hello(srv, s, m);
+			return;
+		}
+		break;
+	case SESS_ONLINE:
+		switch (m->type) {
+		case CTLMSG_KEY_REQ:
+			keysvc_key_req(srv, s, m);
+			return;
+		case CTLMSG_KEY_PUSH_ACK:
+			keysvc_push_ack(srv, s, m);
+			return;
+		case CTLMSG_RESOLVE_REQ:
+			server_resolve(srv, s, m);
+			return;
+		}
+		break;
+	default:
+		return;
+	}
+	log_warn("unexpected message addr=%s host=%s type=%s", s->addr,
+		 session_who(s), ctlmsg_type_name(m->type));
+	session_error(s, "unexpected %s message", ctlmsg_type_name(m->type));
+}
+
+static void server_update_events(struct server *srv, struct session *s)
+{
+	struct epoll_event ev = { .data.ptr = s };
+	uint32_t mask;
+	int ret;
+
+	if (s->dead)
+		return;
+	if (s->state == SESS_CLOSING) {
+		ret = tlsconn_flush(s->tc);
+		if (ret < 0) {
+			session_close(s, NULL);
+			return;
+		}
+		if (ret == 0) {
+			/* All out: close_notify, then half-close. */
+			ERR_clear_error();
+			SSL_shutdown(tlsconn_ssl(s->tc));
+			shutdown(tlsconn_fd(s->tc), SHUT_WR);
+			s->state = SESS_DRAIN;
+		}
+	}
+	if (s->state == SESS_DRAIN)
+		mask = EPOLLIN;
+	else if (s->state == SESS_CLOSING)
+		mask = tlsconn_want_write(s->tc) ? EPOLLOUT : 0;
+	else
+		mask = EPOLLIN | (tlsconn_want_write(s->tc) ? EPOLLOUT : 0);
+	if (mask == s->ev_mask)
+		return;
+	ev.events = mask;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, tlsconn_fd(s->tc), &ev)) {
+		session_close(s, "epoll_ctl failed");
+		return;
+	}
+	s->ev_mask = mask;
+}
+
+static void server_session_io(struct server *srv, struct session *s,
+			      uint32_t events)
+{
+	struct ctlmsg m;
+	char buf[4096];
+	ssize_t n;
+	int ret;
+
+	if (s->dead)
+		return;
+	if (s->state == SESS_DRAIN) {
+		/* Discard whatever still comes; EOF or error ends it. */
+		n = recv(tlsconn_fd(s->tc), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			session_close(s, NULL);
+		return;
+	}
+	if (s->state == SESS_HANDSHAKE) {
+		ret = tlsconn_handshake(s->tc);
+		if (ret < 0) {
+			session_close(s, ret == -ECONNRESET ?
+				      "closed during handshake" :
+				      "TLS handshake failed");
+			return;
+		}
+		if (ret == 0)
+			goto out;
+		server_on_handshake(srv, s);
+		if (s->dead || s->state >= SESS_CLOSING)
+			goto out;
+	}
+	if (s->state == SESS_CLOSING) {
+		if (events & (EPOLLERR | EPOLLHUP))
+			session_close(s, NULL);
+		goto out;
+	}
+	ret = tlsconn_read(s->tc);
+	if (ret < 0) {
+		session_close(s, ret == -ECONNRESET ? "peer closed" :
+						      "TLS error");
+		return;
+	}
+	ctlmsg_init(&m, 0);
+	while (!s->dead && s->state < SESS_CLOSING) {
+		ret = tlsconn_next(s->tc, &m);
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			log_warn("malformed message addr=%s host=%s error=\"%s\"",
+				 s->addr, session_who(s), strerror(-ret));
+			session_error(s, "malformed message");
+			break;
+		}
+		server_dispatch(srv, s, &m);
+		ctlmsg_wipe(&m);
+	}
+	ctlmsg_wipe(&m);
+	if (!s->dead && s->state < SESS_CLOSING && (events & EPOLLOUT)) {
+		ret = tlsconn_flush(s->tc);
+		if (ret < 0) {
+			session_close(s, "write failed");
+			return;
+		}
+	}
+out:
+	server_update_events(srv, s);
+}
+
+static void server_accept(struct server *srv)
+{
+	static unsigned long rl;
+	struct sockaddr_in sa;
+	socklen_t len;
+	struct session *s;
+	struct epoll_event ev;
+	char ip[INET_ADDRSTRLEN];
+	int fd, one = 1;
+
+	for (;;) {
+		len = sizeof(sa);
+		fd = accept4(srv->lfd, (struct sockaddr *)&sa, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED && log_ratelimited(&rl))
+				log_warn("accept failed error=\"%s\"",
+					 strerror(errno));
+			return;
+		}
+		if (srv->nsessions >= SERVER_MAX_SESSIONS ||
+		    sa.sin_family != AF_INET) {
+			if (log_ratelimited(&rl))
+				log_warn("connection refused reason=\"too many sessions\"");
+			close(fd);
+			continue;
+		}
+		/* Key grants are latency-bound small messages. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			close(fd);
+			continue;
+		}
+		s->tc = tlsconn_new(srv->ctx, fd, true);	/* owns fd */
+		if (!s->tc) {
+			free(s);
+			continue;
+		}
+		s->srv = srv;
+		s->peer_ip = sa.sin_addr.s_addr;
+		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+		snprintf(s->addr, sizeof(s->addr), "%s:%u", ip,
+			 ntohs(sa.sin_port));
+		s->state = SESS_HANDSHAKE;
+		s->deadline_ms = authsrv_mono_ms() + SERVER_HANDSHAKE_MS;
+		s->ev_mask = EPOLLIN;
+		ev.events = EPOLLIN;
+		ev.data.ptr = s;
+		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+			tlsconn_free(s->tc);
+			free(s);
+			continue;
+		}
+		session_push(&srv->sessions, s);
+		srv->nsessions++;
+		log_debug("connection addr=%s", s->addr);
+	}
+}
+
+static void server_sweep(struct server *srv, uint64_t now)
+{
+	struct session *s, *next;
+
+	for (s = srv->sessions; s; s = next) {
+		next = s->next;
+		if (!s->deadline_ms || now < s->deadline_ms)
+			continue;
+		switch (s->state) {
+		case SESS_HANDSHAKE:
+			session_close(s, "handshake timeout");
+			break;
+		case SESS_ENROLL:
+		case SESS_CTL_HELLO:
+			session_error(s, "timeout waiting for %s",
+				      s->state == SESS_ENROLL ? "ENROLL_REQ" :
+								"HELLO");
+			break;
+		default:
+			session_close(s, NULL);
+		}
+	}
+}
+
+/* Free closed sessions; what waited on them is refused first. */
+static void server_reap(struct server *srv)
+{
+	struct session *s;
+
+	while ((s = srv->dead)) {
+		session_unlink(&srv->dead, s);
+		keysvc_session_gone(srv, s);	/* may close more sessions */
+		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, tlsconn_fd(s->tc), NULL);
+		tlsconn_free(s->tc);
+		free(s);
+	}
+}
+
+static void server_write_status(struct server *srv)
+{
+	struct status_entry *e;
+	struct session *s;
+	int n = 0;
+
+	e = calloc(srv->nsessions + 1, sizeof(*e));
+	if (!e)
+		return;
+	for (s = srv->sessions; s; s = s->next) {
+		if (s->state != SESS_ONLINE)
+			continue;
+		e[n].name = s->name;
+		e[n].underlay_ip = s->peer_ip;
+		e[n].udp_port = s->udp_port;
+		e[n].since = s->since;
+		n++;
+	}
+	if (status_write(srv->dir, e, n))
+		log_warn("cannot write status file dir=\"%s\"", srv->dir);
+	else
+		srv->status_dirty = false;
+	free(e);
+}
+
+static int server_run(struct server *srv)
+{
+	struct epoll_event evs[64];
+	struct signalfd_siginfo si;
+	uint64_t now, next_tick = 0;
+	int i, n;
+
+	for (;;) {
+		n = epoll_wait(srv->epfd, evs, 64, SERVER_TICK_MS);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait failed error=\"%s\"", strerror(errno));
+			return -errno;
+		}
+		for (i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &server_tag_listen) {
+				server_accept(srv);
+			} else if (p == &server_tag_signal) {
+				if (read(srv->sigfd, &si, sizeof(si)) ==
+				    sizeof(si)) {
+					log_info("shutting down signal=%u",
+						 si.ssi_signo);
+					return 0;
+				}
+			} else {
+				server_session_io(srv, p, evs[i].events);
+			}
+		}
+		now = authsrv_mono_ms();
+		if (now >= next_tick) {
+			keysvc_tick(srv, now);
+			server_sweep(srv, now);
+			next_tick = now + SERVER_TICK_MS;
+		}
+		server_reap(srv);
+		if (srv->status_dirty)
+			server_write_status(srv);
+	}
+}
+
+static int server_parse_listen(const char *s, struct sockaddr_in *sa)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, colon - s);
+	host[colon - s] = '\0';
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
+		return -EINVAL;
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+static int server_add_fd(struct server *srv, int fd, void *tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+
+	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/* Startup errors: one line on stderr, like every other command. */
+#define serve_fail(...) fprintf(stderr, "authsrv serve: " __VA_ARGS__)
+
+int authsrv_cmd_serve(const char *dir, const char *listen_addr)
+{
+	char path[4096], chain[4096], key[4096], ca[4096];
+	char ip[INET_ADDRSTRLEN];
+	struct server srv = { .dir = dir, .epfd = -1, .lfd = -1, .sigfd = -1 };
+	struct sockaddr_in sa;
+	sigset_t mask;
+	int one = 1, ret = 1;
+
+	if (server_parse_listen(listen_addr, &sa)) {
+		serve_fail("bad --listen \"%s\": expected IPV4-ADDRESS:PORT\n",
+			   listen_addr);
+		return 2;
+	}
+	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY) ||
+	    authsrv_path(chain, sizeof(chain), dir, AUTHSRV_SERVER_PEM) ||
+	    authsrv_path(key, sizeof(key), dir, AUTHSRV_SERVER_KEY) ||
+	    authsrv_path(ca, sizeof(ca), dir, AUTHSRV_CA_PEM)) {
+		serve_fail("state directory path too long: \"%s\"\n", dir);
+		return 1;
+	}
+	srv.reg = registry_open(path);
+	if (!srv.reg) {
+		serve_fail("cannot open registry \"%s\": %s (run authsrv init first?)\n",
+			   path, strerror(errno));
+		goto out;
+	}
+	if (registry_overlay(srv.reg, &srv.overlay_net, &srv.overlay_plen)) {
+		serve_fail("registry \"%s\" has no valid overlay prefix\n", path);
+		goto out_reg;
+	}
+	srv.pki = pki_load(dir);
+	if (!srv.pki) {
+		serve_fail("cannot load CA from \"%s\": %s\n", dir,
+			   strerror(errno));
+		goto out_reg;
+	}
+	srv.ctx = tlsconn_server_ctx(chain, key, ca);
+	if (!srv.ctx) {
+		serve_fail("cannot set up TLS with \"%s\" and \"%s\"\n", chain,
+			   key);
+		goto out_pki;
+	}
+	ret = audit_open(dir);
+	if (ret) {
+		serve_fail("cannot open audit log in \"%s\": %s\n", dir,
+			   strerror(-ret));
+		ret = 1;
+		goto out_ctx;
+	}
+	ret = 1;
+	srv.keys = keysvc_new();
+	if (!srv.keys) {
+		serve_fail("out of memory\n");
+		goto out_audit;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	srv.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv.sigfd < 0 || srv.epfd < 0 || srv.lfd < 0) {
+		serve_fail("cannot create server fds: %s\n", strerror(errno));
+		goto out_fds;
+	}
+	setsockopt(srv.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(srv.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(srv.lfd, 512)) {
+		serve_fail("cannot listen on \"%s\": %s\n", listen_addr,
+			   strerror(errno));
+		goto out_fds;
+	}
+	if (server_add_fd(&srv, srv.lfd, &server_tag_listen) ||
+	    server_add_fd(&srv, srv.sigfd, &server_tag_signal)) {
+		serve_fail("epoll: %s\n", strerror(errno));
+		goto out_fds;
+	}
+	server_write_status(&srv);
+	inet_ntop(AF_INET, &srv.overlay_net, ip, sizeof(ip));
+	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s",
+		 listen_addr, ip, srv.overlay_plen, dir, pki_ca_fp(srv.pki));
+
+	ret = server_run(&srv) ? 1 : 0;
+
+	while (srv.sessions)
+		session_close(srv.sessions, NULL);
+	server_reap(&srv);
+	status_remove(dir);
+out_fds:
+	if (srv.lfd >= 0)
+		close(srv.lfd);
+	if (srv.epfd >= 0)
+		close(srv.epfd);
+	if (srv.sigfd >= 0)
+		close(srv.sigfd);
+	keysvc_free(srv.keys);
+out_audit:
+	audit_close();
+out_ctx:
+	SSL_CTX_free(srv.ctx);
+out_pki:
+	pki_free(srv.pki);
+out_reg:
+	registry_close(srv.reg);
+out:
+	return ret;
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "authsrv.h"
+
+int authsrv_path(char *buf, size_t len, const char *dir, const char *file)
+{
+	int n = snprintf(buf, len, "%s/%s", dir, file);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int authsrv_parse_cidr(const char *s, uint32_t *net, uint8_t *plen,
+		       int min_plen, const char **why)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	struct in_addr in;
+	uint32_t mask;
+	char *end;
+	long n;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(addr)) {
+		*why = "expected A.B.C.D/N";
+		return -EINVAL;
+	}
+	memcpy(addr, s, slash - s);
+	addr[slash - s] = '\0';
+	if (inet_pton(AF_INET, addr, &in) != 1) {
+		*why = "not an IPv4 address";
+		return -EINVAL;
+	}
+	errno = 0;
+	n = strtol(slash + 1, &end, 10);
+	if (errno || end == slash + 1 || *end || n < min_plen || n > 32) {
+		*why = min_plen > 0 ? "prefix length out of range" :
+				      "bad prefix length";
+		return -EINVAL;
+	}
+	mask = n ? htonl(~0u << (32 - n)) : 0;
+	if (in.s_addr & ~mask) {
+		*why = "host bits set";
+		return -EINVAL;
+	}
+	*net = in.s_addr;
+	*plen = (uint8_t)n;
+	return 0;
+}
+
+bool authsrv_valid_name(const char *s)
+{
+	size_t i, len = strlen(s);
+
+	if (len == 0 || len > 63)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			continue;
+		if (c == '-' && i > 0)
+			continue;
+		return false;
+	}
+	return true;
+}
+
+void authsrv_hex(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+int64_t authsrv_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+uint64_t authsrv_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,443 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Control channel state machine:
+ *
+ *   DOWN --due--> CONNECTING --tcp up--> HANDSHAKE --TLS done, HELLO-->
+ *   HELLO --HELLO_ACK--> UP
+ *
+ * Any failure goes back to DOWN and schedules the next attempt after the
+ * current backoff (1 s doubling to 30 s; reset once UP). Keys already in
+ * the data plane keep working while the channel is down: only new grants
+ * need it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mavpn/log.h"
+#include "mavpn/tlsconn.h"
+#include "vpnd_chan.h"
+
+enum chan_stage { CHAN_DOWN, CHAN_CONNECTING, CHAN_HANDSHAKE, CHAN_HELLO,
+		  CHAN_UP };
+
+static const char *const chan_stage_names[] = {
+	[CHAN_DOWN] = "down", [CHAN_CONNECTING] = "connecting",
+	[CHAN_HANDSHAKE] = "handshake", [CHAN_HELLO] = "hello",
+	[CHAN_UP] = "up",
+};
+
+struct chan {
+	const struct vpnd_state *st;
+	struct chan_ops ops;
+	void *arg;
+	uint16_t udp_port;
+	char host[STATE_SERVER_MAX];
+	char port[16];
+	SSL_CTX *ctx;
+	int epfd;			/* inner epoll set: the socket, if any */
+	int sock;			/* while CONNECTING (tlsconn owns it after) */
+	struct tlsconn *tc;
+	enum chan_stage stage;
+	uint32_t epmask;		/* events currently registered */
+	uint64_t next_attempt;		/* when DOWN */
+	uint64_t stage_deadline;	/* CONNECTING..HELLO */
+	uint64_t backoff;
+	uint64_t last_rx, last_ping, up_since;
+	uint32_t ping_id;
+	unsigned int reconnects;
+	struct ctlmsg msg;		/* big: kept off the stack */
+};
+
+uint64_t chan_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int chan_tcp_connect(const char *host, const char *port, const char **why)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int fd = -1, err = -EHOSTUNREACH, rc;
+
+	*why = NULL;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc) {
+		*why = gai_strerror(rc);
+		return -EHOSTUNREACH;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family,
+			    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			err = -errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+		    errno == EINPROGRESS)
+			break;
+		err = -errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd >= 0 ? fd : err;
+}
+
+struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
+		      const struct chan_ops *ops, void *arg)
+{
+	struct chan *ch;
+	int err;
+
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	ch->st = st;
+	ch->ops = *ops;
+	ch->arg = arg;
+	ch->udp_port = udp_port;
+	ch->sock = -1;
+	ch->backoff = CHAN_BACKOFF_MIN_MS;
+	if (state_split_hostport(st->server, ch->host, sizeof(ch->host),
+				 ch->port, sizeof(ch->port))) {
+		log_err("chan: bad server address server=\"%s\"", st->server);
+		err = -EINVAL;
+		goto err_free;
+	}
+	ch->ctx = tlsconn_client_ctx(TLSCONN_ALPN_CTL, st->ca_path,
+				     st->cert_path, st->key_path);
+	if (!ch->ctx) {
+		err = -EINVAL;
+		goto err_free;
+	}
+	ch->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ch->epfd < 0) {
+		err = -errno;
+		goto err_ctx;
+	}
+	return ch;
+
+err_ctx:
+	SSL_CTX_free(ch->ctx);
+err_free:
+	free(ch);
+	errno = -err;
+	return NULL;
+}
+
+static int chan_sockfd(const struct chan *ch)
+{
+	return ch->tc ? tlsconn_fd(ch->tc) : ch->sock;
+}
+
+/* Register the socket for what the next step waits on. */
+static void chan_arm(struct chan *ch, uint32_t mask)
+{
+	struct epoll_event ev = { .events = mask };
+	int fd = chan_sockfd(ch);
+
+	if (fd < 0 || mask == ch->epmask)
+		return;
+	ev.data.fd = fd;
+	if (epoll_ctl(ch->epfd, ch->epmask ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
+		      fd, &ev) < 0)
+		log_warn("chan: epoll_ctl fd=%d: %s", fd, strerror(errno));
+	ch->epmask = mask;
+}
+
+static void chan_rearm(struct chan *ch)
+{
+	uint32_t mask = EPOLLIN;
+
+	if (ch->stage == CHAN_CONNECTING ||
+	    (ch->tc && tlsconn_want_write(ch->tc)))
+		mask |= EPOLLOUT;
+	chan_arm(ch, mask);
+}
+
+static void chan_down(struct chan *ch, const char *why, int err)
+{
+	bool was_up = ch->stage == CHAN_UP;
+	uint64_t now = chan_now_ms();
+
+	if (ch->stage == CHAN_DOWN)
+		return;
+	/* Closing the fd removes it from the epoll set. */
+	if (ch->tc)
+		tlsconn_free(ch->tc);
+	else if (ch->sock >= 0)
+		close(ch->sock);
+	ch->tc = NULL;
+	ch->sock = -1;
+	ch->epmask = 0;
+	if (was_up)
+		log_warn("chan: link to server=%s down: %s%s%s", ch->st->server,
+			 why, err ? ": " : "", err ? strerror(-err) : "");
+	else
+		log_warn("chan: connecting to server=%s failed at stage=%s: %s%s%s",
+			 ch->st->server, chan_stage_names[ch->stage], why,
+			 err ? ": " : "", err ? strerror(-err) : "");
+	ch->stage = CHAN_DOWN;
+	ch->up_since = 0;
+	ch->next_attempt = now + ch->backoff;
+	log_info("chan: next attempt in %llu ms",
+		 (unsigned long long)ch->backoff);
+	ch->backoff *= 2;
+	if (ch->backoff > CHAN_BACKOFF_MAX_MS)
+		ch->backoff = CHAN_BACKOFF_MAX_MS;
+	if (was_up)
+		ch->ops.link(ch->arg, false);
+}
+
+static void chan_start(struct chan *ch, uint64_t now)
+{
+	const char *why;
+	int fd;
+
+	ch->reconnects++;
+	ch->stage = CHAN_CONNECTING;
+	ch->stage_deadline = now + CHAN_SETUP_MS;
+	fd = chan_tcp_connect(ch->host, ch->port, &why);
+	if (fd < 0) {
+		chan_down(ch, why ? why : "connect", why ? 0 : fd);
+		return;
+	}
+	ch->sock = fd;
+	ch->epmask = 0;
+	chan_rearm(ch);
+}
+
+static int chan_send_hello(struct chan *ch)
+{
+	ctlmsg_init(&ch->msg, CTLMSG_HELLO);
+	ch->msg.udp_port = ch->udp_port;
+	ch->msg.present = CTLA_BIT(CTLA_UDP_PORT);
+	return tlsconn_send(ch->tc, &ch->msg);
+}
+
+/* CONNECTING -> HANDSHAKE once the TCP connect finished. */
+static int chan_step_connect(struct chan *ch)
+{
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	if (getsockopt(ch->sock, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		return -errno;
+	if (soerr == EINPROGRESS || soerr == EALREADY)
+		return 0;
+	if (soerr)
+		return -soerr;
+	/* A connect still in flight shows as ENOTCONN from getpeername. */
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		if (getpeername(ch->sock, (struct sockaddr *)&ss, &sl) < 0)
+			return errno == ENOTCONN ? 0 : -errno;
+	}
+	ch->tc = tlsconn_new(ch->ctx, ch->sock, false);
+	ch->sock = -1;			/* owned (or closed) by tlsconn now */
+	if (!ch->tc)
+		return -ENOMEM;
+	ch->stage = CHAN_HANDSHAKE;
+	return 1;
+}
+
+static void chan_handle(struct chan *ch, struct ctlmsg *m)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	if (m->type == CTLMSG_ERROR) {
+		log_err("chan: server error: %s", m->reason);
+		chan_down(ch, "server sent ERROR", 0);
+		return;
+	}
+	if (ch->stage == CHAN_HELLO) {
+		if (m->type != CTLMSG_HELLO_ACK) {
+			chan_down(ch, "expected HELLO_ACK", -EPROTO);
+			return;
+		}
+		inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
+		if (strcmp(m->name, ch->st->name) ||
+		    m->overlay_ip != ch->st->overlay_ip)
+			log_warn("chan: server knows us as name=%s overlay_ip=%s, state says name=%s",
+				 m->name, ip, ch->st->name);
+		ch->stage = CHAN_UP;
+		ch->up_since = chan_now_ms();
+		ch->last_ping = ch->up_since;
+		ch->backoff = CHAN_BACKOFF_MIN_MS;
+		log_info("chan: connected server=%s name=%s overlay_ip=%s/%u",
+			 ch->st->server, m->name, ip, m->overlay_plen);
+		ch->ops.link(ch->arg, true);
+		return;
+	}
+	if (m->type == CTLMSG_PONG)
+		return;
+	if (m->type == CTLMSG_PING) {
+		uint32_t id = m->req_id;
+
+		ctlmsg_init(m, CTLMSG_PONG);
+		m->req_id = id;
+		m->present = CTLA_BIT(CTLA_REQ_ID);
+		chan_send(ch, m);
+		return;
+	}
+	ch->ops.msg(ch->arg, m);
+}
+
+void chan_process(struct chan *ch)
+{
+	struct epoll_event evs[4];
+	int ret, rd_err;
+
+	/* Drain the inner set; the work below does not depend on which. */
+	epoll_wait(ch->epfd, evs, 4, 0);
+	if (ch->stage == CHAN_DOWN)
+		return;
+
+	if (ch->stage == CHAN_CONNECTING) {
+		ret = chan_step_connect(ch);
+		if (ret < 0) {
+			chan_down(ch, "TCP connect", ret);
+			return;
+		}
+		if (ret == 0)
+			return;
+	}
+	if (ch->stage == CHAN_HANDSHAKE) {
+		ret = tlsconn_handshake(ch->tc);
+		if (ret < 0) {
+			chan_down(ch, "TLS handshake (certificate refused?)",
+				  ret);
+			return;
+		}
+		if (ret == 0) {
+			chan_rearm(ch);
+			return;
+		}
+		ch->stage = CHAN_HELLO;
+		ch->last_rx = chan_now_ms();
+		ret = chan_send_hello(ch);
+		if (ret < 0) {
+			chan_down(ch, "send HELLO", ret);
+			return;
+		}
+	}
+	/* Messages read before an error (an ERROR then the close) are
+	 * still handled, then the error ends the link. */
+	rd_err = tlsconn_read(ch->tc);
+	for (;;) {
+		ret = tlsconn_next(ch->tc, &ch->msg);
+		if (ret == 0)
+			break;
+		if (ret < 0) {
+			chan_down(ch, "malformed message", ret);
+			return;
+		}
+		ch->last_rx = chan_now_ms();
+		chan_handle(ch, &ch->msg);
+		ctlmsg_wipe(&ch->msg);
+		if (ch->stage == CHAN_DOWN)
+			return;
+	}
+	if (rd_err < 0) {
+		chan_down(ch, rd_err == -ECONNRESET ?
+			  "server closed the connection" : "TLS read", rd_err);
+		return;
+	}
+	ret = tlsconn_flush(ch->tc);
+	if (ret < 0) {
+		chan_down(ch, "TLS write", ret);
+		return;
+	}
+	chan_rearm(ch);
+}
+
+void chan_tick(struct chan *ch, uint64_t now)
+{
+	switch (ch->stage) {
+	case CHAN_DOWN:
+		if (now >= ch->next_attempt)
+			chan_start(ch, now);
+		break;
+	case CHAN_CONNECTING:
+	case CHAN_HANDSHAKE:
+	case CHAN_HELLO:
+		if (now >= ch->stage_deadline)
+			chan_down(ch, "timed out", -ETIMEDOUT);
+		break;
+	case CHAN_UP:
+		if (now - ch->last_rx >= CHAN_DEAD_MS) {
+			chan_down(ch, "no answer to PINGs", -ETIMEDOUT);
+			break;
+		}
+		if (now - ch->last_ping >= CHAN_PING_MS) {
+			ch->last_ping = now;
+			ctlmsg_init(&ch->msg, CTLMSG_PING);
+			ch->msg.req_id = ++ch->ping_id;
+			ch->msg.present = CTLA_BIT(CTLA_REQ_ID);
+			chan_send(ch, &ch->msg);
+		}
+		break;
+	}
+}
+
+int chan_send(struct chan *ch, const struct ctlmsg *m)
+{
+	int ret;
+
+	if (ch->stage != CHAN_UP)
+		return -ENOTCONN;
+	ret = tlsconn_send(ch->tc, m);
+	if (ret < 0) {
+		chan_down(ch, "send", ret);
+		return ret;
+	}
+	chan_rearm(ch);
+	return 0;
+}
+
+bool chan_up(const struct chan *ch)
+{
+	return ch->stage == CHAN_UP;
+}
+
+uint64_t chan_up_since(const struct chan *ch)
+{
+	return ch->up_since;
+}
+
+unsigned int chan_reconnects(const struct chan *ch)
+{
+	return ch->reconnects;
+}
+
+int chan_fd(const struct chan *ch)
+{
+	return ch->epfd;
+}
+
+void chan_free(struct chan *ch)
+{
+	if (!ch)
+		return;
+	if (ch->tc)
+		tlsconn_free(ch->tc);
+	else if (ch->sock >= 0)
+		close(ch->sock);
+	close(ch->epfd);
+	SSL_CTX_free(ch->ctx);
+	ctlmsg_wipe(&ch->msg);
+	free(ch);
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Loading and attaching the data plane's two XDP programs (skeletons of
+ * bpf/xdp_overlay.bpf.c and bpf/xdp_underlay.bpf.c) in native mode.
+ *
+ * Attach goes through libxdp's dispatcher (so other XDP users can share the
+ * underlay NIC); when that is unavailable (no bpffs, old kernel) it falls
+ * back to a plain bpf_xdp_attach() of our program. MAVPN_XDP_LEGACY=1 in
+ * the environment forces the fallback.
+ */
+#ifndef MAVPN_CTL_DP_BPF_H
+#define MAVPN_CTL_DP_BPF_H
+
+#include <stdint.h>
+
+#include "mavpn/xdp_abi.h"
+
+struct xdp_overlay;
+struct xdp_underlay;
+struct xdp_program;
+
+struct dp_xdp_link {
+	int ifindex;
+	int prog_fd;
+	struct xdp_program *mprog;	/* libxdp handle, NULL if legacy */
+};
+
+struct dp_xdp {
+	struct xdp_overlay *ov;
+	struct xdp_underlay *ul;
+	struct dp_xdp_link ov_link, ul_link;
+};
+
+int dp_xdp_attach_overlay(struct dp_xdp *x, int ifindex);
+int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port);
+/* XSKMAP fds, valid after attach. */
+int dp_xdp_ov_xskmap(const struct dp_xdp *x);
+int dp_xdp_ul_xskmap(const struct dp_xdp *x);
+/* Sum of the per-CPU verdict counters of xdp_underlay. */
+int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR]);
+/* "libxdp" or "legacy", for the log. */
+const char *dp_xdp_mode(const struct dp_xdp_link *l);
+/* Detach what was attached and free everything; zeroed struct ok. */
+void dp_xdp_detach(struct dp_xdp *x);
+
+#endif /* MAVPN_CTL_DP_BPF_H */

@@ -1,0 +1,212 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mavpn/aead.h"
+#include "dp_peer.h"
+
+static unsigned int hash32(uint32_t v)
+{
+	return (v * 2654435761u) >> (32 - DP_HASH_BITS);
+}
+
+struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip)
+{
+	struct dp_peer *p;
+
+	for (p = t->by_ip[hash32(overlay_ip)]; p; p = p->ip_next)
+		if (p->overlay_ip == overlay_ip)
+			return p;
+	return NULL;
+}
+
+struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip)
+{
+	struct dp_peer *p = dp_peer_find(t, overlay_ip);
+	unsigned int h;
+
+	if (p)
+		return p;
+	if (t->npeers >= DP_MAX_PEERS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->overlay_ip = overlay_ip;
+	h = hash32(overlay_ip);
+	p->ip_next = t->by_ip[h];
+	t->by_ip[h] = p;
+	t->npeers++;
+	return p;
+}
+
+struct dp_session *dp_session_find(struct dp_peers *t, uint32_t key_id)
+{
+	struct dp_session *s;
+
+	for (s = t->by_kid[hash32(key_id)]; s; s = s->kid_next)
+		if (s->key_id == key_id)
+			return s;
+	return NULL;
+}
+
+static void session_free(struct dp_session *s)
+{
+	int i;
+
+	for (i = 0; i < DP_WORKERS_MAX; i++) {
+		aead_free(s->tx[i]);	/* wipes the expanded key */
+		aead_free(s->rx[i]);
+	}
+	aead_wipe(s, sizeof(*s));
+	free(s);
+}
+
+struct dp_session *dp_session_new(const struct dp_key *k, int workers,
+				  uint64_t now_ms)
+{
+	uint8_t tx[AEAD_KEY_LEN], rx[AEAD_KEY_LEN];
+	struct dp_session *s;
+	int i, err = -ENOMEM;
+
+	if (workers < 1 || workers > DP_WORKERS_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->key_id = k->key_id;
+	s->tx_next = 1;
+	s->expires_ms = k->lifetime ? now_ms + (uint64_t)k->lifetime * 1000 : 0;
+	replay_init(&s->replay);
+
+	err = aead_derive_keys(k->secret, k->initiator, tx, rx);
+	if (err)
+		goto err_wipe;
+	for (i = 0; i < workers; i++) {
+		s->tx[i] = aead_new(tx);
+		s->rx[i] = aead_new(rx);
+		if (!s->tx[i] || !s->rx[i]) {
+			err = -errno;
+			goto err_wipe;
+		}
+	}
+	aead_wipe(tx, sizeof(tx));
+	aead_wipe(rx, sizeof(rx));
+	return s;
+
+err_wipe:
+	aead_wipe(tx, sizeof(tx));
+	aead_wipe(rx, sizeof(rx));
+	session_free(s);
+	errno = err < 0 ? -err : EIO;
+	return NULL;
+}
+
+void dp_session_retire(struct dp_peers *t, struct dp_session *s)
+{
+	struct dp_session **pp;
+
+	if (!s)
+		return;
+	for (pp = &t->by_kid[hash32(s->key_id)]; *pp; pp = &(*pp)->kid_next) {
+		if (*pp == s) {
+			*pp = s->kid_next;
+			break;
+		}
+	}
+	session_free(s);
+}
+
+void dp_session_install(struct dp_peers *t, struct dp_peer *p,
+			struct dp_session *s)
+{
+	unsigned int h = hash32(s->key_id);
+
+	/*
+	 * Keep the outgoing session for receive only: the peer may still
+	 * send with it for a moment after it switched (key renewal without
+	 * loss). The one before that is gone for good.
+	 */
+	dp_session_retire(t, p->prev);
+	p->prev = p->cur;
+	p->cur = s;
+	s->peer = p;
+	s->kid_next = t->by_kid[h];
+	t->by_kid[h] = s;
+}
+
+int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
+		    uint64_t now_ms)
+{
+	struct dp_pkt *q;
+
+	/* Make room by expiring what waited too long; the sender retries. */
+	while (p->pend_head &&
+	       now_ms - p->pend_head->at_ms > DP_PENDING_TTL_MS) {
+		free(dp_pending_pop(p));
+		DP_INC(p->drop_pending);
+	}
+	if (p->pending >= DP_PENDING_MAX)
+		return -ENOBUFS;
+	q = malloc(sizeof(*q) + len);
+	if (!q)
+		return -ENOBUFS;
+	q->next = NULL;
+	q->at_ms = now_ms;
+	q->len = len;
+	memcpy(q->data, pkt, len);
+	if (p->pend_tail)
+		p->pend_tail->next = q;
+	else
+		p->pend_head = q;
+	p->pend_tail = q;
+	DP_INC(p->pending);
+	return 0;
+}
+
+struct dp_pkt *dp_pending_pop(struct dp_peer *p)
+{
+	struct dp_pkt *q = p->pend_head;
+
+	if (!q)
+		return NULL;
+	p->pend_head = q->next;
+	if (!p->pend_head)
+		p->pend_tail = NULL;
+	__atomic_fetch_sub(&p->pending, 1, __ATOMIC_RELAXED);
+	return q;
+}
+
+uint32_t dp_pending_drop(struct dp_peer *p)
+{
+	uint32_t n = 0;
+
+	while (p->pend_head) {
+		free(dp_pending_pop(p));
+		n++;
+	}
+	return n;
+}
+
+void dp_peers_free(struct dp_peers *t)
+{
+	unsigned int h;
+
+	for (h = 0; h < (1u << DP_HASH_BITS); h++) {
+		while (t->by_ip[h]) {
+			struct dp_peer *p = t->by_ip[h];
+
+			t->by_ip[h] = p->ip_next;
+			dp_session_retire(t, p->prev);
+			dp_session_retire(t, p->cur);
+			dp_pending_drop(p);
+			free(p);
+		}
+	}
+	t->npeers = 0;
+}

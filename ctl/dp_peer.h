@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The data plane's peer table: peers by overlay address, their sessions
+ * (keys) by key id, and the bounded queue of packets held for a peer until
+ * it has a key and a next-hop MAC.
+ *
+ * Locking (see dp_datapath.c for the full picture): the table's shape
+ * (insertions, session install/retire) changes only under the datapath's
+ * rwlock held for writing; workers hold it for reading once per batch. The
+ * fields marked "worker" are touched only by the (single) worker thread;
+ * counters are relaxed atomics so the control thread may read them anytime.
+ */
+#ifndef MAVPN_CTL_DP_PEER_H
+#define MAVPN_CTL_DP_PEER_H
+
+#include <stdint.h>
+
+#include "mavpn/datapath.h"
+#include "mavpn/replay.h"
+#include "dp_netlink.h"
+
+#define DP_WORKERS_MAX		1	/* one queue per interface for now */
+#define DP_PENDING_MAX		128	/* held packets per peer */
+#define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */
+#define DP_MAX_PEERS		4096	/* peers known, with or without key */
+#define DP_HASH_BITS		8
+
+#define DP_INC(x)	__atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
+#define DP_ADD(x, n)	__atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
+#define DP_LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+struct aead;
+struct dp_peer;
+
+struct dp_pkt {
+	struct dp_pkt *next;
+	uint64_t at_ms;			/* when it was held */
+	uint32_t len;
+	uint8_t data[];			/* the inner IPv4 packet */
+};
+
+struct dp_session {
+	uint32_t key_id;
+	struct dp_peer *peer;
+	struct aead *tx[DP_WORKERS_MAX];	/* one context per worker */
+	struct aead *rx[DP_WORKERS_MAX];
+	uint64_t tx_next;		/* atomic: next counter to use, from 1 */
+	uint64_t expires_ms;		/* 0: no lifetime given */
+	struct replay replay;		/* worker; see DP_WORKERS_MAX */
+	struct dp_session *kid_next;	/* key-id hash chain */
+};
+
+struct dp_peer {
+	uint32_t overlay_ip;		/* network order; the table key */
+	char name[DP_NAME_MAX];
+	uint32_t underlay_ip;		/* network order, 0 until a key */
+	uint16_t port;			/* host order */
+	struct dp_session *cur;		/* tx and rx */
+	struct dp_session *prev;	/* rx only, until the next install */
+
+	/* next hop (worker) */
+	uint8_t mac[DP_ETH_ALEN];
+	int mac_ok;
+	int neigh_queued;		/* on the worker's resolve list */
+	uint64_t neigh_at_ms;		/* last successful lookup */
+	uint64_t neigh_wait_ms;		/* first failed lookup, 0 = none */
+	uint32_t src_ip;		/* our source address toward it */
+
+	/* packets waiting for key or MAC (worker; control under wrlock) */
+	struct dp_pkt *pend_head, *pend_tail;
+	uint32_t pending;		/* atomic for readers */
+	int requested;			/* key request queued, not answered */
+	uint64_t requested_ms;
+
+	/* counters (atomic) */
+	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
+	uint64_t drop_replay, drop_auth, drop_pending;
+
+	struct dp_peer *ip_next;	/* overlay-address hash chain */
+};
+
+struct dp_peers {
+	struct dp_peer *by_ip[1 << DP_HASH_BITS];
+	struct dp_session *by_kid[1 << DP_HASH_BITS];
+	int npeers;
+};
+
+struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip);
+/* Find or create; NULL (errno ENOSPC/ENOMEM) when the table is full. */
+struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip);
+struct dp_session *dp_session_find(struct dp_peers *t, uint32_t key_id);
+
+/*
+ * A session for @k with one tx/rx context per worker: the secret is
+ * expanded with aead_derive_keys() and every copy of key material on the
+ * way is wiped. NULL with errno set.
+ */
+struct dp_session *dp_session_new(const struct dp_key *k, int workers,
+				  uint64_t now_ms);
+/* Make @s the peer's current session; retires the one before previous. */
+void dp_session_install(struct dp_peers *t, struct dp_peer *p,
+			struct dp_session *s);
+/* Unlink from the key-id table, wipe, free. NULL ok. */
+void dp_session_retire(struct dp_peers *t, struct dp_session *s);
+
+/* Hold a copy of @len bytes; -ENOBUFS when the queue is full. */
+int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
+		    uint64_t now_ms);
+struct dp_pkt *dp_pending_pop(struct dp_peer *p);
+/* Drop everything held; returns how many. */
+uint32_t dp_pending_drop(struct dp_peer *p);
+
+/* Free every peer and session (wiping keys). */
+void dp_peers_free(struct dp_peers *t);
+
+#endif /* MAVPN_CTL_DP_PEER_H */

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * AF_XDP socket handling, after bpf-examples AF_XDP-forwarding/xsk_fwd.c but
+ * simpler: one umem per socket and one owner thread, so the buffer pool is
+ * a plain stack without locks or per-thread caches.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+
+#include "dp_xsk.h"
+
+int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
+		int xskmap_fd)
+{
+	struct xsk_umem_config ucfg = {
+		.fill_size = DP_XSK_RING,
+		.comp_size = DP_XSK_RING,
+		.frame_size = DP_XSK_FRAME_SIZE,
+		.frame_headroom = 0,
+	};
+	struct xsk_socket_config scfg = {
+		.rx_size = DP_XSK_RING,
+		.tx_size = DP_XSK_RING,
+		/* our own XDP program owns the interface and the XSKMAP */
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		/* veth has no zero-copy support: ask for copy explicitly */
+		.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP,
+	};
+	size_t len = (size_t)DP_XSK_FRAMES * DP_XSK_FRAME_SIZE;
+	uint32_t i;
+	int err;
+
+	memset(x, 0, sizeof(*x));
+	x->fd = -1;
+	x->area = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (x->area == MAP_FAILED) {
+		x->area = NULL;
+		return -errno;
+	}
+	err = xsk_umem__create(&x->umem, x->area, len, &x->fill, &x->comp,
+			       &ucfg);
+	if (err)
+		goto err_unmap;
+	err = xsk_socket__create(&x->xsk, ifname, queue, x->umem, &x->rx,
+				 &x->tx, &scfg);
+	if (err)
+		goto err_umem;
+	err = xsk_socket__update_xskmap(x->xsk, xskmap_fd);
+	if (err)
+		goto err_sock;
+	x->fd = xsk_socket__fd(x->xsk);
+
+	for (i = 0; i < DP_XSK_FRAMES; i++)
+		x->free[x->nfree++] = (uint64_t)i * DP_XSK_FRAME_SIZE;
+	dp_xsk_refill(x);
+	return 0;
+
+err_sock:
+	xsk_socket__delete(x->xsk);
+	x->xsk = NULL;
+err_umem:
+	xsk_umem__delete(x->umem);
+	x->umem = NULL;
+err_unmap:
+	munmap(x->area, len);
+	x->area = NULL;
+	return err < 0 ? err : -err;
+}
+
+void dp_xsk_close(struct dp_xsk *x)
+{
+	if (!x)
+		return;
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->area)
+		munmap(x->area, (size_t)DP_XSK_FRAMES * DP_XSK_FRAME_SIZE);
+	x->xsk = NULL;
+	x->umem = NULL;
+	x->area = NULL;
+	x->fd = -1;
+}
+
+void dp_xsk_reap(struct dp_xsk *x)
+{
+	uint32_t idx, n, i;
+
+	n = xsk_ring_cons__peek(&x->comp, DP_XSK_RING, &idx);
+	for (i = 0; i < n; i++)
+		dp_xsk_frame_put(x, *xsk_ring_cons__comp_addr(&x->comp,
+							      idx + i));
+	if (n)
+		xsk_ring_cons__release(&x->comp, n);
+}
+
+void dp_xsk_refill(struct dp_xsk *x)
+{
+	uint32_t idx, n, i;
+
+	if (x->nfree <= DP_XSK_TX_RESERVE)
+		return;
+	n = xsk_prod_nb_free(&x->fill, x->nfree - DP_XSK_TX_RESERVE);
+	if (n > x->nfree - DP_XSK_TX_RESERVE)
+		n = x->nfree - DP_XSK_TX_RESERVE;
+	if (!n || xsk_ring_prod__reserve(&x->fill, n, &idx) != n)
+		return;
+	for (i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, idx + i) =
+			x->free[--x->nfree];
+	xsk_ring_prod__submit(&x->fill, n);
+}
+
+int dp_xsk_frame_get(struct dp_xsk *x, uint64_t *addr)
+{
+	if (!x->nfree)
+		dp_xsk_reap(x);
+	if (!x->nfree)
+		return -ENOBUFS;
+	*addr = x->free[--x->nfree];
+	return 0;
+}
+
+int dp_xsk_tx(struct dp_xsk *x, uint64_t addr, uint32_t len)
+{
+	struct xdp_desc *d;
+	uint32_t idx;
+
+	if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+		/* The kernel may just be behind: push what is queued. */
+		dp_xsk_kick(x);
+		if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+			dp_xsk_frame_put(x, addr);
+			return -ENOBUFS;
+		}
+	}
+	d = xsk_ring_prod__tx_desc(&x->tx, idx);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	xsk_ring_prod__submit(&x->tx, 1);
+	x->tx_queued++;
+	return 0;
+}
+
+void dp_xsk_kick(struct dp_xsk *x)
+{
+	int i;
+
+	/*
+	 * Copy mode transmits from inside sendto(), at most 32 frames per
+	 * call, and says EAGAIN while more are queued. EBUSY and ENOBUFS
+	 * mean the device is full: keep tx_queued so the next loop
+	 * iteration tries again.
+	 */
+	for (i = 0; x->tx_queued && i < DP_XSK_RING / 32; i++) {
+		if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
+			x->tx_queued = 0;
+		else if (errno != EAGAIN)
+			break;
+	}
+	dp_xsk_reap(x);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * One AF_XDP socket with its own umem (libxdp xsk API, copy mode), owned by
+ * exactly one worker thread: nothing here is thread safe.
+ *
+ * Frame ownership: every umem frame is in exactly one place at a time: the
+ * fill ring (kernel will write an rx frame into it), the rx ring (kernel
+ * wrote it, the worker has not consumed it), the worker's free stack, the
+ * tx ring, or the completion ring (kernel sent it, not reaped yet). The
+ * worker moves frames free -> fill, rx -> free, free -> tx, comp -> free.
+ */
+#ifndef MAVPN_CTL_DP_XSK_H
+#define MAVPN_CTL_DP_XSK_H
+
+#include <stdint.h>
+#include <xdp/xsk.h>
+
+#define DP_XSK_FRAMES		4096
+#define DP_XSK_FRAME_SIZE	2048
+#define DP_XSK_RING		2048
+/* Frames the fill ring never takes, so TX always has some. */
+#define DP_XSK_TX_RESERVE	512
+#define DP_XSK_BATCH		64
+
+struct dp_xsk {
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill, tx;
+	struct xsk_ring_cons comp, rx;
+	void *area;
+	uint64_t free[DP_XSK_FRAMES];	/* stack of free frame addresses */
+	uint32_t nfree;
+	uint32_t tx_queued;		/* submitted since the last kick */
+	int fd;
+};
+
+/* Bind to @ifname queue @queue (copy mode) and add to @xskmap_fd. */
+int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
+		int xskmap_fd);
+/* Accepts a zeroed or half-open struct. */
+void dp_xsk_close(struct dp_xsk *x);
+
+static inline void *dp_xsk_data(struct dp_xsk *x, uint64_t addr)
+{
+	return xsk_umem__get_data(x->area, addr);
+}
+
+static inline void dp_xsk_frame_put(struct dp_xsk *x, uint64_t addr)
+{
+	x->free[x->nfree++] = xsk_umem__extract_addr(addr);
+}
+
+/* Move completed TX frames back to the free stack. */
+void dp_xsk_reap(struct dp_xsk *x);
+/* Give free frames (beyond the TX reserve) to the kernel for rx. */
+void dp_xsk_refill(struct dp_xsk *x);
+/* A free frame for TX, or -ENOBUFS. */
+int dp_xsk_frame_get(struct dp_xsk *x, uint64_t *addr);
+/* Queue @len bytes at frame @addr for TX; on -ENOBUFS the frame is freed. */
+int dp_xsk_tx(struct dp_xsk *x, uint64_t addr, uint32_t len);
+/* Tell the kernel about queued TX (copy mode needs a syscall). */
+void dp_xsk_kick(struct dp_xsk *x);
+
+#endif /* MAVPN_CTL_DP_XSK_H */

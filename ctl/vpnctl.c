@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vpnctl: the operator's CLI for a running vpnd. It only sends one request
+ * line on the control socket and prints the answer: vpnd formats text and
+ * JSON itself, so both stay in one place.
+ *
+ *   vpnctl [--sock PATH] [--json] attach CGROUP_DIR | detach CGROUP_DIR |
+ *                                 status | peers | resolve NAME
+ *   vpnctl [--sock PATH] run [--] CMD [ARG]...
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mavpn/ctlsock.h"
+#include "mavpn/jsonw.h"
+
+/* How long we wait for vpnd's answer (resolve waits up to 3 s there). */
+#define VPNCTL_TIMEOUT_S	10
+#define VPNCTL_REPLY_MAX	(4 * 1024 * 1024)
+
+static const char *sock_path = CTLSOCK_PATH_DEFAULT;
+static bool json;
+
+/* The one error path: a line on stderr and, with --json, a JSON object. */
+static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	char msg[1024];
+	struct jsonw *j;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vpnctl: %s\n", msg);
+	if (!json)
+		return;
+	j = jsonw_new();
+	if (!j)
+		return;
+	jsonw_obj_begin(j, NULL);
+	jsonw_str(j, "error", msg);
+	jsonw_obj_end(j);
+	if (jsonw_get(j))
+		printf("%s\n", jsonw_get(j));
+	jsonw_free(j);
+}
+
+/*
+ * Send "[json ]VERB[ ARG]\n" and read the whole answer. Returns 0 and the
+ * body in *body (caller frees) on "ok", 1 after printing vpnd's error, -1
+ * after printing a local error.
+ */
+static int request(const char *verb, const char *arg, char **body)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = VPNCTL_TIMEOUT_S };
+	size_t len = 0, cap = 4096;
+	char *line = NULL, *buf, *nl;
+	ssize_t n;
+	int fd, ret = -1, llen;
+
+	*body = NULL;
+	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
+		fail("socket path too long: %s", sock_path);
+		return -1;
+	}
+	strcpy(sa.sun_path, sock_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fail("socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fail("cannot connect to vpnd at %s: %s", sock_path,
+		     strerror(errno));
+		goto out_fd;
+	}
+	llen = asprintf(&line, "%s%s%s%s\n", json ? CTLSOCK_JSON_PREFIX : "",
+			verb, arg ? " " : "", arg ? arg : "");
+	if (llen < 0 || llen > CTLSOCK_LINE_MAX) {
+		fail("%s: argument too long", verb);
+		goto out_fd;
+	}
+	if (send(fd, line, (size_t)llen, MSG_NOSIGNAL) != llen) {
+		fail("cannot send to vpnd at %s: %s", sock_path,
+		     strerror(errno));
+		goto out_fd;
+	}
+	buf = malloc(cap);
+	if (!buf)
+		goto out_fd;
+	for (;;) {
+		if (len + 1 == cap) {
+			char *nb = cap < VPNCTL_REPLY_MAX ? realloc(buf, cap * 2)
+							  : NULL;
+
+			if (!nb) {
+				fail("answer from vpnd too large");
+				goto out_buf;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fail("no answer from vpnd at %s: %s", sock_path,
+			     errno == EAGAIN ? "timed out" : strerror(errno));
+			goto out_buf;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	nl = strchr(buf, '\n');
+	if (!strncmp(buf, "ok\n", 3)) {
+		*body = strdup(buf + 3);
+		ret = *body ? 0 : -1;
+	} else if (!strncmp(buf, "error ", 6) && nl) {
+		*nl = '\0';
+		fail("%s", buf + 6);
+		ret = 1;
+	} else {
+		fail("malformed answer from vpnd at %s", sock_path);
+	}
+out_buf:
+	free(buf);
+out_fd:
+	free(line);
+	close(fd);
+	return ret;
+}
+
+/* Ask vpnd and print its answer as is. Exit code. */
+static int simple(const char *verb, const char *arg)
+{
+	char *body;
+	int ret = request(verb, arg, &body);
+
+	if (ret)
+		return 1;
+	fputs(body, stdout);
+	free(body);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vpnctl [--sock PATH] [--json] COMMAND [ARG]\n"
+		"\n"
+		"commands:\n"
+		"  attach CGROUP_DIR   protect every process in that cgroup (v2)\n"
+		"  detach CGROUP_DIR   stop protecting it\n"
+		"  run [--] CMD [ARG]...  run CMD in a fresh attached cgroup\n"
+		"  status              this host, the server link, workers\n"
+		"  peers               peers with live keys and their counters\n"
+		"  resolve NAME        overlay address of an enrolled host\n"
+		"\n"
+		"options:\n"
+		"  --sock PATH   vpnd's control socket (default %s)\n"
+		"  --json        one JSON document on stdout\n"
+		"  --help        this text (also: vpnctl COMMAND --help)\n"
+		"\n"
+		"exit status: 0 ok, 1 failure, 2 usage error\n",
+		CTLSOCK_PATH_DEFAULT);
+}
+
+static const struct {
+	const char *verb;
+	const char *args;	/* NULL: takes no argument */
+	const char *help;
+} cmds[] = {
+	{ "attach", "CGROUP_DIR", "Attach vpnd's socket shim to a cgroup v2 directory: flows to the\noverlay from its processes (and its descendants') request keys ahead." },
+	{ "detach", "CGROUP_DIR", "Detach vpnd's socket shim from a cgroup v2 directory." },
+	{ "status", NULL, "Show this host, the server link, the workers and counters." },
+	{ "peers", NULL, "List peers with live keys and their traffic counters." },
+	{ "resolve", "NAME", "Print the overlay address of the enrolled host NAME (asks the server)." },
+};
+
+static int cmd_help(const char *verb)
+{
+	size_t i;
+
+	if (!strcmp(verb, "run")) {
+		printf("usage: vpnctl [--sock PATH] run [--] CMD [ARG]...\n\n"
+		       "Run CMD in a fresh cgroup that vpnd protects; remove the cgroup\n"
+		       "when CMD exits. Exits with CMD's status (128+N if killed by signal N).\n");
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(verb, cmds[i].verb))
+			continue;
+		printf("usage: vpnctl [--sock PATH] [--json] %s%s%s\n\n%s\n",
+		       verb, cmds[i].args ? " " : "",
+		       cmds[i].args ? cmds[i].args : "", cmds[i].help);
+		return 0;
+	}
+	return 2;
+}
+
+/* The cgroup2 mount point from /proc/self/mountinfo. */
+static int cgroup2_mount(char *out, size_t len)
+{
+	char line[4096], mnt[PATH_MAX], *sep;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (found && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts... - fstype src */
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+			continue;
+		if (strlen(mnt) < len) {
+			strcpy(out, mnt);	/* no escapes in usual paths */
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static pid_t child_pid;
+
+static void forward_signal(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	char mnt[PATH_MAX], cg[PATH_MAX], procs[PATH_MAX + 16], *body;
+	struct sigaction sa = { .sa_handler = forward_signal };
+	unsigned int rnd = 0;
+	int status, ret = 1, fd;
+	pid_t pid;
+
+	if (argc < 1) {
+		fprintf(stderr, "vpnctl: run needs a command\n");
+		return 2;
+	}
+	if (cgroup2_mount(mnt, sizeof(mnt))) {
+		fail("run: no cgroup2 mount found in /proc/self/mountinfo");
+		return 1;
+	}
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (unsigned int)getpid() * 2654435761u;
+	snprintf(cg, sizeof(cg), "%s/mavpn-run.%d.%08x", mnt, (int)getpid(),
+		 rnd);
+	if (mkdir(cg, 0755) < 0) {
+		fail("run: cannot create cgroup %s: %s", cg, strerror(errno));
+		return 1;
+	}
+	if (request("attach", cg, &body))
+		goto out_rmdir;
+	free(body);
+
+	/* Ctrl-C reaches the child through the terminal; SIGTERM sent to us
+	 * is passed on, so the cleanup below still runs. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	pid = fork();
+	if (pid < 0) {
+		fail("run: fork: %s", strerror(errno));
+		goto out_detach;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+		fd = open(procs, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0) {
+			fprintf(stderr, "vpnctl: run: cannot enter cgroup %s: %s\n",
+				cg, strerror(errno));
+			_exit(127);
+		}
+		close(fd);
+		execvp(argv[0], argv);
+		fprintf(stderr, "vpnctl: run: cannot execute \"%s\": %s\n",
+			argv[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			fail("run: waitpid: %s", strerror(errno));
+			goto out_detach;
+		}
+	}
+	if (WIFEXITED(status))
+		ret = WEXITSTATUS(status);
+	else if (WIFSIGNALED(status))
+		ret = 128 + WTERMSIG(status);
+out_detach:
+	if (!request("detach", cg, &body))
+		free(body);
+out_rmdir:
+	/* Descendants the command left behind keep the cgroup busy. */
+	if (rmdir(cg) < 0)
+		fprintf(stderr, "vpnctl: run: cannot remove cgroup %s: %s\n", cg,
+			strerror(errno));
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "sock", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char path[PATH_MAX];
+	const char *verb, *arg = NULL;
+	size_t i;
+	int c;
+
+	/* '+': stop at the command, its arguments are not ours. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': sock_path = optarg; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind == argc) {
+		usage(stderr);
+		return 2;
+	}
+	verb = argv[optind++];
+	if (optind < argc && (!strcmp(argv[optind], "--help") ||
+			      !strcmp(argv[optind], "-h"))) {
+		if (cmd_help(verb) == 0)
+			return 0;
+	}
+	if (!strcmp(verb, "run")) {
+		if (optind < argc && !strcmp(argv[optind], "--"))
+			optind++;
+		return cmd_run(argc - optind, argv + optind);
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(verb, cmds[i].verb))
+			break;
+	if (i == sizeof(cmds) / sizeof(cmds[0])) {
+		fail("unknown command \"%s\" (try vpnctl --help)", verb);
+		return 2;
+	}
+	if (cmds[i].args) {
+		if (argc - optind != 1) {
+			fail("%s needs exactly one argument: %s", verb,
+			     cmds[i].args);
+			return 2;
+		}
+		arg = argv[optind];
+	} else if (argc != optind) {
+		fail("%s takes no argument (got \"%s\")", verb, argv[optind]);
+		return 2;
+	}
+	/* vpnd runs elsewhere: send it an absolute path. */
+	if (!strcmp(verb, "attach") || !strcmp(verb, "detach")) {
+		if (realpath(arg, path))
+			arg = path;
+		else if (!strcmp(verb, "attach")) {
+			fail("cannot attach \"%s\": %s", arg, strerror(errno));
+			return 1;
+		}
+	}
+	return simple(verb, arg);
+}

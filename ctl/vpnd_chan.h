@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vpnd's control channel to authsrv: TCP + TLS 1.3 (tlsconn) with our
+ * certificate, HELLO/HELLO_ACK, keepalive PINGs, and reconnection with
+ * exponential backoff. Everything is non-blocking and driven by vpnd's
+ * event loop through one stable fd (an inner epoll set), so the loop does
+ * not care that the socket changes on every reconnect.
+ */
+#ifndef MAVPN_CTL_VPND_CHAN_H
+#define MAVPN_CTL_VPND_CHAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mavpn/ctlmsg.h"
+#include "vpnd_state.h"
+
+#define CHAN_BACKOFF_MIN_MS	1000
+#define CHAN_BACKOFF_MAX_MS	30000
+#define CHAN_PING_MS		15000
+/* Nothing heard for this long (3 missed PONGs): the link is dead. */
+#define CHAN_DEAD_MS		45000
+/* TCP connect + TLS handshake + HELLO_ACK must fit in this. */
+#define CHAN_SETUP_MS		10000
+
+struct chan;
+
+struct chan_ops {
+	/* Every message received once the channel is up (not PONG). */
+	void (*msg)(void *arg, struct ctlmsg *m);
+	/* The channel went up (true) or down (false). */
+	void (*link)(void *arg, bool up);
+};
+
+/* NULL with errno set (logged). */
+struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
+		      const struct chan_ops *ops, void *arg);
+void chan_free(struct chan *ch);		/* accepts NULL */
+
+int chan_fd(const struct chan *ch);		/* epoll it for EPOLLIN */
+void chan_process(struct chan *ch);		/* after chan_fd fired */
+/* Timers: connect when due, ping, detect a dead link. @now_ms monotonic. */
+void chan_tick(struct chan *ch, uint64_t now_ms);
+
+bool chan_up(const struct chan *ch);
+/* When the link came up (monotonic ms), 0 if down. */
+uint64_t chan_up_since(const struct chan *ch);
+unsigned int chan_reconnects(const struct chan *ch);
+/* 0, -ENOTCONN if the channel is not up, -errno (the link is dropped). */
+int chan_send(struct chan *ch, const struct ctlmsg *m);
+
+/* Monotonic clock in milliseconds. */
+uint64_t chan_now_ms(void);
+
+/*
+ * Start a non-blocking TCP connect to @host:@port. Returns the socket fd
+ * (connected or EINPROGRESS) or -errno; -EHOSTUNREACH if the name does not
+ * resolve (@why gets gai_strerror then).
+ */
+int chan_tcp_connect(const char *host, const char *port, const char **why);
+
+#endif /* MAVPN_CTL_VPND_CHAN_H */

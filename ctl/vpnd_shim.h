@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vpnd's socket shim: loads bpf/shim_sock.bpf.c once, attaches it to the
+ * cgroup v2 directories an operator names, and delivers its flow events.
+ */
+#ifndef MAVPN_CTL_VPND_SHIM_H
+#define MAVPN_CTL_VPND_SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mavpn/shim_abi.h"
+
+struct shim;
+
+/* Called for every event from shim_poll(). */
+typedef void (*shim_event_fn)(void *arg, const struct shim_event *e);
+
+struct shim_counters {
+	uint64_t seen, events, dedup, drops;
+};
+
+/* Route libbpf's messages through log.h (once, before any BPF use). */
+void shim_log_init(void);
+
+/*
+ * Open and load the programs for the overlay @net/@plen (network order) and
+ * our own address @self_ip. NULL with errno set and one line logged.
+ */
+struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
+		       shim_event_fn fn, void *arg);
+/* Detach everything, unload. Accepts NULL. */
+void shim_close(struct shim *s);
+
+/* An fd that is readable when events wait (epoll it). */
+int shim_fd(const struct shim *s);
+/* Deliver waiting events to the callback. 0 or -errno. */
+int shim_poll(struct shim *s);
+
+/*
+ * Attach both programs to the cgroup v2 directory @path (resolved to its
+ * canonical path). 0, -EALREADY if already attached, -ENOTDIR/-ENOENT/
+ * -EINVAL (not a cgroup v2 directory), or -errno from the kernel.
+ */
+int shim_attach(struct shim *s, const char *path);
+/* -ENOENT if @path is not attached. */
+int shim_detach(struct shim *s, const char *path);
+
+/* Attached directories: the i-th canonical path or NULL past the end. */
+const char *shim_attached(const struct shim *s, int i);
+
+/*
+ * The cgroup path of @cgroup_id: an attached directory or one below it;
+ * "cgroup:<id>" when it cannot be found. Always NUL-terminates @buf.
+ */
+void shim_cgroup_path(struct shim *s, uint64_t cgroup_id, char *buf,
+		      size_t len);
+
+void shim_get_counters(const struct shim *s, struct shim_counters *c);
+
+#endif /* MAVPN_CTL_VPND_SHIM_H */

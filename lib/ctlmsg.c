@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Control-channel TLV codec. Everything the codec knows is in two tables:
+ * ctla_table (each attribute's wire kind, field and size limit) and
+ * ctlmsg_required (the attributes each message type must carry). Adding an
+ * attribute or a message type is a table edit; the encode and decode loops
+ * never name a field.
+ *
+ * The decoder parses bytes from an authenticated peer, but a compromised or
+ * buggy peer must still not be able to make it read outside the frame: every
+ * length is checked against what is left before it is used.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "mavpn/ctlmsg.h"
+
+#define CTLMSG_BODY_HDR_LEN	4	/* version, type, be16 reserved */
+#define CTLA_HDR_LEN		4	/* be16 attr, be16 len */
+
+enum ctla_kind {
+	CTLA_K_NONE = 0,	/* not a known attribute: skipped on decode */
+	CTLA_K_U8,
+	CTLA_K_BE16,
+	CTLA_K_BE32,
+	CTLA_K_IP4,		/* 4 bytes kept in network order */
+	CTLA_K_KEY32,		/* CTLMSG_KEY_LEN raw bytes */
+	CTLA_K_STRING,		/* no NUL on the wire; < field size */
+};
+
+struct ctla_desc {
+	uint8_t kind;
+	size_t off;		/* offset of the field in struct ctlmsg */
+	size_t size;		/* strings: field size, NUL included */
+};
+
+#define FIELD(kind, f) { kind, offsetof(struct ctlmsg, f), \
+			 sizeof(((struct ctlmsg *)0)->f) }
+
+static const struct ctla_desc ctla_table[CTLA_MAX] = {
+	[CTLA_REQ_ID]		= FIELD(CTLA_K_BE32, req_id),
+	[CTLA_KEY_ID]		= FIELD(CTLA_K_BE32, key_id),
+	[CTLA_KEY]		= FIELD(CTLA_K_KEY32, key),
+	[CTLA_LIFETIME]		= FIELD(CTLA_K_BE32, lifetime),
+	[CTLA_NAME]		= FIELD(CTLA_K_STRING, name),
+	[CTLA_OVERLAY_IP]	= FIELD(CTLA_K_IP4, overlay_ip),
+	[CTLA_OVERLAY_PLEN]	= FIELD(CTLA_K_U8, overlay_plen),
+	[CTLA_UNDERLAY_IP]	= FIELD(CTLA_K_IP4, underlay_ip),
+	[CTLA_UDP_PORT]		= FIELD(CTLA_K_BE16, udp_port),
+	[CTLA_TOKEN]		= FIELD(CTLA_K_STRING, token),
+	[CTLA_CSR]		= FIELD(CTLA_K_STRING, csr),
+	[CTLA_CERT]		= FIELD(CTLA_K_STRING, cert),
+	[CTLA_CA]		= FIELD(CTLA_K_STRING, ca),
+	[CTLA_REASON]		= FIELD(CTLA_K_STRING, reason),
+	[CTLA_APP]		= FIELD(CTLA_K_STRING, app),
+};
+
+/* The table's field sizes must agree with the header's limits. */
+_Static_assert(sizeof(((struct ctlmsg *)0)->name) == CTLMSG_NAME_MAX, "name");
+_Static_assert(sizeof(((struct ctlmsg *)0)->token) == CTLMSG_TOKEN_MAX, "token");
+_Static_assert(sizeof(((struct ctlmsg *)0)->reason) == CTLMSG_REASON_MAX, "reason");
+_Static_assert(sizeof(((struct ctlmsg *)0)->app) == CTLMSG_APP_MAX, "app");
+_Static_assert(sizeof(((struct ctlmsg *)0)->csr) == CTLMSG_PEM_MAX, "csr");
+_Static_assert(CTLA_MAX <= 32, "present is a 32-bit mask");
+
+#define B(a)	CTLA_BIT(CTLA_##a)
+
+static const uint32_t ctlmsg_required[CTLMSG_TYPE_MAX] = {
+	[CTLMSG_ENROLL_REQ]	= B(TOKEN) | B(CSR),
+	[CTLMSG_ENROLL_RESP]	= B(NAME) | B(OVERLAY_IP) | B(OVERLAY_PLEN) |
+				  B(CERT) | B(CA),
+	[CTLMSG_HELLO]		= B(UDP_PORT),
+	[CTLMSG_HELLO_ACK]	= B(NAME) | B(OVERLAY_IP) | B(OVERLAY_PLEN),
+	[CTLMSG_KEY_REQ]	= B(REQ_ID) | B(OVERLAY_IP),
+	[CTLMSG_KEY_GRANT]	= B(REQ_ID) | B(KEY_ID) | B(KEY) | B(LIFETIME) |
+				  B(NAME) | B(OVERLAY_IP) | B(UNDERLAY_IP) |
+				  B(UDP_PORT),
+	[CTLMSG_KEY_DENY]	= B(REQ_ID) | B(OVERLAY_IP) | B(REASON),
+	[CTLMSG_KEY_PUSH]	= B(KEY_ID) | B(KEY) | B(LIFETIME) | B(NAME) |
+				  B(OVERLAY_IP) | B(UNDERLAY_IP) | B(UDP_PORT),
+	[CTLMSG_KEY_PUSH_ACK]	= B(KEY_ID),
+	[CTLMSG_RESOLVE_REQ]	= B(REQ_ID) | B(NAME),
+	/* overlay_ip is absent for an unknown name (reason set then). */
+	[CTLMSG_RESOLVE_RESP]	= B(REQ_ID) | B(NAME),
+	[CTLMSG_ERROR]		= B(REASON),
+	[CTLMSG_PING]		= B(REQ_ID),
+	[CTLMSG_PONG]		= B(REQ_ID),
+};
+
+#undef B
+
+static const char *const ctlmsg_names[CTLMSG_TYPE_MAX] = {
+	[CTLMSG_ENROLL_REQ]	= "ENROLL_REQ",
+	[CTLMSG_ENROLL_RESP]	= "ENROLL_RESP",
+	[CTLMSG_HELLO]		= "HELLO",
+	[CTLMSG_HELLO_ACK]	= "HELLO_ACK",
+	[CTLMSG_KEY_REQ]	= "KEY_REQ",
+	[CTLMSG_KEY_GRANT]	= "KEY_GRANT",
+	[CTLMSG_KEY_DENY]	= "KEY_DENY",
+	[CTLMSG_KEY_PUSH]	= "KEY_PUSH",
+	[CTLMSG_KEY_PUSH_ACK]	= "KEY_PUSH_ACK",
+	[CTLMSG_RESOLVE_REQ]	= "RESOLVE_REQ",
+	[CTLMSG_RESOLVE_RESP]	= "RESOLVE_RESP",
+	[CTLMSG_ERROR]		= "ERROR",
+	[CTLMSG_PING]		= "PING",
+	[CTLMSG_PONG]		= "PONG",
+};
+
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static uint16_t get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static bool ctlmsg_type_valid(unsigned int type)
+{
+	return type > 0 && type < CTLMSG_TYPE_MAX;
+}
+
+void ctlmsg_init(struct ctlmsg *m, uint8_t type)
+{
+	memset(m, 0, sizeof(*m));
+	m->type = type;
+}
+
+void ctlmsg_wipe(struct ctlmsg *m)
+{
+	/* explicit_bzero: the compiler may not drop it as a dead store. */
+	explicit_bzero(m, sizeof(*m));
+}
+
+const char *ctlmsg_type_name(unsigned int type)
+{
+	return ctlmsg_type_valid(type) ? ctlmsg_names[type] : "UNKNOWN";
+}
+
+/* Length of attribute @d's value in @m; -EINVAL for an unterminated string. */
+static int ctla_value_len(const struct ctla_desc *d, const struct ctlmsg *m)
+{
+	const uint8_t *f = (const uint8_t *)m + d->off;
+	size_t n;
+
+	switch (d->kind) {
+	case CTLA_K_U8:
+		return 1;
+	case CTLA_K_BE16:
+		return 2;
+	case CTLA_K_BE32:
+	case CTLA_K_IP4:
+		return 4;
+	case CTLA_K_KEY32:
+		return CTLMSG_KEY_LEN;
+	case CTLA_K_STRING:
+		n = strnlen((const char *)f, d->size);
+		return n < d->size ? (int)n : -EINVAL;
+	}
+	return -EINVAL;
+}
+
+static void ctla_put_value(const struct ctla_desc *d, const struct ctlmsg *m,
+			   uint8_t *p, size_t len)
+{
+	const uint8_t *f = (const uint8_t *)m + d->off;
+	uint16_t v16;
+	uint32_t v32;
+
+	switch (d->kind) {
+	case CTLA_K_U8:
+		*p = *f;
+		break;
+	case CTLA_K_BE16:
+		memcpy(&v16, f, sizeof(v16));
+		put_be16(p, v16);
+		break;
+	case CTLA_K_BE32:
+		memcpy(&v32, f, sizeof(v32));
+		put_be32(p, v32);
+		break;
+	case CTLA_K_IP4:	/* already in network order */
+	case CTLA_K_KEY32:
+	case CTLA_K_STRING:
+		memcpy(p, f, len);
+		break;
+	}
+}
+
+int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap)
+{
+	size_t limit = cap, off;
+	unsigned int a;
+	int vlen;
+
+	if (!ctlmsg_type_valid(m->type))
+		return -EINVAL;
+	if ((m->present & ctlmsg_required[m->type]) != ctlmsg_required[m->type])
+		return -EINVAL;
+	if (limit > CTLMSG_HDR_LEN + CTLMSG_MAX_BODY)
+		limit = CTLMSG_HDR_LEN + CTLMSG_MAX_BODY;
+	if (limit < CTLMSG_HDR_LEN + CTLMSG_BODY_HDR_LEN)
+		return -EMSGSIZE;
+
+	off = CTLMSG_HDR_LEN;
+	buf[off++] = CTLMSG_VERSION;
+	buf[off++] = m->type;
+	buf[off++] = 0;
+	buf[off++] = 0;
+
+	/* Ascending id order: the peer does not care, but a canonical
+	 * encoding makes frames comparable in tests and captures. */
+	for (a = 1; a < CTLA_MAX; a++) {
+		const struct ctla_desc *d = &ctla_table[a];
+
+		if (!(m->present & CTLA_BIT(a)) || d->kind == CTLA_K_NONE)
+			continue;
+		vlen = ctla_value_len(d, m);
+		if (vlen < 0)
+			return vlen;
+		if (limit - off < CTLA_HDR_LEN + (size_t)vlen)
+			return -EMSGSIZE;
+		put_be16(buf + off, a);
+		put_be16(buf + off + 2, vlen);
+		ctla_put_value(d, m, buf + off + CTLA_HDR_LEN, vlen);
+		off += CTLA_HDR_LEN + vlen;
+	}
+	put_be32(buf, off - CTLMSG_HDR_LEN);
+	return (int)off;
+}
+
+int ctlmsg_frame_len(const uint8_t *buf, size_t avail)
+{
+	uint32_t body;
+
+	if (avail < CTLMSG_HDR_LEN)
+		return 0;
+	body = get_be32(buf);
+	/* Judge the prefix before waiting for the body, so a peer cannot make
+	 * us buffer an absurd amount. */
+	if (body > CTLMSG_MAX_BODY || body < CTLMSG_BODY_HDR_LEN)
+		return -EMSGSIZE;
+	if (avail - CTLMSG_HDR_LEN < body)
+		return 0;
+	return (int)(CTLMSG_HDR_LEN + body);
+}
+
+/* Parse one known attribute's value of @len bytes at @p into @m. */
+static int ctla_get_value(const struct ctla_desc *d, struct ctlmsg *m,
+			  const uint8_t *p, size_t len)
+{
+	uint8_t *f = (uint8_t *)m + d->off;
+	uint16_t v16;
+	uint32_t v32;
+
+	switch (d->kind) {
+	case CTLA_K_U8:
+		if (len != 1)
+			return -EBADMSG;
+		*f = *p;
+		return 0;
+	case CTLA_K_BE16:
+		if (len != 2)
+			return -EBADMSG;
+		v16 = get_be16(p);
+		memcpy(f, &v16, sizeof(v16));
+		return 0;
+	case CTLA_K_BE32:
+		if (len != 4)
+			return -EBADMSG;
+		v32 = get_be32(p);
+		memcpy(f, &v32, sizeof(v32));
+		return 0;
+	case CTLA_K_IP4:
+		if (len != 4)
+			return -EBADMSG;
+		memcpy(f, p, 4);
+		return 0;
+	case CTLA_K_KEY32:
+		if (len != CTLMSG_KEY_LEN)
+			return -EBADMSG;
+		memcpy(f, p, CTLMSG_KEY_LEN);
+		return 0;
+	case CTLA_K_STRING:
+		/* Room for the NUL; an embedded NUL would silently truncate
+		 * what the peer said (e.g. a name compared later). */
+		if (len >= d->size || memchr(p, 0, len))
+			return -EBADMSG;
+		memcpy(f, p, len);
+		f[len] = 0;
+		return 0;
+	}
+	return -EBADMSG;
+}
+
+int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m)
+{
+	const uint8_t *body;
+	size_t blen, off;
+	uint32_t need;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	if (len < CTLMSG_HDR_LEN + CTLMSG_BODY_HDR_LEN ||
+	    len > CTLMSG_HDR_LEN + CTLMSG_MAX_BODY)
+		return -EBADMSG;
+	blen = len - CTLMSG_HDR_LEN;
+	if (get_be32(buf) != blen)
+		return -EBADMSG;
+	body = buf + CTLMSG_HDR_LEN;
+	if (body[0] != CTLMSG_VERSION || !ctlmsg_type_valid(body[1]))
+		return -EBADMSG;
+	/* Reserved is zero in version 1; a later version that gives it a
+	 * meaning bumps the version byte anyway. */
+	if (body[2] || body[3])
+		return -EBADMSG;
+	m->type = body[1];
+
+	off = CTLMSG_BODY_HDR_LEN;
+	while (off < blen) {
+		unsigned int a;
+		size_t alen;
+
+		if (blen - off < CTLA_HDR_LEN)
+			goto bad;
+		a = get_be16(body + off);
+		alen = get_be16(body + off + 2);
+		off += CTLA_HDR_LEN;
+		if (alen > blen - off)
+			goto bad;
+		/* Unknown ids are skipped so a newer peer can add optional
+		 * attributes without breaking us. */
+		if (a > 0 && a < CTLA_MAX && ctla_table[a].kind != CTLA_K_NONE) {
+			if (m->present & CTLA_BIT(a))
+				goto bad;
+			ret = ctla_get_value(&ctla_table[a], m, body + off,
+					     alen);
+			if (ret)
+				goto bad;
+			m->present |= CTLA_BIT(a);
+		}
+		off += alen;
+	}
+	need = ctlmsg_required[m->type];
+	if ((m->present & need) != need)
+		goto bad;
+	return 0;
+
+bad:
+	/* A half-parsed message may hold a key: leave nothing usable. */
+	ctlmsg_wipe(m);
+	return -EBADMSG;
+}
