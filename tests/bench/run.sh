@@ -34,7 +34,8 @@ tcp_run() { # dst streams
 	c0=$(cpu_busy)
 	in_ns h1 iperf3 -c "$dst" -t "$DUR" -P "$n" -J > "$OUT/iperf.json" 2>/dev/null || { echo "0 0"; return; }
 	c1=$(cpu_busy)
-	gbps=$(python3 -c "import json;d=json.load(open('$OUT/iperf.json'));print(d['end']['sum_received']['bits_per_second']/1e9)")
+	gbps=$(python3 -c "import json;d=json.load(open('$OUT/iperf.json'));print(d['end']['sum_received']['bits_per_second']/1e9)" 2>/dev/null)
+	[ -n "$gbps" ] || { echo "0 0"; return; }
 	python3 -c "g=$gbps; cpu=($c1-$c0)/100.0/$DUR; print(f'{g:.3f}', f'{(cpu/g if g>0 else 0):.3f}')"
 }
 
@@ -43,7 +44,7 @@ udp_run() { # dst size -> received packets/s
 	in_ns h1 iperf3 -c "$dst" -u -b 0 -l "$len" -t "$DUR" -J > "$OUT/iperf.json" 2>/dev/null || { echo 0; return; }
 	python3 -c "
 import json; d=json.load(open('$OUT/iperf.json')); s=d['end']['sum']
-print(int(s['packets']*(1-s.get('lost_percent',0)/100.0)/s['seconds']))"
+print(int(s['packets']*(1-s.get('lost_percent',0)/100.0)/s['seconds']))" 2>/dev/null || echo 0
 }
 
 rtt_run() { # dst -> avg ms
@@ -94,7 +95,6 @@ if command -v wireguard-go >/dev/null && command -v wg >/dev/null; then
 	# interface names must be unique on the machine.
 	wgif=wgb$RANDOM
 	(umask 077; wg genkey > "$MV_TMP/wg1.key"; wg genkey > "$MV_TMP/wg2.key")
-	: 
 	for i in 1 2; do
 		cbg "$MV_TMP/wg$i.log" env WG_PROCESS_FOREGROUND=1 $(nsx h$i) wireguard-go "$wgif$i"
 	done
