@@ -55,6 +55,20 @@ for t in tests/integration/test_*.sh; do
 	esac
 done
 
+echo "== vmtest smoke (Debian 6.1 LTS kernel under QEMU/TCG: boot + BPF load)"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP: vmtest smoke needs root"; skipped=$((skipped + 1))
+else
+	timeout 600 vmtest/run.sh --smoke > build/vmtest-smoke.log 2>&1
+	rc=$?
+	tail -n 8 build/vmtest-smoke.log
+	if [ "$rc" -eq 0 ]; then
+		passed=$((passed + 1)); echo "PASS: vmtest smoke"
+	else
+		failed=$((failed + 1)); failures+=("vmtest smoke"); echo "FAIL: vmtest smoke (rc=$rc)"
+	fi
+fi
+
 [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -1,5 +1,6 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=dash
 # Stage 1, /init of the initramfs that vmtest/run.sh builds: busybox plus the
 # few modules a stock distro kernel needs to reach the host's root over 9p.
 #
@@ -54,5 +55,6 @@ fi
 [ -x "/newroot$vmtest_init" ] || die "stage 2 $vmtest_init is not executable in the host root"
 
 umount /proc /sys /dev 2>/dev/null
+# shellcheck disable=SC2093 # reached only when exec fails
 exec switch_root /newroot "$vmtest_init"
 die "switch_root failed"

@@ -254,10 +254,14 @@ start=$(date +%s)
 : >"$work/ttyS1"
 timeout -k 5 "$timeout_s" qemu-system-x86_64 "${qargs[@]}" </dev/null >"$work/ttyS1" 2>"$out/qemu.err" &
 qemu_pid=$!
-tail -n +1 -f --pid="$qemu_pid" "$work/ttyS1" | tr -d '\r' | tee "$out/guest.log"
+# In the background so that `wait` (unlike a foreground pipeline) lets the
+# INT/TERM trap run at once.
+tail -n +1 -f --pid="$qemu_pid" "$work/ttyS1" | tr -d '\r' | tee "$out/guest.log" &
+tee_pid=$!
 rc=0
 wait "$qemu_pid" || rc=$?
 qemu_pid=""
+wait "$tee_pid" || true
 elapsed=$(($(date +%s) - start))
 
 # ------------------------------------------------------------ verdict
