@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -8,6 +10,7 @@
 #include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
+#include "mavpn/log.h"
 #include "dp_bpf.h"
 #include "xdp_overlay.skel.h"
 #include "xdp_underlay.skel.h"
@@ -17,6 +20,53 @@ static int legacy_forced(void)
 	const char *v = getenv("MAVPN_XDP_LEGACY");
 
 	return v && *v && strcmp(v, "0");
+}
+
+/*
+ * While libxdp probes its dispatcher, libbpf and libxdp print the probe's
+ * expected failures as warnings; keep them at debug level so an operator
+ * does not read them as errors. Whoever owns the global libbpf printer
+ * (vpnd's shim) gets it back right after.
+ */
+static int quiet_print(const char *fmt, va_list ap)
+{
+	char line[256];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = 0;
+	log_debug("datapath: libxdp probe: %s", line);
+	return 0;
+}
+
+static int quiet_libbpf(enum libbpf_print_level lvl, const char *fmt,
+			va_list ap)
+{
+	(void)lvl;
+	return quiet_print(fmt, ap);
+}
+
+static int quiet_libxdp(enum libxdp_print_level lvl, const char *fmt,
+			va_list ap)
+{
+	(void)lvl;
+	return quiet_print(fmt, ap);
+}
+
+/*
+ * libxdp silently falls back to attaching a single program when the kernel
+ * refuses its dispatcher (this 6.18 kernel does, with EPERM); find out
+ * which one we got, for the log.
+ */
+static int uses_dispatcher(int ifindex)
+{
+	struct xdp_multiprog *m = xdp_multiprog__get_from_ifindex(ifindex);
+	int ret = 0;
+
+	if (m && !libxdp_get_error(m)) {
+		ret = !xdp_multiprog__is_legacy(m);
+		xdp_multiprog__close(m);
+	}
+	return ret;
 }
 
 /*
@@ -31,18 +81,73 @@ static int attach_libxdp(struct bpf_object *obj, struct bpf_program *prog,
 	struct xdp_program *mp;
 	int err;
 
+	libbpf_print_fn_t old_bpf;
+	libxdp_print_fn_t old_xdp;
+
 	mp = xdp_program__from_bpf_obj(obj, "xdp");
 	err = libxdp_get_error(mp);
 	if (err)
 		return err < 0 ? err : -err;
+	old_bpf = libbpf_set_print(quiet_libbpf);
+	old_xdp = libxdp_set_print(quiet_libxdp);
 	err = xdp_program__attach(mp, l->ifindex, XDP_MODE_NATIVE, 0);
+	libxdp_set_print(old_xdp);
+	libbpf_set_print(old_bpf);
 	if (err) {
 		xdp_program__close(mp);
 		return err < 0 ? err : -err;
 	}
 	l->mprog = mp;
 	l->prog_fd = bpf_program__fd(prog);
+	l->dispatcher = uses_dispatcher(l->ifindex);
 	return 0;
+}
+
+/*
+ * A vpnd killed with SIGKILL leaves its xdp_underlay attached (the kernel
+ * holds it, not the process). It is harmless (its XSKMAP is empty, so it
+ * passes everything) but blocks a single-program attach; the name is ours
+ * and there is one vpnd per network namespace, so take it off.
+ */
+static void remove_stale(int ifindex, const char *name)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p;
+	int i, err;
+
+	for (i = 0; i < 8; i++) {
+		mp = xdp_multiprog__get_from_ifindex(ifindex);
+		if (!mp || libxdp_get_error(mp))
+			return;
+		if (xdp_multiprog__is_legacy(mp)) {
+			p = xdp_multiprog__main_prog(mp);
+		} else {
+			for (p = xdp_multiprog__next_prog(NULL, mp); p;
+			     p = xdp_multiprog__next_prog(p, mp))
+				if (!strcmp(xdp_program__name(p), name))
+					break;
+		}
+		if (!p || strcmp(xdp_program__name(p), name)) {
+			xdp_multiprog__close(mp);
+			return;
+		}
+		log_warn("datapath: removing stale XDP program %s ifindex=%d",
+			 name, ifindex);
+		if (xdp_multiprog__is_legacy(mp)) {
+			LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
+				    .old_prog_fd = xdp_program__fd(p));
+
+			/* we only ever attach in native mode */
+			err = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE |
+					     XDP_FLAGS_REPLACE, &opts);
+		} else {
+			err = xdp_program__detach(p, ifindex, XDP_MODE_NATIVE,
+						  0);
+		}
+		xdp_multiprog__close(mp);
+		if (err)
+			return;
+	}
 }
 
 static int attach_legacy(struct bpf_program *prog, struct dp_xdp_link *l)
@@ -88,6 +193,7 @@ int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port)
 	int err;
 
 	x->ul_link.ifindex = ifindex;
+	remove_stale(ifindex, "xdp_underlay");
 	x->ul = xdp_underlay__open();
 	if (!x->ul)
 		return -errno;
@@ -147,7 +253,9 @@ int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR])
 
 const char *dp_xdp_mode(const struct dp_xdp_link *l)
 {
-	return l->mprog ? "libxdp" : "legacy";
+	if (!l->mprog)
+		return "bpf_xdp_attach";
+	return l->dispatcher ? "libxdp-dispatcher" : "libxdp-single";
 }
 
 static void detach_link(struct dp_xdp_link *l)

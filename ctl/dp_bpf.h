@@ -23,6 +23,7 @@ struct dp_xdp_link {
 	int ifindex;
 	int prog_fd;
 	struct xdp_program *mprog;	/* libxdp handle, NULL if legacy */
+	int dispatcher;			/* libxdp used its dispatcher */
 };
 
 struct dp_xdp {
@@ -38,7 +39,7 @@ int dp_xdp_ov_xskmap(const struct dp_xdp *x);
 int dp_xdp_ul_xskmap(const struct dp_xdp *x);
 /* Sum of the per-CPU verdict counters of xdp_underlay. */
 int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR]);
-/* "libxdp" or "legacy", for the log. */
+/* "libxdp-dispatcher", "libxdp-single" or "bpf_xdp_attach", for logs. */
 const char *dp_xdp_mode(const struct dp_xdp_link *l);
 /* Detach what was attached and free everything; zeroed struct ok. */
 void dp_xdp_detach(struct dp_xdp *x);

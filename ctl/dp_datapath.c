@@ -437,6 +437,7 @@ static void rx_payload(struct datapath *dp, const uint8_t *pl, uint32_t len,
 	ip = (const void *)(f + MAVPN_ETH_HLEN);
 	if (n < MAVPN_IP4_HLEN || (ip->vihl >> 4) != 4 ||
 	    (ip->vihl & 0xf) < 5 || ntohs(ip->tot_len) > n ||
+	    ntohs(ip->tot_len) < (ip->vihl & 0xf) * 4 ||
 	    ip->saddr != p->overlay_ip || ip->daddr != dp->cfg.overlay_ip) {
 		dp_xsk_frame_put(&dp->xsk_ov, addr);
 		DP_INC(dp->st.drop_malformed);
@@ -1032,7 +1033,12 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 	pthread_rwlock_rdlock(&dp->lock);
 	for (h = 0; h < (1u << DP_HASH_BITS) && n < max; h++) {
 		for (p = dp->peers.by_ip[h]; p && n < max; p = p->ip_next) {
-			struct dp_peer_stats *o = &out[n++];
+			struct dp_peer_stats *o;
+
+			/* keyless destinations are not peers (yet) */
+			if (!p->cur)
+				continue;
+			o = &out[n++];
 
 			memset(o, 0, sizeof(*o));
 			snprintf(o->name, sizeof(o->name), "%s", p->name);

@@ -55,6 +55,9 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_CA]		= FIELD(CTLA_K_STRING, ca),
 	[CTLA_REASON]		= FIELD(CTLA_K_STRING, reason),
 	[CTLA_APP]		= FIELD(CTLA_K_STRING, app),
+	[CTLA_DST_PORT]		= FIELD(CTLA_K_BE16, dst_port),
+	[CTLA_PROTO]		= FIELD(CTLA_K_U8, proto),
+	[CTLA_MAX_PACKETS]	= FIELD(CTLA_K_BE32, max_packets),
 };
 
 /* The table's field sizes must agree with the header's limits. */
@@ -87,6 +90,7 @@ static const uint32_t ctlmsg_required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_ERROR]		= B(REASON),
 	[CTLMSG_PING]		= B(REQ_ID),
 	[CTLMSG_PONG]		= B(REQ_ID),
+	[CTLMSG_KEY_REVOKE]	= B(NAME) | B(OVERLAY_IP),
 };
 
 #undef B
@@ -106,6 +110,7 @@ static const char *const ctlmsg_names[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_ERROR]		= "ERROR",
 	[CTLMSG_PING]		= "PING",
 	[CTLMSG_PONG]		= "PONG",
+	[CTLMSG_KEY_REVOKE]	= "KEY_REVOKE",
 };
 
 static void put_be16(uint8_t *p, uint16_t v)

@@ -129,6 +129,12 @@ static SSL_CTX *tlsconn_ctx_common(const SSL_METHOD *method)
 	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * A peer that dies (vpnd killed) closes without close_notify: report
+	 * that as a plain close (-ECONNRESET), not a TLS error. Truncation
+	 * cannot go unnoticed: every frame carries its own length.
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Every connection is a fresh, fully authenticated one. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	return ctx;

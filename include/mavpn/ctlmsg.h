@@ -27,16 +27,17 @@ enum ctlmsg_type {
 	CTLMSG_ENROLL_RESP	= 2,	/* name, overlay_ip, overlay_plen, cert, ca */
 	CTLMSG_HELLO		= 3,	/* udp_port (host is authenticated by its TLS cert) */
 	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen */
-	CTLMSG_KEY_REQ		= 5,	/* req_id, overlay_ip (destination), app? */
-	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port */
+	CTLMSG_KEY_REQ		= 5,	/* req_id, overlay_ip (destination), app?, dst_port?, proto? */
+	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets? */
 	CTLMSG_KEY_DENY		= 7,	/* req_id, overlay_ip, reason */
-	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port */
+	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets? */
 	CTLMSG_KEY_PUSH_ACK	= 9,	/* key_id */
 	CTLMSG_RESOLVE_REQ	= 10,	/* req_id, name */
 	CTLMSG_RESOLVE_RESP	= 11,	/* req_id, name, overlay_ip (absent: unknown name; reason set) */
 	CTLMSG_ERROR		= 12,	/* reason; the sender closes the connection after it */
 	CTLMSG_PING		= 13,	/* req_id */
 	CTLMSG_PONG		= 14,	/* req_id */
+	CTLMSG_KEY_REVOKE	= 15,	/* name, overlay_ip: drop every key with that host */
 	CTLMSG_TYPE_MAX
 };
 
@@ -56,6 +57,9 @@ enum ctlmsg_attr {
 	CTLA_CA			= 13,	/* string (PEM) */
 	CTLA_REASON		= 14,	/* string */
 	CTLA_APP		= 15,	/* string: cgroup path of the application */
+	CTLA_DST_PORT		= 16,	/* be16: destination port of the flow (KEY_REQ) */
+	CTLA_PROTO		= 17,	/* u8: IP protocol of the flow (KEY_REQ) */
+	CTLA_MAX_PACKETS	= 18,	/* be32: packets one direction may send under the key */
 	CTLA_MAX
 };
 
@@ -83,6 +87,9 @@ struct ctlmsg {
 	char token[CTLMSG_TOKEN_MAX];
 	char reason[CTLMSG_REASON_MAX];
 	char app[CTLMSG_APP_MAX];
+	uint16_t dst_port;		/* host order */
+	uint8_t proto;
+	uint32_t max_packets;
 	char csr[CTLMSG_PEM_MAX];
 	char cert[CTLMSG_PEM_MAX];
 	char ca[CTLMSG_PEM_MAX];

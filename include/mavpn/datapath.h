@@ -49,7 +49,10 @@ struct dp_stats {
 
 struct datapath;
 
-/* Build everything; NULL with errno set and one line logged on failure. */
+/* Build everything; NULL with errno set and one line logged on failure.
+ * Runs in the calling thread's network namespace: the overlay veth, the
+ * sockets and the XDP attachments all live there. workers must be 1 in
+ * this version (EINVAL otherwise). */
 struct datapath *datapath_start(const struct dp_config *cfg);
 /* Stop the workers, detach XDP, delete the overlay interface. NULL ok. */
 void datapath_stop(struct datapath *dp);
@@ -73,7 +76,8 @@ int datapath_next_request(struct datapath *dp, uint32_t *overlay_ip);
 /* True if a live key exists for @overlay_ip (network order). */
 int datapath_has_key(struct datapath *dp, uint32_t overlay_ip);
 
-/* Copy up to @max peers' counters into @out; returns how many. */
+/* Copy up to @max peers' counters into @out; returns how many. Only
+ * peers that have (or had) an installed key are listed. */
 int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out, int max);
 void datapath_stats(struct datapath *dp, struct dp_stats *out);
 

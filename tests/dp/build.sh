@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# Build the data-plane test driver by hand (not part of `make all`):
+# Build the data-plane test programs by hand (not part of `make all`):
 # skeletons through the Makefile, then ctl/dp_*.c + lib modules + driver.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -11,4 +11,7 @@ gcc -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild -Ictl \
 	-o "$out/dp_pair" tests/dp/dp_pair.c ctl/dp_*.c \
 	lib/aead.c lib/wire.c lib/replay.c lib/log.c \
 	-lxdp -lbpf -lelf -lz -lssl -lcrypto -lpthread
+gcc -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild \
+	-o "$out/xdp_underlay_run" tests/dp/xdp_underlay_run.c -lbpf -lelf -lz
+# the driver path, last line: dp_pair.sh reads it
 echo "$out/dp_pair"

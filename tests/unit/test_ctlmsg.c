@@ -45,6 +45,7 @@ static const uint32_t required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_ERROR]		= B(REASON),
 	[CTLMSG_PING]		= B(REQ_ID),
 	[CTLMSG_PONG]		= B(REQ_ID),
+	[CTLMSG_KEY_REVOKE]	= B(NAME) | B(OVERLAY_IP),
 };
 
 #define ALL_ATTRS (((1u << CTLA_MAX) - 1) & ~1u)
@@ -147,6 +148,9 @@ static void set_attr(struct ctlmsg *m, unsigned int a)
 	case CTLA_CA: strcpy(m->ca, "-----BEGIN CERTIFICATE-----\nMIID\n"); break;
 	case CTLA_REASON: strcpy(m->reason, "policy: \"deny\" a->b"); break;
 	case CTLA_APP: strcpy(m->app, "/sys/fs/cgroup/unified/mavpn/app1"); break;
+	case CTLA_DST_PORT: m->dst_port = 8080; break;
+	case CTLA_PROTO: m->proto = 6; break;
+	case CTLA_MAX_PACKETS: m->max_packets = 0x80000001u; break;
 	default: fail_msg("no test value for attribute %u", a);
 	}
 	m->present |= CTLA_BIT(a);
@@ -581,6 +585,48 @@ static void test_frame_len(void **state)
 	assert_int_equal(ctlmsg_frame_len(frame + ret, ret), ret);
 }
 
+/* The attributes added for policy and key lifetimes: exact bytes. */
+static void test_new_attrs(void **state)
+{
+	static const uint8_t want[] = {
+		0, 0, 0, 25, 1, CTLMSG_KEY_REVOKE, 0, 0,
+		0, 5, 0, 3, 'h', '-', '2',
+		0, 6, 0, 4, 100, 80, 0, 3,
+		0, 16, 0, 2, 0x1f, 0x90,
+	};
+	static const uint8_t req[] = {
+		0, 0, 0, 31, 1, CTLMSG_KEY_REQ, 0, 0,
+		0, 1, 0, 4, 0, 0, 0, 7,
+		0, 6, 0, 4, 100, 80, 0, 3,
+		0, 16, 0, 2, 0x1f, 0x90,
+		0, 17, 0, 1, 6,
+	};
+	uint8_t buf[128];
+	int n;
+
+	(void)state;
+	ctlmsg_init(&m1, CTLMSG_KEY_REVOKE);
+	strcpy(m1.name, "h-2");
+	m1.overlay_ip = htonl(0x64500003);
+	m1.dst_port = 8080;	/* not required, carried anyway */
+	m1.present = B(NAME) | B(OVERLAY_IP) | B(DST_PORT);
+	n = ctlmsg_encode(&m1, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	/* KEY_REVOKE without overlay_ip is malformed */
+	m1.present = B(NAME);
+	assert_int_equal(ctlmsg_encode(&m1, buf, sizeof(buf)), -EINVAL);
+
+	assert_int_equal(decode_exact(req, sizeof(req), &m2), 0);
+	assert_int_equal(m2.type, CTLMSG_KEY_REQ);
+	assert_int_equal(m2.req_id, 7);
+	assert_int_equal(m2.dst_port, 8080);
+	assert_int_equal(m2.proto, 6);
+	assert_int_equal(m2.present, B(REQ_ID) | B(OVERLAY_IP) | B(DST_PORT) |
+			 B(PROTO));
+	assert_string_equal(ctlmsg_type_name(CTLMSG_KEY_REVOKE), "KEY_REVOKE");
+}
+
 static void test_names_init_wipe(void **state)
 {
 	unsigned int t;
@@ -617,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_frame_len),
 		cmocka_unit_test(test_names_init_wipe),
+		cmocka_unit_test(test_new_attrs),
 	};
 
 	return cmocka_run_group_tests_name("ctlmsg", tests, NULL, NULL);
