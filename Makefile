@@ -33,7 +33,10 @@ FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 BINS := $(B)/bin/authsrv $(B)/bin/vpnd $(B)/bin/vpnctl
 
 .PHONY: all deps check demo fuzz unit clean bench vmtest
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(BPF_OBJS) $(UNIT_BINS)
+
+# The BPF objects are kept: vmtest and bpftool load them directly.
+.SECONDARY: $(BPF_OBJS)
 
 # Install every Debian package the project needs; a no-op when all are there.
 deps:
