@@ -31,9 +31,12 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 
 BINS := $(B)/bin/authsrv $(B)/bin/vpnd $(B)/bin/vpnctl
+# BPF_PROG_RUN driver of the XDP programs; a cmocka binary so that
+# tests/run.sh counts its cases with the unit tests.
+XDP_TEST := $(B)/tests/test_xdp_run
 
-.PHONY: all deps check demo fuzz unit clean bench vmtest
-all: $(BINS) $(BPF_OBJS) $(UNIT_BINS)
+.PHONY: all deps check demo fuzz unit clean bench bench-authsrv vmtest
+all: $(BINS) $(BPF_OBJS) $(UNIT_BINS) $(XDP_TEST)
 
 # The BPF objects are kept: vmtest and bpftool load them directly.
 .SECONDARY: $(BPF_OBJS)
@@ -81,10 +84,29 @@ $(B)/tests/%: tests/unit/%.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
 
+# These compile their ctl/ module in (#include) to reach its static parts.
+$(B)/tests/test_route: tests/unit/test_route.c ctl/route.c ctl/vpnd_route.h $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmavpn.a -lcmocka $(LDLIBS_CRYPTO)
+
+$(B)/tests/test_flowlog: tests/unit/test_flowlog.c ctl/flowlog.c ctl/vpnd_flowlog.h $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libmavpn.a -lcmocka $(LDLIBS_CRYPTO)
+
 # libFuzzer targets: built with clang, the library sources compiled in.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_CRYPTO)
+
+$(XDP_TEST): tests/dp/xdp_run.c $(SKELS) include/mavpn/xdp_abi.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< -lcmocka $(LDLIBS_BPF)
+
+# The decapsulation target also needs the data plane's pure parts (no
+# AF_XDP, no netlink): the peer table and ctl/dp_decap.c.
+$(B)/fuzz/fuzz_decap: tests/fuzz/fuzz_decap.c ctl/dp_decap.c ctl/dp_peer.c $(LIB_SRCS) $(wildcard ctl/dp_*.h)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ictl -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LDLIBS_CRYPTO) -lpthread
 
 unit: $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)
@@ -108,10 +130,57 @@ bench: deps all
 	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 	tests/bench/run.sh
 
+# authsrv under load: N hosts connected at once over the real protocol,
+# key grants between random pairs (see tests/bench/authsrv_load.c).
+# BENCH_ARGS="--hosts 2000 --requests 50000" to change the defaults.
+$(B)/bench/authsrv_load: tests/bench/authsrv_load.c $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+
+bench-authsrv: $(B)/bin/authsrv $(B)/bench/authsrv_load
+	$(B)/bench/authsrv_load $(BENCH_ARGS)
+
 # Boot another kernel (Debian 6.1 LTS by default) under QEMU/TCG and run the
 # BPF and datapath tests inside it; see vmtest/README.md.
 vmtest: deps all
 	vmtest/run.sh $(if $(KERNEL),--kernel $(KERNEL))
+
+# ---- install (honours PREFIX and DESTDIR) and the authsrv container ----
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/mavpn
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+SYSCONFDIR  ?= /etc
+UNIT_SUBST  := -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@SYSUSERSDIR@|$(SYSUSERSDIR)|g'
+
+.PHONY: install container
+# Three binaries: the BPF objects are compiled into vpnd as skeletons.
+# Settings files in SYSCONFDIR are never overwritten (upgrades keep them).
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/mavpn
+	install -m 0755 $(B)/bin/authsrv $(B)/bin/vpnd $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(B)/bin/vpnctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 packaging/man/authsrv.8 packaging/man/vpnd.8 \
+		packaging/man/vpnctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 README.md docs/operations.md $(DESTDIR)$(DOCDIR)/
+	for u in mavpn-authsrv.service mavpn-vpnd@.service; do \
+		sed $(UNIT_SUBST) packaging/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	install -m 0644 packaging/systemd/mavpn.sysusers $(DESTDIR)$(SYSUSERSDIR)/mavpn.conf
+	test -e $(DESTDIR)$(SYSCONFDIR)/mavpn/authsrv.env || \
+		install -m 0644 packaging/systemd/authsrv.env $(DESTDIR)$(SYSCONFDIR)/mavpn/authsrv.env
+	install -m 0644 packaging/systemd/vpnd.env $(DESTDIR)$(SYSCONFDIR)/mavpn/vpnd.env.example
+
+# The authsrv image, built with podman from a local debootstrap base
+# (no registry); see packaging/container/build.sh.
+container:
+	packaging/container/build.sh
 
 clean:
 	rm -rf $(B)

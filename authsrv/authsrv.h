@@ -48,7 +48,5 @@ void authsrv_hex(const uint8_t *in, size_t len, char *out);
 int64_t authsrv_now(void);
 uint64_t authsrv_mono_ms(void);
 
-/* Command entry points (main.c dispatches to them). */
-int authsrv_cmd_serve(const char *dir, const char *listen);
 
 #endif /* AUTHSRV_AUTHSRV_H */

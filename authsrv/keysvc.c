@@ -3,12 +3,17 @@
  * Key minting and hand-over (see keysvc.h for the message flow).
  *
  * Key ids: random, nonzero 32-bit values, unique among the ids this server
- * issued in the last KEYSVC_LIFETIME_S + KEYSVC_ID_SLACK_S seconds (so no
- * two live keys anywhere share one, pending ones included). A hash set
- * answers "in use?", a FIFO in issue order expires them in O(1).
+ * issued in the last key lifetime + KEYSVC_ID_SLACK_S seconds (so no two
+ * live keys anywhere share one, pending ones included). A hash set answers
+ * "in use?", a FIFO in issue order expires them in O(1).
+ *
+ * The same records say which two hosts (overlay addresses) may hold each
+ * live key: revocation walks them to find whom to send KEY_REVOKE. They
+ * hold no key material.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,7 @@
 #include "authsrv.h"
 #include "keysvc.h"
 #include "mavpn/log.h"
+#include "policy.h"
 #include "registry.h"
 #include "server.h"
 
@@ -28,6 +34,7 @@
 
 struct keysvc_id {
 	uint32_t id;
+	uint32_t a_ip, b_ip;		/* requester, peer; 0 after a revoke */
 	uint64_t expires_ms;
 	struct keysvc_id *hnext;	/* hash chain */
 	struct keysvc_id *fnext;	/* FIFO, oldest first */
@@ -96,7 +103,8 @@ static bool keysvc_id_used(const struct keysvc *k, uint32_t id)
 }
 
 /* A fresh key id, remembered until it cannot be live anywhere. 0 = error. */
-static uint32_t keysvc_new_id(struct keysvc *k, uint64_t now_ms)
+static uint32_t keysvc_new_id(struct keysvc *k, uint64_t now_ms,
+			      uint32_t lifetime_s, uint32_t a_ip, uint32_t b_ip)
 {
 	struct keysvc_id *e;
 	uint32_t id;
@@ -114,8 +122,9 @@ static uint32_t keysvc_new_id(struct keysvc *k, uint64_t now_ms)
 	if (!e)
 		return 0;
 	e->id = id;
-	e->expires_ms = now_ms +
-			(uint64_t)(KEYSVC_LIFETIME_S + KEYSVC_ID_SLACK_S) * 1000;
+	e->a_ip = a_ip;
+	e->b_ip = b_ip;
+	e->expires_ms = now_ms + ((uint64_t)lifetime_s + KEYSVC_ID_SLACK_S) * 1000;
 	e->hnext = k->buckets[keysvc_bucket(id)];
 	k->buckets[keysvc_bucket(id)] = e;
 	if (k->fifo_tail)
@@ -166,15 +175,45 @@ static void keysvc_deny(struct session *a, uint32_t req_id, uint32_t dst,
 		 ip, app ? app : "", reason);
 }
 
-/* Where authorization policy plugs in; today every enrolled host may reach
- * every other (the documented default of `authsrv policy set`). */
-static bool keysvc_policy_allows(const struct session *a,
-				 const struct reg_host *b, const char *app)
+static const char *keysvc_proto_name(uint8_t proto, char buf[8])
 {
-	(void)a;
-	(void)b;
-	(void)app;
-	return true;
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	}
+	snprintf(buf, 8, "%u", proto);
+	return buf;
+}
+
+/* Policy check; on refusal @reason says who, from what, to whom. */
+static bool keysvc_policy_allows(struct server *srv, const struct reg_host *a,
+				 const struct reg_host *b,
+				 const struct ctlmsg *m, char *reason,
+				 size_t len)
+{
+	struct policy_who wa = { .name = a->name, .tags = a->tags };
+	struct policy_who wb = { .name = b->name, .tags = b->tags };
+	struct policy_req rq = {
+		.app = (m->present & CTLA_BIT(CTLA_APP)) ? m->app : NULL,
+		.proto = (m->present & CTLA_BIT(CTLA_PROTO)) ? m->proto : 0,
+		.port = (m->present & CTLA_BIT(CTLA_DST_PORT)) ? m->dst_port : 0,
+	};
+	char flow[32] = "", pn[8], full[CTLMSG_APP_MAX + 3 * CTLMSG_NAME_MAX];
+
+	if (policy_allows(srv->policy, &wa, &wb, &rq))
+		return true;
+	if (rq.proto && rq.port)
+		snprintf(flow, sizeof(flow), " %s/%u",
+			 keysvc_proto_name(rq.proto, pn), rq.port);
+	else if (rq.proto)
+		snprintf(flow, sizeof(flow), " %s",
+			 keysvc_proto_name(rq.proto, pn));
+	snprintf(full, sizeof(full), "policy: %s (app %s) may not reach %s%s",
+		 a->name, rq.app ? rq.app : "-", b->name, flow);
+	full[len - 1] = '\0';	/* the wire's reason size */
+	memcpy(reason, full, len);
+	return false;
 }
 
 void keysvc_key_req(struct server *srv, struct session *a,
@@ -222,10 +261,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
 		return;
 	}
-	if (!keysvc_policy_allows(a, &hb, app)) {
-		snprintf(reason, sizeof(reason),
-			 "policy does not allow %s to reach %s", a->name,
-			 hb.name);
+	if (!keysvc_policy_allows(srv, &ha, &hb, m, reason, sizeof(reason))) {
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
 		return;
 	}
@@ -242,7 +278,8 @@ void keysvc_key_req(struct server *srv, struct session *a,
 			    "server out of memory");
 		return;
 	}
-	g->key_id = keysvc_new_id(k, now);
+	g->key_id = keysvc_new_id(k, now, srv->key_lifetime, a->overlay_ip,
+				  b->overlay_ip);
 	if (!g->key_id || RAND_priv_bytes(g->key, sizeof(g->key)) != 1) {
 		keysvc_grant_free(g);
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
@@ -264,7 +301,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 	ctlmsg_init(&p, CTLMSG_KEY_PUSH);
 	p.key_id = g->key_id;
 	memcpy(p.key, g->key, sizeof(p.key));
-	p.lifetime = KEYSVC_LIFETIME_S;
+	p.lifetime = srv->key_lifetime;
 	snprintf(p.name, sizeof(p.name), "%s", a->name);
 	p.overlay_ip = a->overlay_ip;
 	p.underlay_ip = a->peer_ip;
@@ -273,6 +310,10 @@ void keysvc_key_req(struct server *srv, struct session *a,
 		    CTLA_BIT(CTLA_LIFETIME) | CTLA_BIT(CTLA_NAME) |
 		    CTLA_BIT(CTLA_OVERLAY_IP) | CTLA_BIT(CTLA_UNDERLAY_IP) |
 		    CTLA_BIT(CTLA_UDP_PORT);
+	if (srv->key_max_packets) {
+		p.max_packets = srv->key_max_packets;
+		p.present |= CTLA_BIT(CTLA_MAX_PACKETS);
+	}
 	session_send(b, &p);
 	ctlmsg_wipe(&p);
 	/* A failed push closes b; the reaper then denies this grant. */
@@ -317,7 +358,7 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 	r.req_id = g->req_id;
 	r.key_id = g->key_id;
 	memcpy(r.key, g->key, sizeof(r.key));
-	r.lifetime = KEYSVC_LIFETIME_S;
+	r.lifetime = srv->key_lifetime;
 	snprintf(r.name, sizeof(r.name), "%s", b->name);
 	r.overlay_ip = b->overlay_ip;
 	r.underlay_ip = b->peer_ip;
@@ -326,13 +367,17 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 		    CTLA_BIT(CTLA_KEY) | CTLA_BIT(CTLA_LIFETIME) |
 		    CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
 		    CTLA_BIT(CTLA_UNDERLAY_IP) | CTLA_BIT(CTLA_UDP_PORT);
+	if (srv->key_max_packets) {
+		r.max_packets = srv->key_max_packets;
+		r.present |= CTLA_BIT(CTLA_MAX_PACKETS);
+	}
 	session_send(a, &r);
 	ctlmsg_wipe(&r);
 	audit_write(&(struct audit_rec){ .event = "key_grant", .host = a->name,
 					 .peer = b->name,
 					 .app = g->app[0] ? g->app : NULL,
 					 .key_id = g->key_id });
-	log_info("key granted host=%s peer=%s key_id=%08x app=\"%s\"", a->name,
+	log_debug("key granted host=%s peer=%s key_id=%08x app=\"%s\"", a->name,
 		 b->name, g->key_id, g->app);
 	keysvc_grant_free(g);
 }
@@ -377,4 +422,63 @@ void keysvc_tick(struct server *srv, uint64_t now_ms)
 			keysvc_fail(k, g);
 	}
 	keysvc_expire_ids(k, now_ms);
+}
+
+static int keysvc_cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+int keysvc_revoke(struct server *srv, const struct reg_host *h)
+{
+	struct keysvc *k = srv->keys;
+	uint64_t now = authsrv_mono_ms();
+	uint32_t *peers = NULL, *np, other;
+	size_t n = 0, cap = 0, i, sent = 0;
+	struct keysvc_id *e;
+	struct session *s;
+	struct ctlmsg m;
+
+	for (e = k->fifo_head; e; e = e->fnext) {
+		if (e->expires_ms <= now)
+			continue;
+		if (e->a_ip == h->overlay_ip)
+			other = e->b_ip;
+		else if (e->b_ip == h->overlay_ip)
+			other = e->a_ip;
+		else
+			continue;
+		e->a_ip = e->b_ip = 0;	/* told once is enough */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			np = realloc(peers, cap * sizeof(*peers));
+			if (!np)
+				break;	/* the keys still expire */
+			peers = np;
+		}
+		peers[n++] = other;
+	}
+	if (n)
+		qsort(peers, n, sizeof(*peers), keysvc_cmp_u32);
+	ctlmsg_init(&m, CTLMSG_KEY_REVOKE);
+	snprintf(m.name, sizeof(m.name), "%s", h->name);
+	m.overlay_ip = h->overlay_ip;
+	m.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP);
+	for (i = 0; i < n; i++) {
+		if (i && peers[i] == peers[i - 1])
+			continue;
+		s = server_find_online_ip(srv, peers[i]);
+		if (!s)
+			continue;	/* offline: its keys die with vpnd or expire */
+		session_send(s, &m);
+		audit_write(&(struct audit_rec){ .event = "key_revoke",
+						 .host = s->name,
+						 .peer = h->name,
+						 .reason = "peer revoked" });
+		sent++;
+	}
+	free(peers);
+	return (int)sent;
 }

@@ -3,7 +3,7 @@
  * authsrv key service: mints peer-to-peer keys and hands them over.
  *
  *   A --KEY_REQ{req_id, dst}--> srv        checks: dst known, != A, not
- *                                          revoked, online (policy: all)
+ *                                          revoked, policy, online
  *   srv --KEY_PUSH{key_id, key, A's name/overlay/underlay/port}--> B
  *   B --KEY_PUSH_ACK{key_id}--> srv        B has installed the key
  *   srv --KEY_GRANT{req_id, key_id, key, B's name/overlay/underlay/port}--> A
@@ -17,13 +17,14 @@
 
 #include "mavpn/ctlmsg.h"
 
-#define KEYSVC_LIFETIME_S	600
+#define KEYSVC_LIFETIME_S	300	/* default of --key-lifetime */
 #define KEYSVC_ACK_TIMEOUT_MS	5000
 #define KEYSVC_MAX_PENDING	256	/* per requesting session */
 
 struct server;
 struct session;
 struct keysvc;
+struct reg_host;
 
 struct keysvc *keysvc_new(void);
 void keysvc_free(struct keysvc *k);
@@ -33,6 +34,9 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 		     const struct ctlmsg *m);
 /* @s leaves ONLINE: deny what waits for it, forget what it asked for. */
 void keysvc_session_gone(struct server *srv, struct session *s);
+/* @h was revoked: send KEY_REVOKE{h} to every online host that may still
+ * hold a key with it. Returns how many were told. */
+int keysvc_revoke(struct server *srv, const struct reg_host *h);
 /* Time out unacknowledged pushes, expire remembered key ids. */
 void keysvc_tick(struct server *srv, uint64_t now_ms);
 

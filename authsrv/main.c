@@ -17,11 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "audit.h"
 #include "authsrv.h"
+#include "keysvc.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
+#include "mavpn/promhttp.h"
 #include "pki.h"
+#include "policy.h"
 #include "registry.h"
+#include "server.h"
 #include "status.h"
 #include "token.h"
 
@@ -219,10 +225,13 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },
 		{ "tag", required_argument, NULL, 'g' },
 		{ "route", required_argument, NULL, 'r' },
+		{ "count", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char *dir = NULL, *name, *why;
+	char hname[CTLMSG_NAME_MAX];
+	long count = 0, i;
 	char tags[512] = "", routes[512] = "", path[PATH_MAX];
 	struct token_parts tp;
 	struct registry *reg;
@@ -265,6 +274,15 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 				return fail(EXIT_USAGE,
 					    "too many routes at \"%s\"", optarg);
 			break;
+		case 'n':
+			errno = 0;
+			count = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || count < 1 ||
+			    count > 1000000)
+				return fail(EXIT_USAGE,
+					    "bad --count \"%s\": 1..1000000",
+					    optarg);
+			break;
 		case 'h':
 			cmd_usage(c, stdout);
 			return 0;
@@ -278,7 +296,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		return fail(EXIT_USAGE, "unexpected argument \"%s\"",
 			    argv[optind + 1]);
 	name = argv[optind];
-	if (!authsrv_valid_name(name))
+	if (!authsrv_valid_name(name) || (count && strlen(name) > 55))
 		return fail(EXIT_USAGE,
 			    "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}", name);
 	if (need_state(dir))
@@ -287,12 +305,15 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 	reg = open_registry(dir);
 	if (!reg)
 		return 1;
-	ret = registry_host_by_name(reg, name, &h);
-	if (ret != -ENOENT) {
-		registry_close(reg);
-		if (ret == 0)
-			return fail(1, "host \"%s\" is already enrolled", name);
-		return fail(1, "cannot read registry in \"%s\"", dir);
+	if (!count) {
+		ret = registry_host_by_name(reg, name, &h);
+		if (ret != -ENOENT) {
+			registry_close(reg);
+			if (ret == 0)
+				return fail(1, "host \"%s\" is already enrolled",
+					    name);
+			return fail(1, "cannot read registry in \"%s\"", dir);
+		}
 	}
 	authsrv_path(path, sizeof(path), dir, AUTHSRV_CA_PEM);
 	ret = pki_fingerprint_file(path, tp.ca_fp);
@@ -301,17 +322,49 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		return fail(1, "cannot read CA certificate \"%s\": %s", path,
 			    strerror(-ret));
 	}
-	if (token_generate(&tp) || token_hash(&tp, hash)) {
+	if (!count) {
+		if (token_generate(&tp) || token_hash(&tp, hash)) {
+			registry_close(reg);
+			return fail(1, "random number generator failed");
+		}
+		ret = registry_token_add(reg, tp.id, hash, name,
+					 authsrv_now() + ttl, tags, routes);
 		registry_close(reg);
-		return fail(1, "random number generator failed");
+		if (ret)
+			return fail(1, "cannot store token in registry of \"%s\"",
+				    dir);
+		printf("%s.%s.%s.%s\n", AUTHSRV_TOKEN_PREFIX, tp.id, tp.secret,
+		       tp.ca_fp);
+		return 0;
 	}
-	ret = registry_token_add(reg, tp.id, hash, name,
-				 authsrv_now() + ttl, tags, routes);
+	/*
+	 * --count N: tokens for NAME-1 .. NAME-N, one per line as
+	 * "NAME-i TOKEN", in one transaction (fleet provisioning; one fsync
+	 * instead of N). Names already enrolled are skipped at enrollment.
+	 */
+	ret = registry_begin(reg);
+	for (i = 1; !ret && i <= count; i++) {
+		snprintf(hname, sizeof(hname), "%s-%ld", name, i);
+		if (token_generate(&tp) || token_hash(&tp, hash)) {
+			ret = -EIO;
+			break;
+		}
+		ret = registry_token_add(reg, tp.id, hash, hname,
+					 authsrv_now() + ttl, tags, routes);
+		if (!ret)
+			printf("%s %s.%s.%s.%s\n", hname, AUTHSRV_TOKEN_PREFIX,
+			       tp.id, tp.secret, tp.ca_fp);
+	}
+	if (!ret)
+		ret = registry_commit(reg);
+	else
+		registry_rollback(reg);
 	registry_close(reg);
-	if (ret)
-		return fail(1, "cannot store token in registry of \"%s\"", dir);
-	printf("%s.%s.%s.%s\n", AUTHSRV_TOKEN_PREFIX, tp.id, tp.secret,
-	       tp.ca_fp);
+	if (ret) {
+		fflush(stdout);
+		return fail(1, "cannot store tokens in registry of \"%s\" (none kept)",
+			    dir);
+	}
 	return 0;
 }
 
@@ -320,8 +373,22 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 struct list_ctx {
 	struct jsonw *j;
 	struct status_set *st;
+	char *online;		/* from the admin socket: "name\n"... */
 	int running;		/* 1 live server status, 0 unknown */
 };
+
+static bool list_online(const struct list_ctx *l, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	if (!l->online)
+		return status_online(l->st, name);
+	for (p = l->online; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) && (p[n] == '\n' || p[n] == '\0'))
+			return true;
+	return false;
+}
 
 static void json_list(struct jsonw *j, const char *key, const char *csv)
 {
@@ -339,7 +406,7 @@ static int list_one(const struct reg_host *h, void *arg)
 {
 	struct list_ctx *l = arg;
 	char ip[INET_ADDRSTRLEN], when[32];
-	bool online = status_online(l->st, h->name);
+	bool online = list_online(l, h->name);
 	time_t t = (time_t)h->enrolled_at;
 	struct tm tm;
 
@@ -397,9 +464,16 @@ static int cmd_client_list(const struct cmd *c, int argc, char **argv)
 	reg = open_registry(dir);
 	if (!reg)
 		return 1;
-	l.running = status_load(dir, &l.st);
-	if (l.running < 0)
-		l.running = 0;
+	/* The live answer if a server runs; its status file otherwise. */
+	if (admin_request(dir, "online", &l.online) == 0) {
+		l.running = 1;
+	} else {
+		free(l.online);
+		l.online = NULL;
+		l.running = status_load(dir, &l.st);
+		if (l.running < 0)
+			l.running = 0;
+	}
 	if (json) {
 		l.j = jsonw_new();
 		if (!l.j) {
@@ -427,25 +501,176 @@ static int cmd_client_list(const struct cmd *c, int argc, char **argv)
 	ret = 0;
 out:
 	jsonw_free(l.j);
+	free(l.online);
 	status_free(l.st);
 	registry_close(reg);
 	return ret;
 }
 
-/* ---- later issues ---- */
+/* ---- options shared by revoke and policy set: ARG --state DIR ---- */
 
-static int cmd_not_yet(const struct cmd *c, int argc, char **argv)
+static int cmd_arg_state(const struct cmd *c, int argc, char **argv,
+			 const char *what, const char **arg, const char **dir)
 {
-	int i;
+	static const struct option opts[] = {
+		{ "state", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int o;
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			cmd_usage(c, stdout);
-			printf("  (not implemented yet)\n");
-			return 0;
+	*dir = NULL;
+	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+		switch (o) {
+		case 's': *dir = optarg; break;
+		case 'h': cmd_usage(c, stdout); return -1;
+		default: return EXIT_USAGE;
 		}
 	}
-	return fail(EXIT_USAGE, "not implemented yet");
+	if (optind >= argc)
+		return fail(EXIT_USAGE, "missing %s (try --help)", what);
+	if (optind + 1 < argc)
+		return fail(EXIT_USAGE, "unexpected argument \"%s\"",
+			    argv[optind + 1]);
+	*arg = argv[optind];
+	return need_state(*dir);
+}
+
+/* Offline: the CLI writes the audit line the server would have written. */
+static void audit_offline(const char *dir, const struct audit_rec *a)
+{
+	if (audit_open(dir) == 0) {
+		audit_write(a);
+		audit_close();
+	}
+}
+
+/* ---- client revoke ---- */
+
+static int cmd_client_revoke(const struct cmd *c, int argc, char **argv)
+{
+	const char *dir, *name;
+	struct registry *reg;
+	struct reg_host h;
+	char line[ADMIN_LINE_MAX], *reply = NULL, state[16] = "";
+	int ret, n = 0;
+
+	ret = cmd_arg_state(c, argc, argv, "NAME", &name, &dir);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (!authsrv_valid_name(name))
+		return fail(EXIT_USAGE, "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}",
+			    name);
+	reg = open_registry(dir);
+	if (!reg)
+		return 1;
+	/* The registry first: from this commit on the host is refused,
+	 * whether or not a server runs (it re-reads per session/request). */
+	ret = registry_revoke(reg, name, authsrv_now(), &h);
+	registry_close(reg);
+	if (ret == -ENOENT)
+		return fail(1, "no host named \"%s\" in \"%s\"", name, dir);
+	if (ret)
+		return fail(1, "cannot update registry in \"%s\"", dir);
+	snprintf(line, sizeof(line), "revoke %s", name);
+	ret = admin_request(dir, line, &reply);
+	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		audit_offline(dir, &(struct audit_rec){ .event = "revoke",
+			.host = name, .reason = "no server running" });
+		printf("revoked %s%s (no server running)\n", name,
+		       h.revoked ? " (already revoked)" : "");
+		return 0;
+	}
+	if (ret) {
+		ret = fail(1, "revoked %s in the registry, but the running server did not confirm: %s",
+			   name, ret == -EPROTO && reply ? reply : strerror(-ret));
+		free(reply);
+		return ret;
+	}
+	sscanf(reply, "%15s %d", state, &n);
+	free(reply);
+	printf("revoked %s: %s, %d peer%s told to drop their keys\n", name,
+	       !strcmp(state, "closed") ? "channel closed" : "host was offline",
+	       n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* ---- policy set ---- */
+
+static int cmd_policy_set(const struct cmd *c, int argc, char **argv)
+{
+	const char *dir, *file;
+	char err[256], *text = NULL, *reply = NULL;
+	struct registry *reg;
+	struct policy *p;
+	size_t len = 0;
+	FILE *f;
+	int ret, n;
+
+	ret = cmd_arg_state(c, argc, argv, "FILE", &file, &dir);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	f = strcmp(file, "-") ? fopen(file, "re") : stdin;
+	if (!f)
+		return fail(1, "cannot open \"%s\": %s", file, strerror(errno));
+	{
+		FILE *m = open_memstream(&text, &len);
+		char buf[4096];
+		size_t got;
+
+		if (!m) {
+			if (f != stdin)
+				fclose(f);
+			return fail(1, "out of memory");
+		}
+		while ((got = fread(buf, 1, sizeof(buf), f)) > 0 &&
+		       len + got < 1024 * 1024)
+			fwrite(buf, 1, got, m);
+		fclose(m);
+	}
+	if (f != stdin)
+		fclose(f);
+	if (!text || len >= 1024 * 1024 - 4096 || strlen(text) != len) {
+		free(text);
+		return fail(1, "\"%s\" is not a policy text file (binary or over 1 MiB)",
+			    file);
+	}
+	p = policy_parse(text, err, sizeof(err));
+	if (!p) {
+		free(text);
+		return fail(1, "\"%s\" %s", file, err);
+	}
+	n = policy_nrules(p);
+	policy_free(p);
+	reg = open_registry(dir);
+	if (!reg) {
+		free(text);
+		return 1;
+	}
+	ret = registry_policy_set(reg, text, authsrv_now());
+	registry_close(reg);
+	free(text);
+	if (ret)
+		return fail(1, "cannot store the policy in the registry of \"%s\"",
+			    dir);
+	ret = admin_request(dir, "policy", &reply);
+	if (ret == -ENOENT || ret == -ECONNREFUSED) {
+		audit_offline(dir, &(struct audit_rec){ .event = "policy_set",
+			.reason = "stored; no server running" });
+		printf("policy stored: %d rule%s from %s (no server running)\n",
+		       n, n == 1 ? "" : "s", file);
+		return 0;
+	}
+	if (ret) {
+		ret = fail(1, "policy stored, but the running server did not load it: %s",
+			   ret == -EPROTO && reply ? reply : strerror(-ret));
+		free(reply);
+		return ret;
+	}
+	free(reply);
+	printf("policy loaded: %d rule%s from %s\n", n, n == 1 ? "" : "s",
+	       file);
+	return 0;
 }
 
 /* ---- serve ---- */
@@ -455,18 +680,54 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "key-lifetime", required_argument, NULL, 'L' },
+		{ "key-packets", required_argument, NULL, 'P' },
+		{ "max-sessions", required_argument, NULL, 'M' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct serve_opts so = { .key_lifetime = KEYSVC_LIFETIME_S };
 	const char *dir = NULL, *listen = NULL;
 	bool verbose = false;
+	char *end;
+	long n;
 	int o;
 
 	while ((o = cmd_getopt(argc, argv, ":hv", opts)) != -1) {
 		switch (o) {
 		case 's': dir = optarg; break;
 		case 'l': listen = optarg; break;
+		case 'L':
+		case 'P':
+		case 'M':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 ||
+			    n > (o == 'L' ? 86400L : o == 'M' ? 1000000L :
+				 0xffffffffL))
+				return fail(EXIT_USAGE, "bad --%s \"%s\"",
+					    o == 'L' ? "key-lifetime" :
+					    o == 'P' ? "key-packets" :
+						       "max-sessions", optarg);
+			if (o == 'L')
+				so.key_lifetime = (uint32_t)n;
+			else if (o == 'P')
+				so.key_max_packets = (uint32_t)n;
+			else
+				so.max_sessions = (unsigned int)n;
+			break;
+		case 'm': {
+			struct sockaddr_in sa;
+
+			if (promhttp_parse_addr(optarg, &sa))
+				return fail(EXIT_USAGE,
+					    "bad --metrics \"%s\": expected IPV4-ADDRESS:PORT",
+					    optarg);
+			so.metrics = optarg;
+			break;
+		}
 		case 'v': verbose = true; break;
 		case 'h': cmd_usage(c, stdout); return 0;
 		default: return EXIT_USAGE;
@@ -479,24 +740,33 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 	if (!listen)
 		return fail(EXIT_USAGE, "--listen ADDR:PORT is required");
 	log_init("authsrv", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
-	return authsrv_cmd_serve(dir, listen);
+	so.dir = dir;
+	so.listen = listen;
+	return authsrv_serve(&so);
 }
 
 static const struct cmd cmds[] = {
 	{ "init", NULL, cmd_init, "init --state DIR [--overlay CIDR]",
 	  "create CA, server certificate and registry (refuses to overwrite); "
 	  "default overlay " AUTHSRV_DEFAULT_OVERLAY },
-	{ "serve", NULL, cmd_serve, "serve --state DIR --listen ADDR:PORT [--verbose]",
-	  "run the server in the foreground (SIGINT/SIGTERM: clean exit)" },
+	{ "serve", NULL, cmd_serve,
+	  "serve --state DIR --listen ADDR:PORT [--key-lifetime SECONDS] [--key-packets N] [--max-sessions N] [--metrics ADDR:PORT] [--verbose]",
+	  "run the server in the foreground (SIGINT/SIGTERM: clean exit); keys live "
+	  "300 s by default, --key-packets caps packets per key and direction, "
+	  "--max-sessions defaults to 8192, --metrics serves Prometheus metrics "
+	  "on http://ADDR:PORT/metrics (off by default)" },
 	{ "token", "create", cmd_token_create,
-	  "token create NAME --state DIR [--ttl SECONDS] [--tag TAG]... [--route CIDR]...",
-	  "print a one-time enrollment token for host NAME (default ttl 3600)" },
+	  "token create NAME --state DIR [--ttl SECONDS] [--tag TAG]... [--route CIDR]... [--count N]",
+	  "print a one-time enrollment token for host NAME (default ttl 3600); "
+	  "--count N prints \"NAME-i TOKEN\" lines for NAME-1..NAME-N" },
 	{ "client", "list", cmd_client_list, "client list --state DIR [--json]",
 	  "enrolled hosts, overlay addresses, online, revoked" },
-	{ "client", "revoke", cmd_not_yet, "client revoke NAME --state DIR",
-	  "revoke host NAME" },
-	{ "policy", "set", cmd_not_yet, "policy set FILE --state DIR",
-	  "load the access policy (default: all enrolled may talk)" },
+	{ "client", "revoke", cmd_client_revoke, "client revoke NAME --state DIR",
+	  "revoke host NAME: refused from now on; a running server closes its "
+	  "channel and makes its peers drop their keys" },
+	{ "policy", "set", cmd_policy_set, "policy set FILE --state DIR",
+	  "check and store the access policy (FILE \"-\": stdin) and load it "
+	  "into a running server (without one: all enrolled may talk)" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -20,6 +20,8 @@
 
 struct registry {
 	sqlite3 *db;
+	/* The two lookups every key request makes, prepared once. */
+	sqlite3_stmt *st_by_name, *st_by_ip;
 };
 
 static const char registry_schema[] =
@@ -48,12 +50,27 @@ static const char registry_schema[] =
 	"  routes TEXT NOT NULL DEFAULT '');"
 	"COMMIT;";
 
+/*
+ * Tables added after the first release are created here, on every open, so
+ * registries made by an older `init` gain them without a migration step:
+ *   policy(id=1, text, set_at)             the stored access policy
+ *   revoked_certs(serial PK, name, at)     certificates refused for good
+ */
 static int registry_setup(sqlite3 *db)
 {
 	sqlite3_busy_timeout(db, 5000);
 	return sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
 				"PRAGMA synchronous=FULL;"
-				"PRAGMA foreign_keys=ON;", NULL, NULL, NULL);
+				"PRAGMA foreign_keys=ON;"
+				"CREATE TABLE IF NOT EXISTS policy ("
+				"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+				"  text TEXT NOT NULL,"
+				"  set_at INTEGER NOT NULL);"
+				"CREATE TABLE IF NOT EXISTS revoked_certs ("
+				"  serial TEXT PRIMARY KEY,"
+				"  name TEXT NOT NULL,"
+				"  revoked_at INTEGER NOT NULL);",
+			    NULL, NULL, NULL);
 }
 
 int registry_create(const char *path, uint32_t net, uint8_t plen)
@@ -118,6 +135,8 @@ void registry_close(struct registry *r)
 {
 	if (!r)
 		return;
+	sqlite3_finalize(r->st_by_name);
+	sqlite3_finalize(r->st_by_ip);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -198,13 +217,20 @@ static int registry_row_host(sqlite3_stmt *st, struct reg_host *h)
 }
 
 static int registry_host_query(struct registry *r, const char *sql,
-			       const char *key, struct reg_host *h)
+			       sqlite3_stmt **cache, const char *key,
+			       struct reg_host *h)
 {
 	sqlite3_stmt *st;
 	int ret;
 
-	if (registry_prepare(r, sql, &st))
+	if (!*cache && sqlite3_prepare_v3(r->db, sql, -1,
+					  SQLITE_PREPARE_PERSISTENT, cache,
+					  NULL) != SQLITE_OK) {
+		log_err("registry: prepare failed error=\"%s\"",
+			sqlite3_errmsg(r->db));
 		return -EIO;
+	}
+	st = *cache;
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
@@ -216,7 +242,8 @@ static int registry_host_query(struct registry *r, const char *sql,
 	default:
 		ret = -EIO;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return ret;
 }
 
@@ -224,7 +251,8 @@ int registry_host_by_name(struct registry *r, const char *name,
 			  struct reg_host *h)
 {
 	return registry_host_query(r, "SELECT " HOST_COLS
-				   " FROM hosts WHERE name = ?", name, h);
+				   " FROM hosts WHERE name = ?",
+				   &r->st_by_name, name, h);
 }
 
 int registry_host_by_ip(struct registry *r, uint32_t ip, struct reg_host *h)
@@ -233,7 +261,8 @@ int registry_host_by_ip(struct registry *r, uint32_t ip, struct reg_host *h)
 
 	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
 	return registry_host_query(r, "SELECT " HOST_COLS
-				   " FROM hosts WHERE overlay_ip = ?", addr, h);
+				   " FROM hosts WHERE overlay_ip = ?",
+				   &r->st_by_ip, addr, h);
 }
 
 int registry_host_foreach(struct registry *r,
@@ -404,6 +433,112 @@ int registry_host_add(struct registry *r, const struct reg_host *h)
 		ret = -EEXIST;
 	else
 		ret = -EIO;
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int registry_revoke(struct registry *r, const char *name, int64_t now,
+		    struct reg_host *h)
+{
+	sqlite3_stmt *st = NULL;
+	int ret;
+
+	ret = registry_begin(r);
+	if (ret)
+		return ret;
+	ret = registry_host_by_name(r, name, h);
+	if (ret)
+		goto err;
+	ret = -EIO;
+	if (registry_prepare(r, "UPDATE hosts SET revoked = 1 WHERE name = ?",
+			     &st))
+		goto err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto err;
+	sqlite3_finalize(st);
+	/* The serial too: even a restored old registry row cannot bring the
+	 * certificate back. */
+	if (registry_prepare(r, "INSERT OR IGNORE INTO revoked_certs "
+			     "(serial, name, revoked_at) VALUES (?, ?, ?)", &st))
+		goto err;
+	sqlite3_bind_text(st, 1, h->cert_serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto err;
+	sqlite3_finalize(st);
+	st = NULL;
+	ret = registry_commit(r);
+	if (ret)
+		goto err;
+	return 0;
+
+err:
+	sqlite3_finalize(st);
+	registry_rollback(r);
+	return ret;
+}
+
+int registry_serial_revoked(struct registry *r, const char *serial)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	if (registry_prepare(r, "SELECT 1 FROM revoked_certs WHERE serial = ?",
+			     &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		ret = 1;
+		break;
+	case SQLITE_DONE:
+		ret = 0;
+		break;
+	default:
+		ret = -EIO;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int registry_policy_get(struct registry *r, char **text)
+{
+	sqlite3_stmt *st;
+	int ret;
+
+	*text = NULL;
+	if (registry_prepare(r, "SELECT text FROM policy WHERE id = 1", &st))
+		return -EIO;
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		*text = strdup((const char *)sqlite3_column_text(st, 0) ?
+			       (const char *)sqlite3_column_text(st, 0) : "");
+		ret = *text ? 0 : -ENOMEM;
+		break;
+	case SQLITE_DONE:
+		ret = -ENOENT;
+		break;
+	default:
+		ret = -EIO;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int registry_policy_set(struct registry *r, const char *text, int64_t now)
+{
+	sqlite3_stmt *st;
+	int ret = -EIO;
+
+	if (registry_prepare(r, "INSERT OR REPLACE INTO policy (id, text, set_at) "
+			     "VALUES (1, ?, ?)", &st))
+		return -EIO;
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		ret = 0;
 	sqlite3_finalize(st);
 	return ret;
 }

@@ -8,6 +8,8 @@
  *         tags TEXT, routes TEXT, enrolled_at INTEGER, revoked INTEGER)
  *   tokens(id PRIMARY KEY, hash BLOB sha256(secret), name, expires_at,
  *          used INTEGER, tags TEXT, routes TEXT)
+ *   policy(id=1, text, set_at)      the access policy (policy.h format)
+ *   revoked_certs(serial PRIMARY KEY, name, revoked_at)
  * tags and routes are comma-separated lists.
  */
 #ifndef AUTHSRV_REGISTRY_H
@@ -77,5 +79,15 @@ int registry_token_take(struct registry *r, const char *id,
 int registry_alloc_ip(struct registry *r, uint32_t *ip);
 /* -EEXIST if the name is taken. */
 int registry_host_add(struct registry *r, const struct reg_host *h);
+
+/* Mark @name revoked and its certificate serial refused, in one
+ * transaction; @h gets the host as it was. 0, -ENOENT, -EIO. */
+int registry_revoke(struct registry *r, const char *name, int64_t now,
+		    struct reg_host *h);
+/* 1 if @serial was revoked, 0 if not, -EIO. */
+int registry_serial_revoked(struct registry *r, const char *serial);
+/* The stored policy text (malloc'd) or -ENOENT when none was set. */
+int registry_policy_get(struct registry *r, char **text);
+int registry_policy_set(struct registry *r, const char *text, int64_t now);
 
 #endif /* AUTHSRV_REGISTRY_H */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,23 +25,149 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
+#include "admin.h"
 #include "audit.h"
 #include "authsrv.h"
 #include "keysvc.h"
+#include "metrics.h"
 #include "mavpn/log.h"
 #include "pki.h"
+#include "policy.h"
 #include "registry.h"
 #include "server.h"
 #include "status.h"
 
 #define SERVER_TICK_MS		200
-#define SERVER_MAX_SESSIONS	8192
+#define SERVER_MAX_SESSIONS	8192	/* default; --max-sessions */
 #define SERVER_HANDSHAKE_MS	10000
 #define SERVER_HELLO_MS		30000	/* also the whole enrollment */
 #define SERVER_LINGER_MS	2000	/* CLOSING + DRAIN */
 
-/* epoll tags for the two non-session fds */
-static char server_tag_listen, server_tag_signal;
+/* epoll tags for the non-session fds */
+static char server_tag_listen, server_tag_signal, server_tag_admin;
+static char server_tag_metrics;
+
+/* ---- online sessions by name and by overlay address ---- */
+
+static unsigned int server_hash_name(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h & (SERVER_ONLINE_BUCKETS - 1);
+}
+
+static unsigned int server_hash_ip(uint32_t ip)
+{
+	return (ip * 2654435761u) >> 18;
+}
+_Static_assert(SERVER_ONLINE_BUCKETS == 1 << 14, "ip hash width");
+
+static void server_online_add(struct server *srv, struct session *s)
+{
+	unsigned int hn = server_hash_name(s->name);
+	unsigned int hi = server_hash_ip(s->overlay_ip);
+
+	s->name_next = srv->by_name[hn];
+	srv->by_name[hn] = s;
+	s->ip_next = srv->by_ip[hi];
+	srv->by_ip[hi] = s;
+	s->hashed = true;
+}
+
+static void server_online_del(struct server *srv, struct session *s)
+{
+	struct session **pp;
+
+	if (!s->hashed)
+		return;
+	for (pp = &srv->by_name[server_hash_name(s->name)]; *pp;
+	     pp = &(*pp)->name_next) {
+		if (*pp == s) {
+			*pp = s->name_next;
+			break;
+		}
+	}
+	for (pp = &srv->by_ip[server_hash_ip(s->overlay_ip)]; *pp;
+	     pp = &(*pp)->ip_next) {
+		if (*pp == s) {
+			*pp = s->ip_next;
+			break;
+		}
+	}
+	s->hashed = false;
+}
+
+/* ---- rate limit of failed authentications, per source address ---- */
+
+/*
+ * A direct-mapped table of token buckets: a slot is taken over by another
+ * address only when its bucket is full again (nothing to remember). An
+ * attacker with many addresses can evict others' buckets, but each of its
+ * addresses is still held to the same burst and rate.
+ */
+static struct server_rl *server_rl_slot(struct server *srv, uint32_t ip,
+					uint64_t now, bool create)
+{
+	struct server_rl *r = &srv->rl[(ip * 2654435761u) >> 20];
+	double t;
+
+	_Static_assert(SERVER_RL_SLOTS == 1 << 12, "rl hash width");
+	if (r->ip == ip) {
+		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
+				1000.0;
+		r->tokens = t > SERVER_RL_BURST ? SERVER_RL_BURST : t;
+		r->last_ms = now;
+		return r;
+	}
+	if (!create)
+		return NULL;
+	if (r->ip) {
+		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
+				1000.0;
+		if (t < SERVER_RL_BURST)
+			return NULL;	/* still remembering: keep it */
+	}
+	memset(r, 0, sizeof(*r));
+	r->ip = ip;
+	r->tokens = SERVER_RL_BURST;
+	r->last_ms = now;
+	return r;
+}
+
+void server_auth_failed(struct server *srv, struct session *s)
+{
+	struct server_rl *r = server_rl_slot(srv, s->peer_ip,
+					     authsrv_mono_ms(), true);
+
+	if (r && r->tokens >= 1)
+		r->tokens -= 1;
+}
+
+/* May a new connection from @ip start? Refusals are logged once a second. */
+static bool server_rl_admit(struct server *srv, uint32_t ip, const char *addr)
+{
+	uint64_t now = authsrv_mono_ms();
+	struct server_rl *r = server_rl_slot(srv, ip, now, false);
+
+	if (!r || r->tokens >= 1)
+		return true;
+	r->refused++;
+	if (now - r->logged_ms >= 1000) {
+		char why[96];
+
+		snprintf(why, sizeof(why),
+			 "too many failed authentications: %u connections refused",
+			 r->refused);
+		log_warn("rate limited addr=%s refused=%u", addr, r->refused);
+		audit_write(&(struct audit_rec){ .event = "auth_ratelimited",
+						 .addr = addr, .reason = why });
+		r->logged_ms = now;
+		r->refused = 0;
+	}
+	return false;
+}
 
 static void session_unlink(struct session **head, struct session *s)
 {
@@ -78,6 +205,7 @@ void session_close(struct session *s, const char *why)
 			 s->addr, session_who(s), why);
 	if (s->state == SESS_ONLINE)
 		srv->status_dirty = true;
+	server_online_del(srv, s);
 	s->dead = true;
 	session_unlink(&srv->sessions, s);
 	session_push(&srv->dead, s);
@@ -91,6 +219,8 @@ void session_send(struct session *s, const struct ctlmsg *m)
 	if (s->dead)
 		return;
 	ret = tlsconn_send(s->tc, m);
+	if (!ret)
+		authsrv_metrics_sent(s, m);
 	if (ret < 0) {
 		log_warn("send failed addr=%s host=%s type=%s error=\"%s\"",
 			 s->addr, session_who(s), ctlmsg_type_name(m->type),
@@ -104,6 +234,7 @@ static void session_wind_down(struct session *s)
 {
 	if (s->state == SESS_ONLINE) {
 		s->srv->status_dirty = true;
+		server_online_del(s->srv, s);
 		keysvc_session_gone(s->srv, s);
 	}
 	s->state = SESS_CLOSING;
@@ -139,8 +270,18 @@ struct session *server_find_online(struct server *srv, const char *name)
 {
 	struct session *s;
 
-	for (s = srv->sessions; s; s = s->next)
-		if (s->state == SESS_ONLINE && !strcmp(s->name, name))
+	for (s = srv->by_name[server_hash_name(name)]; s; s = s->name_next)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+struct session *server_find_online_ip(struct server *srv, uint32_t ip)
+{
+	struct session *s;
+
+	for (s = srv->by_ip[server_hash_ip(ip)]; s; s = s->ip_next)
+		if (s->overlay_ip == ip)
 			return s;
 	return NULL;
 }
@@ -154,6 +295,7 @@ static void server_refuse_auth(struct session *s, const char *host,
 	};
 
 	audit_write(&a);
+	server_auth_failed(s->srv, s);
 	session_error(s, "%s", reason);
 }
 
@@ -194,7 +336,8 @@ static void server_ctl_auth(struct server *srv, struct session *s)
 		return;
 	}
 	/* Only the certificate issued at enrollment counts. */
-	if (strcmp(h.cert_serial, serial)) {
+	if (strcmp(h.cert_serial, serial) ||
+	    registry_serial_revoked(srv->reg, serial)) {
 		snprintf(reason, sizeof(reason),
 			 "certificate of host %s is not the current one", name);
 		server_refuse_auth(s, name, reason);
@@ -246,6 +389,7 @@ static void server_hello(struct server *srv, struct session *s,
 	s->udp_port = m->udp_port;
 	s->since = authsrv_now();
 	s->state = SESS_ONLINE;
+	server_online_add(srv, s);
 	s->deadline_ms = 0;
 	srv->status_dirty = true;
 
@@ -293,6 +437,7 @@ static void server_dispatch(struct server *srv, struct session *s,
 
 	log_debug("message addr=%s host=%s type=%s", s->addr, session_who(s),
 		  ctlmsg_type_name(m->type));
+	authsrv_metrics_received(m);
 	if (m->type == CTLMSG_PING && (s->state == SESS_CTL_HELLO ||
 				       s->state == SESS_ONLINE)) {
 		ctlmsg_init(&r, CTLMSG_PONG);
@@ -393,6 +538,15 @@ static void server_session_io(struct server *srv, struct session *s,
 	if (s->state == SESS_HANDSHAKE) {
 		ret = tlsconn_handshake(s->tc);
 		if (ret < 0) {
+			/* A peer that just went away is not an attack; a
+			 * failed verification or protocol version is. */
+			if (ret != -ECONNRESET) {
+				server_auth_failed(srv, s);
+				authsrv_metrics_tls_failed();
+				audit_write(&(struct audit_rec){
+					.event = "auth_refused", .addr = s->addr,
+					.reason = "TLS handshake failed" });
+			}
 			session_close(s, ret == -ECONNRESET ?
 				      "closed during handshake" :
 				      "TLS handshake failed");
@@ -423,6 +577,8 @@ static void server_session_io(struct server *srv, struct session *s,
 		if (ret < 0) {
 			log_warn("malformed message addr=%s host=%s error=\"%s\"",
 				 s->addr, session_who(s), strerror(-ret));
+			if (s->state != SESS_ONLINE)
+				server_auth_failed(srv, s);
 			session_error(s, "malformed message");
 			break;
 		}
@@ -462,10 +618,15 @@ static void server_accept(struct server *srv)
 					 strerror(errno));
 			return;
 		}
-		if (srv->nsessions >= SERVER_MAX_SESSIONS ||
+		if (srv->nsessions >= srv->max_sessions ||
 		    sa.sin_family != AF_INET) {
 			if (log_ratelimited(&rl))
 				log_warn("connection refused reason=\"too many sessions\"");
+			close(fd);
+			continue;
+		}
+		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+		if (!server_rl_admit(srv, sa.sin_addr.s_addr, ip)) {
 			close(fd);
 			continue;
 		}
@@ -565,6 +726,87 @@ static void server_write_status(struct server *srv)
 	free(e);
 }
 
+/* (Re)load the stored policy; on a parse error the old one stays. */
+static int server_load_policy(struct server *srv, char *err, size_t errlen)
+{
+	struct policy *p = NULL;
+	char *text;
+	int ret;
+
+	ret = registry_policy_get(srv->reg, &text);
+	if (ret && ret != -ENOENT) {
+		snprintf(err, errlen, "cannot read the policy from the registry");
+		return ret;
+	}
+	if (!ret) {
+		p = policy_parse(text, err, errlen);
+		free(text);
+		if (!p)
+			return -EINVAL;
+	}
+	policy_free(srv->policy);
+	srv->policy = p;
+	if (p)
+		log_info("policy loaded rules=%d", policy_nrules(p));
+	else
+		log_info("policy: none stored, all enrolled hosts may talk");
+	return 0;
+}
+
+/* The admin socket's verbs (admin.h). */
+static int server_admin(void *arg, const char *verb, const char *argstr,
+			FILE *out, char *err, size_t errlen)
+{
+	struct server *srv = arg;
+	struct reg_host h;
+	struct session *s;
+	unsigned int i;
+	int ret, n;
+
+	if (!strcmp(verb, "online")) {
+		for (i = 0; i < SERVER_ONLINE_BUCKETS; i++)
+			for (s = srv->by_name[i]; s; s = s->name_next)
+				fprintf(out, "%s\n", s->name);
+		return 0;
+	}
+	if (!strcmp(verb, "policy")) {
+		ret = server_load_policy(srv, err, errlen);
+		if (ret)
+			return ret;
+		audit_write(&(struct audit_rec){ .event = "policy_set",
+			.reason = srv->policy ? "policy loaded" :
+						"no policy: all may talk" });
+		fprintf(out, "%d\n", policy_nrules(srv->policy));
+		return 0;
+	}
+	if (!strcmp(verb, "revoke")) {
+		ret = authsrv_valid_name(argstr) ?
+		      registry_host_by_name(srv->reg, argstr, &h) : -ENOENT;
+		if (ret) {
+			snprintf(err, errlen, "no host named \"%.64s\"", argstr);
+			return ret;
+		}
+		if (!h.revoked) {
+			snprintf(err, errlen, "host %s is not revoked in the registry",
+				 h.name);
+			return -EINVAL;
+		}
+		s = server_find_online(srv, h.name);
+		if (s)
+			session_error(s, "host %s is revoked", h.name);
+		n = keysvc_revoke(srv, &h);
+		audit_write(&(struct audit_rec){ .event = "revoke",
+			.host = h.name, .reason = s ? "channel closed" :
+						      "host was offline" });
+		log_info("host revoked host=%s online=%s peers_notified=%d",
+			 h.name, s ? "yes" : "no", n);
+		fprintf(out, "%s %d\n", s ? "closed" : "offline", n);
+		return 0;
+	}
+	snprintf(err, errlen, "unknown admin request \"%.32s\"", verb);
+	return -EINVAL;
+}
+
 static int server_run(struct server *srv)
 {
 	struct epoll_event evs[64];
@@ -583,6 +825,10 @@ static int server_run(struct server *srv)
 
 			if (p == &server_tag_listen) {
 				server_accept(srv);
+			} else if (p == &server_tag_metrics) {
+				authsrv_metrics_process();
+			} else if (p == &server_tag_admin) {
+				admin_accept(srv->admin_fd, server_admin, srv);
 			} else if (p == &server_tag_signal) {
 				if (read(srv->sigfd, &si, sizeof(si)) ==
 				    sizeof(si)) {
@@ -597,6 +843,7 @@ static int server_run(struct server *srv)
 		now = authsrv_mono_ms();
 		if (now >= next_tick) {
 			keysvc_tick(srv, now);
+			authsrv_metrics_tick();
 			server_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
 		}
@@ -639,45 +886,79 @@ static int server_add_fd(struct server *srv, int fd, void *tag)
 /* Startup errors: one line on stderr, like every other command. */
 #define serve_fail(...) fprintf(stderr, "authsrv serve: " __VA_ARGS__)
 
-int authsrv_cmd_serve(const char *dir, const char *listen_addr)
+/* Every session holds a socket: allow as many fds as the hard limit. */
+static void server_raise_nofile(unsigned int want)
 {
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur >= want + 64)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want + 64 ?
+		      want + 64 : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+int authsrv_serve(const struct serve_opts *o)
+{
+	const char *dir = o->dir, *listen_addr = o->listen;
 	char path[4096], chain[4096], key[4096], ca[4096];
-	char ip[INET_ADDRSTRLEN];
-	struct server srv = { .dir = dir, .epfd = -1, .lfd = -1, .sigfd = -1 };
+	char ip[INET_ADDRSTRLEN], perr[160];
+	struct server *srv;
 	struct sockaddr_in sa;
 	sigset_t mask;
 	int one = 1, ret = 1;
 
+	/* Big (the online tables): not on the stack. */
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		fprintf(stderr, "authsrv serve: out of memory\n");
+		return 1;
+	}
+	srv->dir = dir;
+	srv->epfd = srv->lfd = srv->sigfd = srv->admin_fd = -1;
+	srv->key_lifetime = o->key_lifetime;
+	srv->key_max_packets = o->key_max_packets;
+	srv->max_sessions = o->max_sessions ? o->max_sessions :
+			   SERVER_MAX_SESSIONS;
+	server_raise_nofile(srv->max_sessions);
+
 	if (server_parse_listen(listen_addr, &sa)) {
 		serve_fail("bad --listen \"%s\": expected IPV4-ADDRESS:PORT\n",
 			   listen_addr);
-		return 2;
+		ret = 2;
+		goto out;
 	}
 	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY) ||
 	    authsrv_path(chain, sizeof(chain), dir, AUTHSRV_SERVER_PEM) ||
 	    authsrv_path(key, sizeof(key), dir, AUTHSRV_SERVER_KEY) ||
 	    authsrv_path(ca, sizeof(ca), dir, AUTHSRV_CA_PEM)) {
 		serve_fail("state directory path too long: \"%s\"\n", dir);
-		return 1;
+		goto out;
 	}
-	srv.reg = registry_open(path);
-	if (!srv.reg) {
+	srv->reg = registry_open(path);
+	if (!srv->reg) {
 		serve_fail("cannot open registry \"%s\": %s (run authsrv init first?)\n",
 			   path, strerror(errno));
 		goto out;
 	}
-	if (registry_overlay(srv.reg, &srv.overlay_net, &srv.overlay_plen)) {
+	if (registry_overlay(srv->reg, &srv->overlay_net, &srv->overlay_plen)) {
 		serve_fail("registry \"%s\" has no valid overlay prefix\n", path);
 		goto out_reg;
 	}
-	srv.pki = pki_load(dir);
-	if (!srv.pki) {
+	if (server_load_policy(srv, perr, sizeof(perr))) {
+		serve_fail("stored policy is unusable: %s\n", perr);
+		goto out_reg;
+	}
+	srv->pki = pki_load(dir);
+	if (!srv->pki) {
 		serve_fail("cannot load CA from \"%s\": %s\n", dir,
 			   strerror(errno));
 		goto out_reg;
 	}
-	srv.ctx = tlsconn_server_ctx(chain, key, ca);
-	if (!srv.ctx) {
+	srv->ctx = tlsconn_server_ctx(chain, key, ca);
+	if (!srv->ctx) {
 		serve_fail("cannot set up TLS with \"%s\" and \"%s\"\n", chain,
 			   key);
 		goto out_pki;
@@ -690,8 +971,8 @@ int authsrv_cmd_serve(const char *dir, const char *listen_addr)
 		goto out_ctx;
 	}
 	ret = 1;
-	srv.keys = keysvc_new();
-	if (!srv.keys) {
+	srv->keys = keysvc_new();
+	if (!srv->keys) {
 		serve_fail("out of memory\n");
 		goto out_audit;
 	}
@@ -700,52 +981,82 @@ int authsrv_cmd_serve(const char *dir, const char *listen_addr)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
-	srv.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
-	srv.lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (srv.sigfd < 0 || srv.epfd < 0 || srv.lfd < 0) {
+	srv->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	srv->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->sigfd < 0 || srv->epfd < 0 || srv->lfd < 0) {
 		serve_fail("cannot create server fds: %s\n", strerror(errno));
 		goto out_fds;
 	}
-	setsockopt(srv.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(srv.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(srv.lfd, 512)) {
+	setsockopt(srv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(srv->lfd, 512)) {
 		serve_fail("cannot listen on \"%s\": %s\n", listen_addr,
 			   strerror(errno));
 		goto out_fds;
 	}
-	if (server_add_fd(&srv, srv.lfd, &server_tag_listen) ||
-	    server_add_fd(&srv, srv.sigfd, &server_tag_signal)) {
+	srv->admin_fd = admin_listen(dir);
+	if (srv->admin_fd < 0) {
+		if (srv->admin_fd == -EADDRINUSE)
+			serve_fail("another server is running on state directory \"%s\"\n",
+				   dir);
+		else
+			serve_fail("cannot create admin socket in \"%s\": %s\n",
+				   dir, strerror(-srv->admin_fd));
+		srv->admin_fd = -1;
+		goto out_fds;
+	}
+	if (server_add_fd(srv, srv->lfd, &server_tag_listen) ||
+	    server_add_fd(srv, srv->sigfd, &server_tag_signal) ||
+	    server_add_fd(srv, srv->admin_fd, &server_tag_admin)) {
 		serve_fail("epoll: %s\n", strerror(errno));
 		goto out_fds;
 	}
-	server_write_status(&srv);
-	inet_ntop(AF_INET, &srv.overlay_net, ip, sizeof(ip));
-	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s",
-		 listen_addr, ip, srv.overlay_plen, dir, pki_ca_fp(srv.pki));
+	if (o->metrics) {
+		ret = authsrv_metrics_open(srv, o->metrics);
+		if (ret >= 0)
+			ret = server_add_fd(srv, ret, &server_tag_metrics);
+		if (ret < 0) {
+			serve_fail("cannot serve metrics on \"%s\": %s\n",
+				   o->metrics, ret == -EINVAL ?
+				   "expected IPV4-ADDRESS:PORT" : strerror(-ret));
+			ret = 1;
+			goto out_fds;
+		}
+		ret = 1;
+	}
+	server_write_status(srv);
+	inet_ntop(AF_INET, &srv->overlay_net, ip, sizeof(ip));
+	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s key_lifetime=%u key_packets=%u max_sessions=%u",
+		 listen_addr, ip, srv->overlay_plen, dir, pki_ca_fp(srv->pki),
+		 srv->key_lifetime, srv->key_max_packets, srv->max_sessions);
 
-	ret = server_run(&srv) ? 1 : 0;
+	ret = server_run(srv) ? 1 : 0;
 
-	while (srv.sessions)
-		session_close(srv.sessions, NULL);
-	server_reap(&srv);
+	while (srv->sessions)
+		session_close(srv->sessions, NULL);
+	server_reap(srv);
 	status_remove(dir);
 out_fds:
-	if (srv.lfd >= 0)
-		close(srv.lfd);
-	if (srv.epfd >= 0)
-		close(srv.epfd);
-	if (srv.sigfd >= 0)
-		close(srv.sigfd);
-	keysvc_free(srv.keys);
+	authsrv_metrics_close();
+	admin_close(srv->admin_fd, dir);
+	if (srv->lfd >= 0)
+		close(srv->lfd);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	if (srv->sigfd >= 0)
+		close(srv->sigfd);
+	keysvc_free(srv->keys);
 out_audit:
 	audit_close();
 out_ctx:
-	SSL_CTX_free(srv.ctx);
+	SSL_CTX_free(srv->ctx);
 out_pki:
-	pki_free(srv.pki);
+	pki_free(srv->pki);
 out_reg:
-	registry_close(srv.reg);
+	policy_free(srv->policy);
+	registry_close(srv->reg);
 out:
+	free(srv);
 	return ret;
 }

@@ -23,6 +23,12 @@
 struct registry;
 struct pki;
 struct keysvc;
+struct policy;
+
+#define SERVER_ONLINE_BUCKETS	16384	/* online sessions by name and by IP */
+#define SERVER_RL_SLOTS		4096	/* failure rate limit, per source IP */
+#define SERVER_RL_BURST		20	/* failures allowed in a burst */
+#define SERVER_RL_PER_S		1	/* then this many per second */
 
 enum sess_state {
 	SESS_HANDSHAKE,
@@ -52,11 +58,35 @@ struct session {
 	uint16_t udp_port;
 	int64_t since;
 	unsigned int pending;		/* key requests waiting for the peer */
+	bool hashed;			/* in the online tables */
+	struct session *name_next;	/* online-by-name chain */
+	struct session *ip_next;	/* online-by-overlay-IP chain */
+};
+
+/* Failed authentications per source address (token bucket). */
+struct server_rl {
+	uint32_t ip;			/* network order; 0 = free slot */
+	uint32_t refused;		/* connections refused since last log */
+	double tokens;
+	uint64_t last_ms, logged_ms;
+};
+
+struct serve_opts {
+	const char *dir;
+	const char *listen;
+	uint32_t key_lifetime;		/* seconds */
+	uint32_t key_max_packets;	/* 0: the hosts' default */
+	unsigned int max_sessions;
+	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
 };
 
 struct server {
 	const char *dir;
-	int epfd, lfd, sigfd;
+	int epfd, lfd, sigfd, admin_fd;
+	uint32_t key_lifetime;		/* seconds, --key-lifetime */
+	uint32_t key_max_packets;	/* --key-packets, 0 = not sent */
+	unsigned int max_sessions;
+	struct policy *policy;		/* NULL: all enrolled may talk */
 	SSL_CTX *ctx;
 	struct registry *reg;
 	struct pki *pki;
@@ -67,6 +97,9 @@ struct server {
 	uint32_t overlay_net;		/* network order */
 	uint8_t overlay_plen;
 	bool status_dirty;
+	struct session *by_name[SERVER_ONLINE_BUCKETS];
+	struct session *by_ip[SERVER_ONLINE_BUCKETS];
+	struct server_rl rl[SERVER_RL_SLOTS];
 };
 
 /* Queue @m; an output failure closes the session. */
@@ -80,6 +113,12 @@ void session_finish(struct session *s);
 void session_close(struct session *s, const char *why);
 /* The online (HELLO done) session of host @name, or NULL. */
 struct session *server_find_online(struct server *srv, const char *name);
+/* The online session of the host with overlay address @ip, or NULL. */
+struct session *server_find_online_ip(struct server *srv, uint32_t ip);
+/* A failed authentication from @s's address: spends a rate-limit token. */
+void server_auth_failed(struct server *srv, struct session *s);
+
+int authsrv_serve(const struct serve_opts *o);
 
 /* Handle ENROLL_REQ on an ENROLL session (enroll.c). */
 void enroll_handle(struct server *srv, struct session *s,

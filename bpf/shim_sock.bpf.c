@@ -1,11 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Socket shim: cgroup/connect4 and cgroup/sendmsg4 on the cgroups an
- * operator attached. A flow towards the overlay prefix is reported to vpnd
- * through a ring buffer before its first packet leaves, so the key request
- * is already in flight when the data plane sees that packet. The verdict is
- * always "allow": the interface-level shim holds packets until a key exists,
- * and enforcement per application is a later step.
+ * Socket shim and per-application enforcement. One object, two program sets
+ * sharing the maps (protected prefixes, allowed cgroups, ring buffer):
+ *
+ * report  (shim_*)   cgroup/connect4, connect6, sendmsg4, sendmsg6 on the
+ *                    cgroups an operator attached. A flow towards a
+ *                    protected destination (overlay prefix, gateway routes)
+ *                    is reported to vpnd before its first packet leaves, so
+ *                    the key request is in flight when the data plane sees
+ *                    that packet. Verdict: always allow.
+ * enforce (enf_*)    the same four hooks plus cgroup/sock_create and
+ *                    cgroup_skb/egress on the ROOT of the cgroup2 hierarchy
+ *                    (link = BPF_F_ALLOW_MULTI: coexists with other users).
+ *                    A process whose cgroup (or an ancestor) is not in
+ *                    `allowed` gets EPERM from connect()/sendmsg() to a
+ *                    protected destination; its raw/ICMP packets there are
+ *                    dropped at egress.
+ *
+ * ingress (enf_ingress) cgroup_skb/ingress on the root: a packet for our
+ *                    overlay address must have come in through mavpn0 (or
+ *                    lo). One that arrives on the underlay in clear would
+ *                    reach a service without any key: dropped.
+ *
+ * Every program runs for every socket of the machine, so each one first
+ * checks that the socket lives in vpnd's own network namespace (cookie set
+ * before load): several vpnd (one per netns) never act on each other's
+ * traffic.
+ *
+ * IPv6: a v4-mapped destination (::ffff:a.b.c.d on an AF_INET6 socket) is
+ * handled as the IPv4 address it carries. Native IPv6 destinations are not
+ * part of the overlay (it is IPv4 only) and pass untouched.
+ *
+ * recvmsg4/6 are not needed: no program here rewrites a destination address
+ * (the overlay and LAN addresses are the real ones, routed to mavpn0), so a
+ * UDP application already sees its peer's true address in recvfrom().
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -13,22 +41,29 @@
 
 #include "mavpn/shim_abi.h"
 
-/* Set by vpnd before load; network order. */
-const volatile __u32 overlay_net = 0;
-const volatile __u32 overlay_mask = 0;
-/* Our own overlay address: local traffic, no key needed. */
+#define SHIM_ETH_P_IP		0x0800
+#define SHIM_LO_IFINDEX		1	/* loopback is always 1 in a netns */
+#define SHIM_IPPROTO_TCP	6
+#define SHIM_IPPROTO_UDP	17
+
+/* Set by vpnd before load. */
+const volatile __u64 netns_cookie = 0;
+/* Our own overlay address (network order): local traffic, no key needed. */
 const volatile __u32 self_ip = 0;
+/* ifindex of the overlay interface (mavpn0) in our netns. */
+const volatile __u32 overlay_ifindex = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, SHIM_RINGBUF_BYTES);
 } events SEC(".maps");
 
-/* daddr -> last report time; LRU so a scan of the overlay cannot fill it. */
+/* Flow (application, destination, verdict) -> last report time; LRU so a
+ * scan of the overlay cannot fill it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SHIM_DEDUP_ENTRIES);
-	__type(key, __u32);
+	__type(key, struct shim_flow_key);
 	__type(value, __u64);
 } dedup SEC(".maps");
 
@@ -39,6 +74,32 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Overlay prefix and gateway routes; filled by vpnd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SHIM_PROTECTED_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for LPM tries */
+	__type(key, struct shim_prefix);
+	__type(value, __u8);
+} protected SEC(".maps");
+
+/* cgroup id -> 1 for every attached cgroup; filled by vpnd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHIM_ALLOWED_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} allowed SEC(".maps");
+
+/* Marks user sockets created in our netns: cgroup_skb cannot read the
+ * netns cookie on older kernels (6.1), sock_create can. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for sk storage */
+	__type(key, int);
+	__type(value, __u8);
+} ours SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -47,60 +108,273 @@ static __always_inline void count(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
-/* Returns nothing: the caller's verdict does not depend on reporting. */
-static __always_inline void report(struct bpf_sock_addr *ctx, __u8 hook)
+static __always_inline int is_protected(__u32 daddr)
 {
-	__u32 daddr = ctx->user_ip4;
+	struct shim_prefix k = { .prefixlen = 32, .addr = daddr };
+
+	if (daddr == self_ip)
+		return 0;
+	return bpf_map_lookup_elem(&protected, &k) != NULL;
+}
+
+/*
+ * The IPv4 destination of a sock_addr call, 0 if it has none (native v6).
+ * @v6 is a constant per program: the verifier allows user_ip4 only in the
+ * *4 hooks and user_ip6 only in the *6 hooks.
+ */
+static __always_inline __u32 dst4(struct bpf_sock_addr *ctx, int v6)
+{
+	if (!v6)
+		return ctx->user_ip4;
+	/* ::ffff:a.b.c.d; 4-byte loads: the only size the verifier allows. */
+	if (ctx->user_ip6[0] == 0 && ctx->user_ip6[1] == 0 &&
+	    ctx->user_ip6[2] == bpf_htonl(0xffff))
+		return ctx->user_ip6[3];
+	return 0;
+}
+
+static __always_inline int current_allowed(void)
+{
+	__u64 id;
+	int i;
+
+	/* Bounded: the verifier needs a constant trip count. */
+	for (i = 0; i < SHIM_CGROUP_DEPTH_MAX; i++) {
+		id = bpf_get_current_ancestor_cgroup_id(i);
+		if (!id)
+			return 0;
+		if (bpf_map_lookup_elem(&allowed, &id))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int skb_allowed(struct __sk_buff *skb)
+{
+	__u64 id;
+	int i;
+
+	for (i = 0; i < SHIM_CGROUP_DEPTH_MAX; i++) {
+		id = bpf_skb_ancestor_cgroup_id(skb, i);
+		if (!id)
+			return 0;
+		if (bpf_map_lookup_elem(&allowed, &id))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Tell vpnd about a flow, at most once per cgroup, destination, port,
+ * protocol and verdict per SHIM_REEMIT_NS: an application opening many
+ * sockets to one service is reported once. The caller's verdict does not depend on reporting.
+ */
+static __always_inline void report(__u32 daddr, __u16 dport, __u8 proto,
+				   __u8 hook, __u8 verdict, __u64 cgroup_id)
+{
+	struct shim_flow_key key = {
+		.cgroup_id = cgroup_id, .daddr = daddr, .dport = dport,
+		.proto = proto, .verdict = verdict,
+	};
 	struct shim_event *e;
 	__u64 now, *last;
 
-	if (!overlay_mask || (daddr & overlay_mask) != overlay_net ||
-	    daddr == self_ip)
-		return;
-	count(SHIM_CNT_SEEN);
-
 	now = bpf_ktime_get_ns();
-	last = bpf_map_lookup_elem(&dedup, &daddr);
+	last = bpf_map_lookup_elem(&dedup, &key);
 	if (last && now - *last < SHIM_REEMIT_NS) {
 		count(SHIM_CNT_DEDUP);
 		return;
 	}
 	/* Racing CPUs may both emit once; vpnd dedups in-flight requests. */
-	bpf_map_update_elem(&dedup, &daddr, &now, BPF_ANY);
+	bpf_map_update_elem(&dedup, &key, &now, BPF_ANY);
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(SHIM_CNT_DROPS);
 		/* Forget the report time so the next call retries. */
-		bpf_map_delete_elem(&dedup, &daddr);
+		bpf_map_delete_elem(&dedup, &key);
 		return;
 	}
 	e->version = SHIM_EVENT_VERSION;
 	e->daddr = daddr;
-	/* user_port holds the port in network order in its low 16 bits. */
-	e->dport = bpf_ntohs((__u16)ctx->user_port);
-	e->proto = (__u8)ctx->protocol;
+	e->dport = dport;
+	e->proto = proto;
 	e->hook = hook;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup_id = cgroup_id;
 	e->ts_ns = now;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* cgroup_skb has no "current" task (it may run in softirq). */
+	if (hook == SHIM_HOOK_EGRESS) {
+		e->pid = 0;
+		__builtin_memset(e->comm, 0, sizeof(e->comm));
+	} else {
+		e->pid = bpf_get_current_pid_tgid() >> 32;
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+	}
+	e->verdict = verdict;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_ringbuf_submit(e, 0);
 	count(SHIM_CNT_EVENTS);
+}
+
+/* ---- report: attached cgroups ------------------------------------------ */
+
+static __always_inline int shim_report(struct bpf_sock_addr *ctx, __u8 hook,
+				       int v6)
+{
+	__u32 daddr;
+
+	if (bpf_get_netns_cookie(ctx) != netns_cookie)
+		return 1;
+	daddr = dst4(ctx, v6);
+	if (!daddr || !is_protected(daddr))
+		return 1;
+	count(SHIM_CNT_SEEN);
+	/* user_port holds the port in network order in its low 16 bits. */
+	report(daddr, bpf_ntohs((__u16)ctx->user_port), (__u8)ctx->protocol,
+	       hook, SHIM_VERDICT_REPORT, bpf_get_current_cgroup_id());
+	return 1;
 }
 
 SEC("cgroup/connect4")
 int shim_connect4(struct bpf_sock_addr *ctx)
 {
-	report(ctx, SHIM_HOOK_CONNECT4);
-	return 1;
+	return shim_report(ctx, SHIM_HOOK_CONNECT4, 0);
 }
 
 SEC("cgroup/sendmsg4")
 int shim_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	report(ctx, SHIM_HOOK_SENDMSG4);
+	return shim_report(ctx, SHIM_HOOK_SENDMSG4, 0);
+}
+
+SEC("cgroup/connect6")
+int shim_connect6(struct bpf_sock_addr *ctx)
+{
+	return shim_report(ctx, SHIM_HOOK_CONNECT6, 1);
+}
+
+SEC("cgroup/sendmsg6")
+int shim_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return shim_report(ctx, SHIM_HOOK_SENDMSG6, 1);
+}
+
+/* ---- enforce: cgroup2 root --------------------------------------------- */
+
+/* 1: allow, 0: EPERM to the caller. */
+static __always_inline int enf_addr(struct bpf_sock_addr *ctx, __u8 hook,
+				    int v6)
+{
+	__u32 daddr;
+
+	if (bpf_get_netns_cookie(ctx) != netns_cookie)
+		return 1;
+	daddr = dst4(ctx, v6);
+	if (!daddr || !is_protected(daddr) || current_allowed())
+		return 1;
+	count(SHIM_CNT_BLOCKED);
+	report(daddr, bpf_ntohs((__u16)ctx->user_port), (__u8)ctx->protocol,
+	       hook, SHIM_VERDICT_BLOCKED, bpf_get_current_cgroup_id());
+	return 0;
+}
+
+SEC("cgroup/connect4")
+int enf_connect4(struct bpf_sock_addr *ctx)
+{
+	return enf_addr(ctx, SHIM_HOOK_CONNECT4, 0);
+}
+
+SEC("cgroup/sendmsg4")
+int enf_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return enf_addr(ctx, SHIM_HOOK_SENDMSG4, 0);
+}
+
+SEC("cgroup/connect6")
+int enf_connect6(struct bpf_sock_addr *ctx)
+{
+	return enf_addr(ctx, SHIM_HOOK_CONNECT6, 1);
+}
+
+SEC("cgroup/sendmsg6")
+int enf_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return enf_addr(ctx, SHIM_HOOK_SENDMSG6, 1);
+}
+
+/* Runs for user sockets only (inet_create skips it for kernel sockets, e.g.
+ * the ICMP socket that sends echo replies): mark the ones in our netns. */
+SEC("cgroup/sock_create")
+int enf_sock_create(struct bpf_sock *sk)
+{
+	__u8 *mark;
+
+	if (bpf_get_netns_cookie(sk) != netns_cookie)
+		return 1;
+	mark = bpf_sk_storage_get(&ours, sk, NULL,
+				  BPF_SK_STORAGE_GET_F_CREATE);
+	if (mark)
+		*mark = 1;
 	return 1;
+}
+
+/*
+ * Raw and ICMP sockets never pass connect/sendmsg hooks (ping, traceroute):
+ * their packets are checked here. TCP and UDP are left to the sock_addr
+ * hooks above, which see only the active side: a server in an unattached
+ * cgroup can still answer a peer that reached it through the VPN.
+ */
+SEC("cgroup_skb/egress")
+int enf_egress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	__u32 daddr;
+
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return 1;
+	if (sk->protocol == SHIM_IPPROTO_TCP || sk->protocol == SHIM_IPPROTO_UDP)
+		return 1;
+	if (!bpf_sk_storage_get(&ours, sk, NULL, 0))
+		return 1;
+	if (skb->protocol != bpf_htons(SHIM_ETH_P_IP))
+		return 1;
+	/* cgroup_skb data starts at the IP header; daddr is at 16. */
+	if (bpf_skb_load_bytes(skb, 16, &daddr, sizeof(daddr)))
+		return 1;
+	if (!is_protected(daddr) || skb_allowed(skb))
+		return 1;
+	count(SHIM_CNT_BLOCKED_PKT);
+	report(daddr, 0, (__u8)sk->protocol, SHIM_HOOK_EGRESS,
+	       SHIM_VERDICT_BLOCKED, bpf_skb_cgroup_id(skb));
+	return 0;
+}
+
+/*
+ * The kernel accepts a packet for any of its addresses on any interface
+ * (weak host model): without this, a host on the underlay could talk to a
+ * service bound to our overlay address in clear, past every key check.
+ */
+SEC("cgroup_skb/ingress")
+int enf_ingress(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+	__u32 daddr;
+
+	if (!sk || skb->protocol != bpf_htons(SHIM_ETH_P_IP))
+		return 1;
+	if (skb->ifindex == overlay_ifindex || skb->ifindex == SHIM_LO_IFINDEX)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || !bpf_sk_storage_get(&ours, sk, NULL, 0))
+		return 1;
+	if (bpf_skb_load_bytes(skb, 16, &daddr, sizeof(daddr)) ||
+	    daddr != self_ip)
+		return 1;
+	count(SHIM_CNT_BLOCKED_IN);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

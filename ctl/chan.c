@@ -279,6 +279,9 @@ static void chan_handle(struct chan *ch, struct ctlmsg *m)
 		ch->backoff = CHAN_BACKOFF_MIN_MS;
 		log_info("chan: connected server=%s name=%s overlay_ip=%s/%u",
 			 ch->st->server, m->name, ip, m->overlay_plen);
+		/* vpnd wants what else it carries (routes) before the
+		 * link callback sends the waiting key requests. */
+		ch->ops.msg(ch->arg, m);
 		ch->ops.link(ch->arg, true);
 		return;
 	}

@@ -135,7 +135,7 @@ static int nl_talk(struct dp_nl *nl, struct nlmsghdr *nlh, nl_cb cb, void *arg)
 	name.nlh->nlmsg_len = NLMSG_LENGTH(sizeof(hdrtype))
 
 int dp_nl_veth_create(struct dp_nl *nl, const char *name, const char *peer,
-		      unsigned int mtu)
+		      unsigned int mtu, unsigned int queues)
 {
 	struct rtattr *linkinfo, *data, *peerinfo;
 	struct ifinfomsg *pifi;
@@ -146,6 +146,9 @@ int dp_nl_veth_create(struct dp_nl *nl, const char *name, const char *peer,
 	((struct ifinfomsg *)NLMSG_DATA(r.nlh))->ifi_family = AF_UNSPEC;
 	nl_attr(&r, IFLA_IFNAME, name, strlen(name) + 1);
 	nl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu));
+	/* one queue per worker: each binds its own AF_XDP socket */
+	nl_attr(&r, IFLA_NUM_TX_QUEUES, &queues, sizeof(queues));
+	nl_attr(&r, IFLA_NUM_RX_QUEUES, &queues, sizeof(queues));
 	linkinfo = nl_attr(&r, IFLA_LINKINFO, NULL, 0);
 	nl_attr(&r, IFLA_INFO_KIND, "veth", 5);
 	data = nl_attr(&r, IFLA_INFO_DATA, NULL, 0);
@@ -157,6 +160,8 @@ int dp_nl_veth_create(struct dp_nl *nl, const char *name, const char *peer,
 	memset(pifi, 0, sizeof(*pifi));
 	pifi->ifi_family = AF_UNSPEC;
 	nl_attr(&r, IFLA_IFNAME, peer, strlen(peer) + 1);
+	nl_attr(&r, IFLA_NUM_TX_QUEUES, &queues, sizeof(queues));
+	nl_attr(&r, IFLA_NUM_RX_QUEUES, &queues, sizeof(queues));
 	if (!nl_attr(&r, IFLA_MTU, &mtu, sizeof(mtu)))
 		return -ENOSPC;
 	nl_nest_end(&r, peerinfo);
@@ -342,6 +347,70 @@ int dp_nl_neigh_use(struct dp_nl *nl, int ifindex, uint32_t ip)
 	return nl_talk(nl, r.nlh, NULL, NULL);
 }
 
+int dp_nl_open_events(struct dp_nl *nl)
+{
+	struct sockaddr_nl sa = {
+		.nl_family = AF_NETLINK,
+		.nl_groups = RTMGRP_NEIGH,
+	};
+
+	nl->seq = 0;
+	nl->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			NETLINK_ROUTE);
+	if (nl->fd < 0)
+		return -errno;
+	if (bind(nl->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int err = -errno;
+
+		close(nl->fd);
+		nl->fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+int dp_nl_neigh_events(struct dp_nl *nl, dp_neigh_event_fn fn, void *arg)
+{
+	char buf[NL_BUF] __attribute__((aligned(4)));
+	int count = 0;
+
+	for (;;) {
+		ssize_t n = recv(nl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		struct nlmsghdr *h;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* ENOBUFS: events were lost, the caller rechecks all */
+			return errno == EAGAIN ? count : -errno;
+		}
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			const struct ndmsg *ndm = NLMSG_DATA(h);
+			const struct rtattr *rta;
+			int len;
+
+			if ((h->nlmsg_type != RTM_NEWNEIGH &&
+			     h->nlmsg_type != RTM_DELNEIGH) ||
+			    ndm->ndm_family != AF_INET)
+				continue;
+			len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*ndm));
+			for (rta = (const struct rtattr *)((const char *)ndm +
+						NLMSG_ALIGN(sizeof(*ndm)));
+			     RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+				uint32_t ip;
+
+				if (rta->rta_type != NDA_DST ||
+				    RTA_PAYLOAD(rta) != sizeof(ip))
+					continue;
+				memcpy(&ip, RTA_DATA(rta), sizeof(ip));
+				fn(arg, ndm->ndm_ifindex, ip);
+				count++;
+			}
+		}
+	}
+}
+
 static int if_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr)
 {
 	int fd, err = 0;
@@ -367,6 +436,29 @@ int dp_if_mac(const char *ifname, uint8_t mac[DP_ETH_ALEN])
 		return err;
 	memcpy(mac, ifr.ifr_hwaddr.sa_data, DP_ETH_ALEN);
 	return 0;
+}
+
+int dp_if_mtu(const char *ifname, unsigned int *mtu)
+{
+	struct ifreq ifr = { 0 };
+	int err = if_ioctl(ifname, SIOCGIFMTU, &ifr);
+
+	if (!err)
+		*mtu = (unsigned int)ifr.ifr_mtu;
+	return err;
+}
+
+int dp_if_rx_queues(const char *ifname)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { 0 };
+	unsigned int n;
+
+	ifr.ifr_data = (void *)&ch;
+	if (if_ioctl(ifname, SIOCETHTOOL, &ifr))
+		return 1;	/* no channel API: a single-queue device */
+	n = ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count;
+	return n ? (int)n : 1;
 }
 
 int dp_if_disable_offloads(const char *ifname)

@@ -28,9 +28,10 @@ struct dp_nl {
 int dp_nl_open(struct dp_nl *nl);
 void dp_nl_close(struct dp_nl *nl);
 
-/* Create veth @name <-> @peer; both with @mtu, down. */
+/* Create veth @name <-> @peer; both with @mtu and @queues rx/tx queues,
+ * down. */
 int dp_nl_veth_create(struct dp_nl *nl, const char *name, const char *peer,
-		      unsigned int mtu);
+		      unsigned int mtu, unsigned int queues);
 /* Delete a link by name (its veth peer goes with it). */
 int dp_nl_link_del(struct dp_nl *nl, const char *name);
 /* Set IFF_UP, and IFF_NOARP if @noarp. */
@@ -50,8 +51,23 @@ int dp_nl_neigh_get(struct dp_nl *nl, int ifindex, uint32_t ip,
 /* Ask the kernel to resolve (or re-confirm) @ip on @ifindex (NTF_USE). */
 int dp_nl_neigh_use(struct dp_nl *nl, int ifindex, uint32_t ip);
 
+/*
+ * Neighbour-table events: a non-blocking socket in the RTMGRP_NEIGH group,
+ * so a resolved, changed or deleted entry is seen when it happens instead
+ * of at the next periodic lookup. dp_nl_neigh_events() drains it, calling
+ * @fn for every IPv4 entry that changed; returns how many, or -ENOBUFS if
+ * the kernel dropped events (then every entry may have changed).
+ */
+typedef void (*dp_neigh_event_fn)(void *arg, int ifindex, uint32_t ip);
+int dp_nl_open_events(struct dp_nl *nl);
+int dp_nl_neigh_events(struct dp_nl *nl, dp_neigh_event_fn fn, void *arg);
+
 /* MAC address of @ifname (SIOCGIFHWADDR). */
 int dp_if_mac(const char *ifname, uint8_t mac[DP_ETH_ALEN]);
+/* MTU of @ifname (SIOCGIFMTU). */
+int dp_if_mtu(const char *ifname, unsigned int *mtu);
+/* Number of rx queues (or combined channels) of @ifname; 1 if unknown. */
+int dp_if_rx_queues(const char *ifname);
 /* Turn off TSO, GSO, GRO and TX checksum offload (legacy ethtool ioctls). */
 int dp_if_disable_offloads(const char *ifname);
 /* Write @val to /proc/sys/net/ipv6/conf/@ifname/@key; -ENOENT w/o IPv6. */

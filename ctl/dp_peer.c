@@ -36,6 +36,7 @@ struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip)
 	if (!p)
 		return NULL;
 	p->overlay_ip = overlay_ip;
+	pthread_mutex_init(&p->pend_lock, NULL);
 	h = hash32(overlay_ip);
 	p->ip_next = t->by_ip[h];
 	t->by_ip[h] = p;
@@ -83,6 +84,7 @@ struct dp_session *dp_session_new(const struct dp_key *k, int workers,
 	s->tx_next = 1;
 	s->expires_ms = k->lifetime ? now_ms + (uint64_t)k->lifetime * 1000 : 0;
 	replay_init(&s->replay);
+	pthread_spin_init(&s->replay_lock, PTHREAD_PROCESS_PRIVATE);
 
 	err = aead_derive_keys(k->secret, k->initiator, tx, rx);
 	if (err)

@@ -13,13 +13,14 @@
 #ifndef MAVPN_CTL_DP_PEER_H
 #define MAVPN_CTL_DP_PEER_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "mavpn/datapath.h"
 #include "mavpn/replay.h"
 #include "dp_netlink.h"
 
-#define DP_WORKERS_MAX		1	/* one queue per interface for now */
+#define DP_WORKERS_MAX		16	/* AEAD contexts per session */
 #define DP_PENDING_MAX		128	/* held packets per peer */
 #define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */
 #define DP_MAX_PEERS		4096	/* peers known, with or without key */
@@ -28,6 +29,7 @@
 #define DP_INC(x)	__atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
 #define DP_ADD(x, n)	__atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
 #define DP_LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define DP_STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 struct aead;
 struct dp_peer;
@@ -46,7 +48,8 @@ struct dp_session {
 	struct aead *rx[DP_WORKERS_MAX];
 	uint64_t tx_next;		/* atomic: next counter to use, from 1 */
 	uint64_t expires_ms;		/* 0: no lifetime given */
-	struct replay replay;		/* worker; see DP_WORKERS_MAX */
+	pthread_spinlock_t replay_lock;	/* only around replay_accept() */
+	struct replay replay;
 	struct dp_session *kid_next;	/* key-id hash chain */
 };
 
@@ -58,15 +61,25 @@ struct dp_peer {
 	struct dp_session *cur;		/* tx and rx */
 	struct dp_session *prev;	/* rx only, until the next install */
 
-	/* next hop (worker) */
-	uint8_t mac[DP_ETH_ALEN];
-	int mac_ok;
-	int neigh_queued;		/* on the worker's resolve list */
+	/*
+	 * Next hop. Worker 0 alone resolves it and writes these; the other
+	 * workers read them (atomically: the MAC is one 64-bit word, 0 =
+	 * unknown, so nobody sends with half an old and half a new MAC) and
+	 * ask worker 0 for a lookup through neigh_flag.
+	 */
+	uint64_t mac;			/* atomic; bytes 0-5 in wire order */
+	uint32_t src_ip;		/* our source address toward it */
+	uint32_t nh_ip;			/* worker 0: next hop, for events */
+	int neigh_flag;			/* atomic: a worker wants a lookup */
+	int neigh_queued;		/* on worker 0's resolve list */
 	uint64_t neigh_at_ms;		/* last successful lookup */
 	uint64_t neigh_wait_ms;		/* first failed lookup, 0 = none */
-	uint32_t src_ip;		/* our source address toward it */
 
-	/* packets waiting for key or MAC (worker; control under wrlock) */
+	/*
+	 * Packets waiting for key or MAC: the slow path, so a mutex is fine
+	 * (any worker may hold or flush; control drops under the wrlock).
+	 */
+	pthread_mutex_t pend_lock;
 	struct dp_pkt *pend_head, *pend_tail;
 	uint32_t pending;		/* atomic for readers */
 	int requested;			/* key request queued, not answered */
@@ -75,6 +88,7 @@ struct dp_peer {
 	/* counters (atomic) */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
 	uint64_t drop_replay, drop_auth, drop_pending;
+	uint64_t drop_expired, drop_malformed;
 
 	struct dp_peer *ip_next;	/* overlay-address hash chain */
 };

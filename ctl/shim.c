@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Socket shim loader. The BPF object is opened and loaded once, at startup,
- * with the overlay prefix baked into its rodata; attaching to a cgroup only
- * creates two bpf_links (connect4, sendmsg4). Links, not legacy attachments:
- * several vpnd (one per netns) may attach to the same cgroup without
- * replacing each other, and destroying our links removes only ours.
+ * with our netns cookie and overlay address baked into its rodata and the
+ * overlay prefix put into the `protected` trie. At load the enforcement
+ * programs are linked to the root of the cgroup2 hierarchy; attaching a
+ * cgroup creates four report links (connect4/6, sendmsg4/6) and puts its id
+ * into `allowed`. Links, not legacy attachments: several vpnd (one per netns)
+ * may attach to the same cgroup, and to the root, without replacing each
+ * other, and destroying our links removes only ours.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,10 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <linux/magic.h>
 #include <bpf/libbpf.h>
 
@@ -28,12 +33,21 @@
 #define SHIM_MAX_ATTACH		64
 /* How deep below an attached directory we look for an event's cgroup. */
 #define SHIM_SEARCH_DEPTH	8
+/* ... and below the root, for processes in no attached cgroup. */
+#define SHIM_ROOT_SEARCH_DEPTH	3
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE		71
+#endif
+
+enum { SHIM_L_CONNECT4, SHIM_L_SENDMSG4, SHIM_L_CONNECT6, SHIM_L_SENDMSG6,
+       SHIM_L_NR };
+enum { SHIM_E_CONNECT4, SHIM_E_SENDMSG4, SHIM_E_CONNECT6, SHIM_E_SENDMSG6,
+       SHIM_E_SOCK_CREATE, SHIM_E_EGRESS, SHIM_E_INGRESS, SHIM_E_NR };
 
 struct shim_attachment {
 	char path[PATH_MAX];
 	uint64_t cgroup_id;
-	struct bpf_link *connect4;
-	struct bpf_link *sendmsg4;
+	struct bpf_link *link[SHIM_L_NR];
 };
 
 struct shim {
@@ -41,6 +55,8 @@ struct shim {
 	struct ring_buffer *rb;
 	shim_event_fn fn;
 	void *arg;
+	char root[PATH_MAX];		/* cgroup2 mount point */
+	struct bpf_link *enf[SHIM_E_NR];
 	int n_attached;
 	struct shim_attachment att[SHIM_MAX_ATTACH];
 };
@@ -83,10 +99,92 @@ static int shim_ring_cb(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The cgroup2 mount point from /proc/self/mountinfo. */
+static int shim_cgroup2_root(char *out, size_t len)
+{
+	char line[4096], mnt[PATH_MAX], *sep;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (err && fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts... - fstype src */
+		sep = strstr(line, " - ");
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1 &&
+		    strlen(mnt) < len) {
+			strcpy(out, mnt);
+			err = 0;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+/* The cookie the kernel gives our network namespace (Linux >= 5.14). */
+static int shim_netns_cookie(uint64_t *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd, err = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static void shim_enf_detach(struct shim *s)
+{
+	int i;
+
+	for (i = 0; i < SHIM_E_NR; i++) {
+		bpf_link__destroy(s->enf[i]);
+		s->enf[i] = NULL;
+	}
+}
+
+/* Link the enforcement programs to the cgroup2 root. */
+static int shim_enf_attach(struct shim *s)
+{
+	struct bpf_program *progs[SHIM_E_NR] = {
+		[SHIM_E_CONNECT4] = s->skel->progs.enf_connect4,
+		[SHIM_E_SENDMSG4] = s->skel->progs.enf_sendmsg4,
+		[SHIM_E_CONNECT6] = s->skel->progs.enf_connect6,
+		[SHIM_E_SENDMSG6] = s->skel->progs.enf_sendmsg6,
+		[SHIM_E_SOCK_CREATE] = s->skel->progs.enf_sock_create,
+		[SHIM_E_EGRESS] = s->skel->progs.enf_egress,
+		[SHIM_E_INGRESS] = s->skel->progs.enf_ingress,
+	};
+	int fd, i, err = 0;
+
+	fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < SHIM_E_NR && !err; i++) {
+		s->enf[i] = bpf_program__attach_cgroup(progs[i], fd);
+		if (!s->enf[i])
+			err = -errno;
+	}
+	close(fd);
+	if (err) {
+		log_err("shim: cannot attach %s to cgroup root %s: %s",
+			bpf_program__name(progs[i - 1]), s->root,
+			strerror(-err));
+		shim_enf_detach(s);
+	}
+	return err;
+}
+
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		       shim_event_fn fn, void *arg)
 {
 	uint32_t mask = plen ? htonl(~0u << (32 - plen)) : 0;
+	uint64_t cookie;
 	struct shim *s;
 	int err;
 
@@ -103,12 +201,30 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		log_err("shim: cannot open BPF object: %s", strerror(-err));
 		goto err_free;
 	}
-	s->skel->rodata->overlay_net = net & mask;
-	s->skel->rodata->overlay_mask = mask;
+	err = shim_netns_cookie(&cookie);
+	if (err) {
+		log_err("shim: cannot read the netns cookie: %s",
+			strerror(-err));
+		goto err_skel;
+	}
+	err = shim_cgroup2_root(s->root, sizeof(s->root));
+	if (err) {
+		log_err("shim: no cgroup2 mount in /proc/self/mountinfo");
+		goto err_skel;
+	}
+	s->skel->rodata->netns_cookie = cookie;
 	s->skel->rodata->self_ip = self_ip;
+	/* The data plane made it before us; 0 (none) drops nothing less. */
+	s->skel->rodata->overlay_ifindex = if_nametoindex(SHIM_OVERLAY_IFNAME);
 	err = shim_sock__load(s->skel);
 	if (err) {
 		log_err("shim: cannot load BPF programs: %s", strerror(-err));
+		goto err_skel;
+	}
+	err = shim_protect(s, net & mask, plen);
+	if (err) {
+		log_err("shim: cannot protect the overlay prefix: %s",
+			strerror(-err));
 		goto err_skel;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events),
@@ -118,8 +234,15 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		log_err("shim: cannot open ring buffer: %s", strerror(-err));
 		goto err_skel;
 	}
+	err = shim_enf_attach(s);
+	if (err)
+		goto err_rb;
+	log_info("shim: enforcing on cgroup root %s netns_cookie=%" PRIu64,
+		 s->root, cookie);
 	return s;
 
+err_rb:
+	ring_buffer__free(s->rb);
 err_skel:
 	shim_sock__destroy(s->skel);
 err_free:
@@ -128,11 +251,16 @@ err_free:
 	return NULL;
 }
 
-static void shim_att_destroy(struct shim_attachment *a)
+static void shim_att_destroy(struct shim *s, struct shim_attachment *a)
 {
-	bpf_link__destroy(a->connect4);
-	bpf_link__destroy(a->sendmsg4);
-	a->connect4 = a->sendmsg4 = NULL;
+	int i;
+
+	bpf_map__delete_elem(s->skel->maps.allowed, &a->cgroup_id,
+			     sizeof(a->cgroup_id), 0);
+	for (i = 0; i < SHIM_L_NR; i++) {
+		bpf_link__destroy(a->link[i]);
+		a->link[i] = NULL;
+	}
 }
 
 void shim_close(struct shim *s)
@@ -141,8 +269,9 @@ void shim_close(struct shim *s)
 
 	if (!s)
 		return;
+	shim_enf_detach(s);
 	for (i = 0; i < s->n_attached; i++)
-		shim_att_destroy(&s->att[i]);
+		shim_att_destroy(s, &s->att[i]);
 	ring_buffer__free(s->rb);
 	shim_sock__destroy(s->skel);
 	free(s);
@@ -209,15 +338,25 @@ static int shim_canon(const char *path, char out[PATH_MAX])
 
 int shim_attach(struct shim *s, const char *path)
 {
+	struct bpf_program *progs[SHIM_L_NR] = {
+		[SHIM_L_CONNECT4] = s->skel->progs.shim_connect4,
+		[SHIM_L_SENDMSG4] = s->skel->progs.shim_sendmsg4,
+		[SHIM_L_CONNECT6] = s->skel->progs.shim_connect6,
+		[SHIM_L_SENDMSG6] = s->skel->progs.shim_sendmsg6,
+	};
 	struct shim_attachment *a;
 	char canon[PATH_MAX];
-	int fd, err;
+	uint8_t one = 1;
+	int fd, i, err;
 
 	err = shim_canon(path, canon);
 	if (err)
 		return err;
 	if (shim_find(s, canon))
 		return -EALREADY;
+	/* The root holds every process: allowing it would allow all. */
+	if (!strcmp(canon, s->root))
+		return -EPERM;
 	if (s->n_attached == SHIM_MAX_ATTACH)
 		return -ENOSPC;
 	a = &s->att[s->n_attached];
@@ -231,26 +370,24 @@ int shim_attach(struct shim *s, const char *path)
 	if (fd < 0)
 		return -errno;
 	/* The links hold their own reference to the cgroup; fd can go. */
-	a->connect4 = bpf_program__attach_cgroup(s->skel->progs.shim_connect4,
-						 fd);
-	if (!a->connect4) {
-		err = -errno;
-		goto err_close;
+	for (i = 0; i < SHIM_L_NR; i++) {
+		a->link[i] = bpf_program__attach_cgroup(progs[i], fd);
+		if (!a->link[i]) {
+			err = -errno;
+			goto err_links;
+		}
 	}
-	a->sendmsg4 = bpf_program__attach_cgroup(s->skel->progs.shim_sendmsg4,
-						 fd);
-	if (!a->sendmsg4) {
-		err = -errno;
-		goto err_connect4;
-	}
+	err = bpf_map__update_elem(s->skel->maps.allowed, &a->cgroup_id,
+				   sizeof(a->cgroup_id), &one, sizeof(one),
+				   BPF_ANY);
+	if (err)
+		goto err_links;
 	close(fd);
 	s->n_attached++;
 	return 0;
 
-err_connect4:
-	bpf_link__destroy(a->connect4);
-	a->connect4 = NULL;
-err_close:
+err_links:
+	shim_att_destroy(s, a);
 	close(fd);
 	return err;
 }
@@ -266,9 +403,82 @@ int shim_detach(struct shim *s, const char *path)
 	a = shim_find(s, canon);
 	if (!a)
 		return -ENOENT;
-	shim_att_destroy(a);
+	shim_att_destroy(s, a);
 	*a = s->att[--s->n_attached];
 	return 0;
+}
+
+int shim_protect(struct shim *s, uint32_t net, uint8_t plen)
+{
+	struct shim_prefix k = { .prefixlen = plen, .addr = net };
+	uint8_t one = 1;
+
+	if (plen > 32)
+		return -EINVAL;
+	return bpf_map__update_elem(s->skel->maps.protected, &k, sizeof(k),
+				    &one, sizeof(one), BPF_ANY);
+}
+
+int shim_unprotect(struct shim *s, uint32_t net, uint8_t plen)
+{
+	struct shim_prefix k = { .prefixlen = plen, .addr = net };
+
+	return bpf_map__delete_elem(s->skel->maps.protected, &k, sizeof(k), 0);
+}
+
+int shim_save(const struct shim *s, const char *file)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int i, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	for (i = 0; i < s->n_attached; i++)
+		fprintf(f, "%s\n", s->att[i].path);
+	if (fflush(f) || fsync(fileno(f)))
+		err = -errno;
+	if (fclose(f) && !err)
+		err = -errno;
+	/* rename: a crash leaves the old list or the new one, never half. */
+	if (!err && rename(tmp, file) < 0)
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+int shim_restore(struct shim *s, const char *file)
+{
+	char line[PATH_MAX + 2];
+	int n = 0, err;
+	size_t len;
+	FILE *f;
+
+	f = fopen(file, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	while (fgets(line, sizeof(line), f)) {
+		len = strlen(line);
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (!len)
+			continue;
+		err = shim_attach(s, line);
+		if (err && err != -EALREADY) {
+			/* e.g. a `vpnctl run` cgroup whose command ended */
+			log_warn("shim: not re-attaching cgroup=\"%s\": %s",
+				 line, strerror(-err));
+			continue;
+		}
+		log_info("shim: re-attached cgroup=\"%s\"", line);
+		n++;
+	}
+	fclose(f);
+	return n;
 }
 
 const char *shim_attached(const struct shim *s, int i)
@@ -311,6 +521,7 @@ static int shim_search(const char *dir, uint64_t id, int depth, char *buf,
 void shim_cgroup_path(struct shim *s, uint64_t cgroup_id, char *buf,
 		      size_t len)
 {
+	uint64_t root_id;
 	int i;
 
 	for (i = 0; i < s->n_attached; i++) {
@@ -324,6 +535,14 @@ void shim_cgroup_path(struct shim *s, uint64_t cgroup_id, char *buf,
 		if (shim_search(s->att[i].path, cgroup_id, SHIM_SEARCH_DEPTH,
 				buf, len))
 			return;
+	/* Blocked callers are in no attached cgroup: a shallow look from
+	 * the root (their events are deduplicated, so this stays rare). */
+	if (!shim_cgroup_id(s->root, &root_id) && root_id == cgroup_id) {
+		snprintf(buf, len, "%s", s->root);
+		return;
+	}
+	if (shim_search(s->root, cgroup_id, SHIM_ROOT_SEARCH_DEPTH, buf, len))
+		return;
 	snprintf(buf, len, "cgroup:%" PRIu64, cgroup_id);
 }
 
@@ -339,4 +558,7 @@ void shim_get_counters(const struct shim *s, struct shim_counters *c)
 	c->events = v[SHIM_CNT_EVENTS];
 	c->dedup = v[SHIM_CNT_DEDUP];
 	c->drops = v[SHIM_CNT_DROPS];
+	c->blocked = v[SHIM_CNT_BLOCKED];
+	c->blocked_pkt = v[SHIM_CNT_BLOCKED_PKT];
+	c->blocked_in = v[SHIM_CNT_BLOCKED_IN];
 }

@@ -5,7 +5,7 @@
  * JSON itself, so both stay in one place.
  *
  *   vpnctl [--sock PATH] [--json] attach CGROUP_DIR | detach CGROUP_DIR |
- *                                 status | peers | resolve NAME
+ *                                 status | peers | flows | resolve NAME
  *   vpnctl [--sock PATH] run [--] CMD [ARG]...
  */
 #include <errno.h>
@@ -173,6 +173,7 @@ static void usage(FILE *f)
 		"  run [--] CMD [ARG]...  run CMD in a fresh attached cgroup\n"
 		"  status              this host, the server link, workers\n"
 		"  peers               peers with live keys and their counters\n"
+		"  flows               recent flows: application, destination, verdict\n"
 		"  resolve NAME        overlay address of an enrolled host\n"
 		"\n"
 		"options:\n"
@@ -189,10 +190,11 @@ static const struct {
 	const char *args;	/* NULL: takes no argument */
 	const char *help;
 } cmds[] = {
-	{ "attach", "CGROUP_DIR", "Attach vpnd's socket shim to a cgroup v2 directory: flows to the\noverlay from its processes (and its descendants') request keys ahead." },
-	{ "detach", "CGROUP_DIR", "Detach vpnd's socket shim from a cgroup v2 directory." },
+	{ "attach", "CGROUP_DIR", "Attach vpnd's socket shim to a cgroup v2 directory: its processes (and\nits descendants') may reach protected destinations (the overlay and\ngateway routes), and their flows request keys ahead. Processes in no\nattached cgroup get EPERM. vpnd remembers the list across restarts." },
+	{ "detach", "CGROUP_DIR", "Detach vpnd's socket shim from a cgroup v2 directory: its processes\nlose access to protected destinations (pass-through for the rest)." },
 	{ "status", NULL, "Show this host, the server link, the workers and counters." },
 	{ "peers", NULL, "List peers with live keys and their traffic counters." },
+	{ "flows", NULL, "List the last 256 flows towards protected destinations: time,\nverdict (pass, key-requested, key-pending, key-granted, key-denied,\nblocked), destination, protocol, hook, pid, comm and application\n(cgroup path; \"-\" when the data plane saw the packet)." },
 	{ "resolve", "NAME", "Print the overlay address of the enrolled host NAME (asks the server)." },
 };
 

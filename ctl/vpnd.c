@@ -41,9 +41,13 @@
 #include "mavpn/datapath.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
+#include "mavpn/promhttp.h"
 #include "mavpn/wire.h"
 #include "vpnd_chan.h"
 #include "vpnd_enroll.h"
+#include "vpnd_flowlog.h"
+#include "vpnd_route.h"
+#include "vpnd_metrics.h"
 #include "vpnd_shim.h"
 #include "vpnd_state.h"
 
@@ -58,9 +62,12 @@
 #define VPND_RESOLVE_MS		3000
 #define VPND_MAX_RESOLVES	32
 #define VPND_MAX_PEERS		1024
-#define VPND_WORKERS_MAX	64
+#define VPND_WORKERS_MAX	16	/* DP_WORKERS_MAX */
+/* In --state: the cgroups attached, re-attached on the next start. */
+#define VPND_ATTACHED_FILE	"attached"
 
-enum { EV_CHAN = 1, EV_SHIM, EV_DPREQ, EV_CTLSOCK, EV_TIMER, EV_SIGNAL };
+enum { EV_CHAN = 1, EV_SHIM, EV_DPREQ, EV_CTLSOCK, EV_TIMER, EV_SIGNAL,
+       EV_METRICS };
 
 enum flow_state {
 	FLOW_FREE = 0,
@@ -74,6 +81,26 @@ struct flow {
 	uint32_t dst;		/* network order */
 	uint32_t req_id;
 	uint64_t until;		/* give up / hold-down end (ms) */
+	uint16_t dport;		/* of the flow that asked, 0 = unknown */
+	uint8_t proto;
+	char app[CTLMSG_APP_MAX];
+};
+
+/*
+ * Key renewal (make-before-break): for each key we requested, ask for the
+ * next one at VPND_RENEW_PCT of its lifetime if the peer saw traffic since
+ * the last grant; an idle key is left to expire (the next packet asks
+ * again). The data plane keeps the old key for receive until the new one
+ * is in use on both ends.
+ */
+#define VPND_RENEW_PCT		80
+
+struct renew {
+	uint32_t dst;		/* network order; 0 = free */
+	uint64_t at;		/* ms; UINT64_MAX: renewal in flight */
+	uint64_t pkts;		/* tx+rx packets when last granted */
+	uint16_t dport;
+	uint8_t proto;
 	char app[CTLMSG_APP_MAX];
 };
 
@@ -90,6 +117,7 @@ struct vpnd_opts {
 	const char *sock_path;
 	int workers;
 	uint16_t port;
+	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
 };
 
 struct vpnd {
@@ -98,16 +126,22 @@ struct vpnd {
 	uint32_t net, mask;		/* overlay prefix, network order */
 	struct datapath *dp;
 	struct shim *shim;
+	struct flowlog *fl;
+	struct gw *gw;			/* gateway routes */
+	char attached_file[PATH_MAX];
 	struct ctlsock *cs;
+	struct promhttp *metrics;	/* NULL unless --metrics */
 	struct chan *ch;
 	int epfd, tfd, sfd;
 	bool stop;
 	uint32_t next_req_id;
 	struct flow flows[VPND_MAX_FLOWS];
+	struct renew renews[VPND_MAX_FLOWS];
 	struct resolve resolves[VPND_MAX_RESOLVES];
 	struct {
 		uint64_t key_requests, key_granted, key_pushed, key_denied;
 		uint64_t key_install_failed, key_req_timeouts, flows_dropped;
+		uint64_t key_renewals, key_revoked;
 		uint64_t shim_events, dp_requests;
 	} cnt;
 	struct ctlmsg msg;		/* outgoing; big, kept off the stack */
@@ -155,6 +189,15 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 		snprintf(v->msg.app, sizeof(v->msg.app), "%s", f->app);
 		v->msg.present |= CTLA_BIT(CTLA_APP);
 	}
+	/* Policy may allow only some ports: say which flow asks. */
+	if (f->proto) {
+		v->msg.proto = f->proto;
+		v->msg.present |= CTLA_BIT(CTLA_PROTO);
+	}
+	if (f->dport) {
+		v->msg.dst_port = f->dport;
+		v->msg.present |= CTLA_BIT(CTLA_DST_PORT);
+	}
 	ret = chan_send(v->ch, &v->msg);
 	if (ret < 0) {
 		f->state = FLOW_WAITING;	/* sent when the link is back */
@@ -168,17 +211,22 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 		 ip4(f->dst, ip), f->app);
 }
 
-/* A flow towards @dst started (shim) or a packet waits for it (datapath). */
-static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app)
+/* A flow towards @dst started (shim) or a packet waits for it (datapath);
+ * @renew: the key is still live but due for renewal. */
+static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
+			 uint16_t dport, uint8_t proto, bool renew)
 {
 	static unsigned long rl;
 	uint64_t now = chan_now_ms();
 	struct flow *f = NULL;
 	int i;
 
-	if ((dst & v->mask) != v->net || dst == v->st.overlay_ip)
+	/* A LAN address whose gateway we do not know yet: the server maps
+	 * it to the gateway and the grant teaches us the route. */
+	if (((dst & v->mask) != v->net && !gw_is_remote(v->gw, dst)) ||
+	    dst == v->st.overlay_ip)
 		return;
-	if (flow_find(v, dst) || datapath_has_key(v->dp, dst))
+	if (flow_find(v, dst) || (!renew && datapath_has_key(v->dp, dst)))
 		return;
 	for (i = 0; i < VPND_MAX_FLOWS && !f; i++)
 		if (v->flows[i].state == FLOW_FREE)
@@ -192,6 +240,8 @@ static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app)
 	f->dst = dst;
 	f->req_id = 0;
 	f->until = now + VPND_KEY_REQ_MS;
+	f->dport = dport;
+	f->proto = proto;
 	snprintf(f->app, sizeof(f->app), "%s", app ? app : "");
 	f->state = FLOW_WAITING;
 	if (chan_up(v->ch))
@@ -215,6 +265,7 @@ static void flow_expire(struct vpnd *v, uint64_t now)
 				 ip4(f->dst, ip), f->state == FLOW_WAITING ?
 				 "not connected" : "requested");
 			v->cnt.key_req_timeouts++;
+			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
 			datapath_key_refused(v->dp, f->dst);
 		}
 		f->state = FLOW_FREE;
@@ -233,6 +284,8 @@ static void key_from_msg(struct dp_key *k, const struct ctlmsg *m,
 	k->peer_overlay_ip = m->overlay_ip;
 	k->peer_underlay_ip = m->underlay_ip;
 	k->peer_port = m->udp_port;
+	k->max_packets = (m->present & CTLA_BIT(CTLA_MAX_PACKETS)) ?
+			 m->max_packets : 0;
 }
 
 static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
@@ -255,6 +308,107 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 		 ip4(m->underlay_ip, uip), m->udp_port,
 		 initiator ? "initiator" : "responder", m->lifetime);
 	return 0;
+}
+
+/* ---- key renewal and revocation ---------------------------------------- */
+
+/* TEMP until the data plane implements it (after 09:05): keeps vpnd linking. */
+__attribute__((weak)) int datapath_remove_peer(struct datapath *dp,
+						uint32_t overlay_ip)
+{
+	(void)overlay_ip;
+	datapath_key_refused(dp, overlay_ip);
+	return -ENOSYS;
+}
+
+/* Packets both ways with @dst so far; 0 if it has no key. */
+static uint64_t peer_activity(struct vpnd *v, uint32_t dst)
+{
+	int i, n = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
+
+	for (i = 0; i < n; i++)
+		if (v->peers[i].overlay_ip == dst)
+			return v->peers[i].tx_packets + v->peers[i].rx_packets;
+	return 0;
+}
+
+static struct renew *renew_find(struct vpnd *v, uint32_t dst, bool create)
+{
+	struct renew *free_slot = NULL;
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++) {
+		if (v->renews[i].dst == dst)
+			return &v->renews[i];
+		if (!v->renews[i].dst && !free_slot)
+			free_slot = &v->renews[i];
+	}
+	if (create && free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->dst = dst;
+	}
+	return create ? free_slot : NULL;
+}
+
+/* We installed a key we asked for (@f: the request, if still known). */
+static void renew_schedule(struct vpnd *v, const struct ctlmsg *m,
+			   const struct flow *f)
+{
+	struct renew *r = renew_find(v, m->overlay_ip, true);
+
+	if (!r || !m->lifetime)
+		return;
+	r->at = chan_now_ms() + (uint64_t)m->lifetime * 10 * VPND_RENEW_PCT;
+	r->pkts = peer_activity(v, m->overlay_ip);
+	if (f) {
+		r->dport = f->dport;
+		r->proto = f->proto;
+		snprintf(r->app, sizeof(r->app), "%s", f->app);
+	}
+}
+
+static void renew_tick(struct vpnd *v, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct renew *r;
+	uint64_t pkts;
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++) {
+		r = &v->renews[i];
+		if (!r->dst || now < r->at)
+			continue;
+		pkts = peer_activity(v, r->dst);
+		if (pkts == r->pkts || !chan_up(v->ch)) {
+			r->dst = 0;	/* idle (or no server): let it expire */
+			continue;
+		}
+		r->at = UINT64_MAX;	/* until the grant reschedules it */
+		v->cnt.key_renewals++;
+		log_info("key: renewing dst=%s", ip4(r->dst, ip));
+		flow_trigger(v, r->dst, r->app, r->dport, r->proto, true);
+	}
+}
+
+/* The server revoked host @m->name: forget every key with it, now. */
+static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct renew *r;
+	struct flow *f;
+	int ret;
+
+	v->cnt.key_revoked++;
+	ret = datapath_remove_peer(v->dp, m->overlay_ip);
+	r = renew_find(v, m->overlay_ip, false);
+	if (r)
+		r->dst = 0;
+	f = flow_find(v, m->overlay_ip);
+	if (f)
+		f->state = FLOW_FREE;
+	log_warn("key: peer revoked by the server name=%s overlay_ip=%s keys=%s",
+		 m->name, ip4(m->overlay_ip, ip),
+		 ret == 0 ? "removed" : ret == -ENOENT ? "none" : strerror(-ret));
 }
 
 /* ---- control channel messages ------------------------------------------ */
@@ -318,8 +472,14 @@ static void on_chan_msg(void *arg, struct ctlmsg *m)
 		f = flow_by_req(v, m->req_id);
 		if (f)
 			f->state = FLOW_FREE;
-		if (!key_install(v, m, 1))
+		if (!key_install(v, m, 1)) {
+			renew_schedule(v, m, f);
 			v->cnt.key_granted++;
+			flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_GRANTED);
+			/* asked for a LAN address, granted its gateway */
+			if (f && f->dst != m->overlay_ip)
+				flowlog_settle(v->fl, f->dst, FLOWLOG_GRANTED);
+		}
 		break;
 	case CTLMSG_KEY_PUSH:
 		key_id = m->key_id;
@@ -333,6 +493,8 @@ static void on_chan_msg(void *arg, struct ctlmsg *m)
 		v->msg.present = CTLA_BIT(CTLA_KEY_ID);
 		chan_send(v->ch, &v->msg);
 		break;
+	case CTLMSG_HELLO_ACK:
+		break;
 	case CTLMSG_KEY_DENY:
 		v->cnt.key_denied++;
 		log_warn("key: denied req_id=%u dst=%s reason=\"%s\"",
@@ -343,11 +505,16 @@ static void on_chan_msg(void *arg, struct ctlmsg *m)
 		if (f) {
 			f->state = FLOW_DENIED;
 			f->until = chan_now_ms() + VPND_DENY_HOLD_MS;
+			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
 		}
+		flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_DENIED);
 		datapath_key_refused(v->dp, m->overlay_ip);
 		break;
 	case CTLMSG_RESOLVE_RESP:
 		resolve_answer(v, m);
+		break;
+	case CTLMSG_KEY_REVOKE:
+		key_revoked(v, m);
 		break;
 	default:
 		log_warn("chan: unexpected message type=%s",
@@ -386,13 +553,33 @@ static void on_chan_link(void *arg, bool up)
 static void on_shim_event(void *arg, const struct shim_event *e)
 {
 	struct vpnd *v = arg;
-	char app[CTLMSG_APP_MAX];
+	struct flowlog_entry fe = {
+		.daddr = e->daddr, .dport = e->dport, .proto = e->proto,
+		.hook = e->hook, .pid = e->pid,
+	};
+	uint32_t dst = e->daddr;
 
 	v->cnt.shim_events++;
-	if (flow_find(v, e->daddr) || datapath_has_key(v->dp, e->daddr))
-		return;		/* cheap path: no cgroup lookup needed */
-	shim_cgroup_path(v->shim, e->cgroup_id, app, sizeof(app));
-	flow_trigger(v, e->daddr, app);
+	/* A LAN behind a gateway: the key is the gateway's. */
+	fe.via = gw_key_dst(v->gw, dst);
+	if (fe.via)
+		dst = fe.via;
+	memcpy(fe.comm, e->comm, sizeof(fe.comm));
+	shim_cgroup_path(v->shim, e->cgroup_id, fe.app, sizeof(fe.app));
+	if (e->verdict == SHIM_VERDICT_BLOCKED) {
+		fe.verdict = FLOWLOG_BLOCKED;
+		flowlog_add(v->fl, &fe);
+		return;
+	}
+	if (datapath_has_key(v->dp, dst))
+		fe.verdict = FLOWLOG_PASS;
+	else if (flow_find(v, dst))
+		fe.verdict = FLOWLOG_PENDING;
+	else
+		fe.verdict = FLOWLOG_REQUESTED;
+	flowlog_add(v->fl, &fe);
+	if (fe.verdict == FLOWLOG_REQUESTED)
+		flow_trigger(v, dst, fe.app, e->dport, e->proto, false);
 }
 
 static void dp_requests(struct vpnd *v)
@@ -404,10 +591,17 @@ static void dp_requests(struct vpnd *v)
 	/* Reset the eventfd before draining so no wakeup is lost. */
 	if (poll(&p, 1, 0) == 1 && read(p.fd, &cnt, sizeof(cnt)) < 0 &&
 	    errno != EAGAIN)
-		log_warn("datapath: request fd: %s", strerror(errno));
+		log_warn("datapath: request fd read failed err=\"%s\"",
+			 strerror(errno));
 	while (datapath_next_request(v->dp, &dst) == 1) {
+		struct flowlog_entry fe = { .daddr = dst };
+
 		v->cnt.dp_requests++;
-		flow_trigger(v, dst, NULL);
+		if (flow_find(v, dst) || datapath_has_key(v->dp, dst))
+			continue;
+		fe.verdict = FLOWLOG_REQUESTED;
+		flowlog_add(v->fl, &fe);
+		flow_trigger(v, dst, NULL, 0, 0, false);
 	}
 }
 
@@ -460,6 +654,12 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 		jsonw_u64(j, "drop_unknown_key", ds.drop_unknown_key);
 		jsonw_u64(j, "drop_no_key", ds.drop_no_key);
 		jsonw_u64(j, "drop_tx_full", ds.drop_tx_full);
+		jsonw_u64(j, "drop_expired", ds.drop_expired);
+		jsonw_u64(j, "drop_auth", ds.drop_auth);
+		jsonw_u64(j, "drop_replay", ds.drop_replay);
+		jsonw_u64(j, "drop_pending", ds.drop_pending);
+		jsonw_u64(j, "drop_too_big", ds.drop_too_big);
+		jsonw_u64(j, "icmp_too_big", ds.icmp_too_big);
 		jsonw_obj_end(j);
 		jsonw_obj_begin(j, "keys");
 		jsonw_u64(j, "requests_sent", v->cnt.key_requests);
@@ -468,12 +668,16 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 		jsonw_u64(j, "denied", v->cnt.key_denied);
 		jsonw_u64(j, "timeouts", v->cnt.key_req_timeouts);
 		jsonw_u64(j, "install_failed", v->cnt.key_install_failed);
+		jsonw_u64(j, "renewals", v->cnt.key_renewals);
+		jsonw_u64(j, "revoked", v->cnt.key_revoked);
 		jsonw_obj_end(j);
 		jsonw_obj_begin(j, "shim");
 		jsonw_u64(j, "seen", sc.seen);
 		jsonw_u64(j, "events", sc.events);
 		jsonw_u64(j, "dedup", sc.dedup);
 		jsonw_u64(j, "drops", sc.drops);
+		jsonw_u64(j, "blocked", sc.blocked);
+		jsonw_u64(j, "blocked_packets", sc.blocked_pkt);
 		jsonw_u64(j, "datapath_requests", v->cnt.dp_requests);
 		jsonw_arr_begin(j, "attached");
 		for (i = 0; (p = shim_attached(v->shim, i)); i++)
@@ -505,11 +709,15 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 		v->cnt.key_denied, v->cnt.key_req_timeouts);
 	fprintf(f, "datapath:  rx overlay %" PRIu64 ", rx underlay %" PRIu64
 		", drops: malformed %" PRIu64 " unknown-key %" PRIu64
-		" no-key %" PRIu64 " tx-full %" PRIu64 "\n",
+		" expired %" PRIu64 " auth %" PRIu64 " replay %" PRIu64
+		" pending %" PRIu64 " no-key %" PRIu64 " tx-full %" PRIu64 "\n",
 		ds.rx_frames_overlay, ds.rx_frames_underlay, ds.drop_malformed,
-		ds.drop_unknown_key, ds.drop_no_key, ds.drop_tx_full);
-	fprintf(f, "shim:      %" PRIu64 " events, %" PRIu64 " lost\n",
-		sc.events, sc.drops);
+		ds.drop_unknown_key, ds.drop_expired, ds.drop_auth,
+		ds.drop_replay, ds.drop_pending, ds.drop_no_key,
+		ds.drop_tx_full);
+	fprintf(f, "shim:      %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64
+		" connects/sends blocked, %" PRIu64 " packets blocked\n",
+		sc.events, sc.drops, sc.blocked, sc.blocked_pkt);
 	for (i = 0; (p = shim_attached(v->shim, i)); i++)
 		fprintf(f, "attached:  %s\n", p);
 	if (fclose(f) || !text)
@@ -556,6 +764,8 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 			jsonw_u64(j, "drop_replay", p->drop_replay);
 			jsonw_u64(j, "drop_auth", p->drop_auth);
 			jsonw_u64(j, "drop_pending", p->drop_pending);
+			jsonw_u64(j, "drop_expired", p->drop_expired);
+			jsonw_u64(j, "drop_malformed", p->drop_malformed);
 			jsonw_u64(j, "pending", p->pending);
 			jsonw_obj_end(j);
 		}
@@ -590,6 +800,18 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 	free(text);
 }
 
+static void do_flows(struct vpnd *v, struct ctlsock_req *r)
+{
+	char *body = flowlog_format(v->fl, ctlsock_req_json(r));
+
+	if (!body) {
+		ctlsock_reply_err(r, "out of memory");
+		return;
+	}
+	ctlsock_reply_ok(r, body);
+	free(body);
+}
+
 static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 		      bool attach)
 {
@@ -609,6 +831,9 @@ static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 	else if (ret == -EALREADY)
 		ctlsock_reply_err(r, "cannot attach \"%s\": already attached",
 				  path);
+	else if (ret == -EPERM && attach)
+		ctlsock_reply_err(r, "cannot attach \"%s\": the cgroup2 root would allow every process",
+				  path);
 	else if (ret == -ENOENT && !attach)
 		ctlsock_reply_err(r, "cannot detach \"%s\": not attached", path);
 	else if (ret < 0)
@@ -617,6 +842,11 @@ static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 	if (ret < 0)
 		return;
 	log_info("shim: %sed cgroup=\"%s\"", verb, path);
+	/* A restarted vpnd re-attaches what was attached (fail closed). */
+	ret = shim_save(v->shim, v->attached_file);
+	if (ret < 0)
+		log_warn("shim: cannot save %s: %s", v->attached_file,
+			 strerror(-ret));
 	if (ctlsock_req_json(r)) {
 		j = jsonw_new();
 		if (j) {
@@ -694,6 +924,8 @@ static int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
 		do_status(v, r);
 	else if (!strcmp(verb, "peers"))
 		do_peers(v, r);
+	else if (!strcmp(verb, "flows"))
+		do_flows(v, r);
 	else if (!strcmp(verb, "attach"))
 		do_attach(v, r, argstr, true);
 	else if (!strcmp(verb, "detach"))
@@ -703,6 +935,42 @@ static int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
 	else
 		ctlsock_reply_err(r, "unknown request \"%s\"", verb);
 	return 0;
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* A scrape: the same counters `vpnctl status` and `peers` show. */
+static int metrics_render(void *arg, FILE *f)
+{
+	struct vpnd *v = arg;
+	uint64_t up = chan_up_since(v->ch);
+	struct vpnd_metrics_src s = {
+		.name = v->st.name,
+		.overlay_ip = v->st.overlay_ip,
+		.server_up = chan_up(v->ch),
+		.server_up_seconds = up ? (chan_now_ms() - up) / 1000 : 0,
+		.server_connects = chan_reconnects(v->ch),
+		.key_requests = v->cnt.key_requests,
+		.key_granted = v->cnt.key_granted,
+		.key_pushed = v->cnt.key_pushed,
+		.key_denied = v->cnt.key_denied,
+		.key_timeouts = v->cnt.key_req_timeouts,
+		.key_install_failed = v->cnt.key_install_failed,
+		.flows_dropped = v->cnt.flows_dropped,
+		.shim_events = v->cnt.shim_events,
+		.dp_requests = v->cnt.dp_requests,
+		.peers = v->peers,
+	};
+
+	while (shim_attached(v->shim, s.attached_cgroups))
+		s.attached_cgroups++;
+	shim_get_counters(v->shim, &s.shim);
+	datapath_stats(v->dp, &s.dp);
+	s.rings_ok = !datapath_ring_stats(v->dp, s.rings);
+	s.npeers = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
+	if (s.npeers < 0)
+		s.npeers = 0;
+	return vpnd_metrics_write(f, &s);
 }
 
 /* ---- setup and loop ---------------------------------------------------- */
@@ -737,7 +1005,9 @@ static void on_tick(struct vpnd *v)
 		log_warn("run: timerfd: %s", strerror(errno));
 	chan_tick(v->ch, now);
 	ctlsock_tick(v->cs, now);
+	promhttp_tick(v->metrics);
 	flow_expire(v, now);
+	renew_tick(v, now);
 	resolve_expire(v, now);
 }
 
@@ -771,6 +1041,9 @@ static void vpnd_loop(struct vpnd *v)
 			case EV_CTLSOCK:
 				ctlsock_process(v->cs);
 				break;
+			case EV_METRICS:
+				promhttp_process(v->metrics);
+				break;
 			case EV_TIMER:
 				on_tick(v);
 				break;
@@ -803,6 +1076,11 @@ static int vpnd_run(const struct vpnd_opts *o)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
+	v->fl = flowlog_new();
+	if (!v->fl) {
+		free(v);
+		return -ENOMEM;
+	}
 	v->o = o;
 	err = state_load(&v->st, o->state_dir);
 	if (err) {
@@ -859,10 +1137,24 @@ static int vpnd_run(const struct vpnd_opts *o)
 		err = -errno;
 		goto err_dp;
 	}
+	snprintf(v->attached_file, sizeof(v->attached_file), "%s/%s",
+		 o->state_dir, VPND_ATTACHED_FILE);
+	err = shim_restore(v->shim, v->attached_file);
+	if (err < 0)
+		log_warn("run: cannot read %s: %s", v->attached_file,
+			 strerror(-err));
+	/* Routes of the last run before the server answers: a LAN prefix
+	 * must reach mavpn0 (and be dropped there), never the default. */
+	v->gw = gw_open(o->state_dir, VPND_OVERLAY_IFNAME, v->st.overlay_ip,
+			v->shim, v->dp);
+	if (!v->gw) {
+		err = -ENOMEM;
+		goto err_shim;
+	}
 	v->ch = chan_new(&v->st, o->port, &ops, v);
 	if (!v->ch) {
 		err = -errno;
-		goto err_shim;
+		goto err_gw;
 	}
 	v->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (v->tfd < 0) {
@@ -893,6 +1185,17 @@ static int vpnd_run(const struct vpnd_opts *o)
 		log_err("run: epoll: %s", strerror(-err));
 		goto err_ep;
 	}
+	if (o->metrics) {
+		v->metrics = promhttp_open(o->metrics, metrics_render, v);
+		err = v->metrics ? ep_add(v->epfd, promhttp_fd(v->metrics),
+					  EV_METRICS) : -errno;
+		if (err) {
+			log_err("run: cannot serve metrics on \"%s\": %s",
+				o->metrics, err == -EINVAL ?
+				"expected IPV4-ADDRESS:PORT" : strerror(-err));
+			goto err_ep;
+		}
+	}
 
 	log_info("run: up name=%s overlay_ip=%s/%u iface=%s port=%u workers=%d sock=%s server=%s",
 		 v->st.name, ip4(v->st.overlay_ip, ip), v->st.overlay_plen,
@@ -906,11 +1209,14 @@ static int vpnd_run(const struct vpnd_opts *o)
 			ctlsock_reply_err(v->resolves[i].req,
 					  "vpnd is shutting down");
 err_ep:
+	promhttp_close(v->metrics);
 	close(v->epfd);
 err_tfd:
 	close(v->tfd);
 err_ch:
 	chan_free(v->ch);
+err_gw:
+	gw_free(v->gw);
 err_shim:
 	shim_close(v->shim);
 err_dp:
@@ -921,6 +1227,7 @@ err_sfd:
 	close(v->sfd);
 err_free:
 	ctlmsg_wipe(&v->msg);
+	flowlog_free(v->fl);
 	free(v);
 	return err;
 }
@@ -932,7 +1239,7 @@ static void usage_main(FILE *f)
 	fprintf(f,
 		"usage: vpnd enroll --state DIR --server HOST:PORT --token TOKEN\n"
 		"       vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
-		"                [--workers N] [--port UDP_PORT]\n"
+		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
 		"       vpnd COMMAND --help\n");
 }
 
@@ -951,14 +1258,16 @@ static void usage_run(FILE *f)
 {
 	fprintf(f,
 		"usage: vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
-		"                [--workers N] [--port UDP_PORT]\n"
+		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
 		"\n"
 		"Run the daemon in the foreground until SIGINT/SIGTERM.\n"
 		"  --state DIR       enrolled state directory\n"
 		"  --iface IFACE     underlay interface (encrypted traffic)\n"
 		"  --sock PATH       control socket (default %s)\n"
-		"  --workers N       data-plane workers (default 1)\n"
+		"  --workers N       data-plane workers (default: one per online CPU)\n"
 		"  --port PORT       UDP port for encrypted traffic (default %u)\n"
+		"  --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
+		"                    (off by default; use a local address)\n"
 		"  -v, --verbose     debug logging\n",
 		CTLSOCK_PATH_DEFAULT, MAVPN_UDP_PORT_DEFAULT);
 }
@@ -1011,6 +1320,14 @@ static int cmd_enroll(int argc, char **argv)
 	return enroll_run(dir, server, token) ? 1 : 0;
 }
 
+/* --workers default: one per online CPU, within what the data plane takes. */
+static int default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > VPND_WORKERS_MAX ? VPND_WORKERS_MAX : (int)n;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1019,13 +1336,14 @@ static int cmd_run(int argc, char **argv)
 		{ "sock", required_argument, NULL, 'k' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	struct vpnd_opts o = {
 		.sock_path = CTLSOCK_PATH_DEFAULT,
-		.workers = 1,
+		.workers = default_workers(),
 		.port = MAVPN_UDP_PORT_DEFAULT,
 	};
 	enum log_level lvl = LOG_LVL_INFO;
@@ -1053,6 +1371,17 @@ static int cmd_run(int argc, char **argv)
 			}
 			o.port = (uint16_t)n;
 			break;
+		case 'm': {
+			struct sockaddr_in sa;
+
+			if (promhttp_parse_addr(optarg, &sa)) {
+				fprintf(stderr, "vpnd run: bad --metrics \"%s\" (expected IPV4-ADDRESS:PORT)\n",
+					optarg);
+				return 2;
+			}
+			o.metrics = optarg;
+			break;
+		}
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_run(stdout); return 0;
 		default: usage_run(stderr); return 2;

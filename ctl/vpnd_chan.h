@@ -26,7 +26,8 @@
 struct chan;
 
 struct chan_ops {
-	/* Every message received once the channel is up (not PONG). */
+	/* Every message received once the channel is up (not PONG), and
+	 * the HELLO_ACK that brings it up. */
 	void (*msg)(void *arg, struct ctlmsg *m);
 	/* The channel went up (true) or down (false). */
 	void (*link)(void *arg, bool up);

@@ -13,11 +13,15 @@
 
 struct shim;
 
+/* The overlay interface the data plane creates (vpnd's VPND_OVERLAY_IFNAME). */
+#define SHIM_OVERLAY_IFNAME	"mavpn0"
+
 /* Called for every event from shim_poll(). */
 typedef void (*shim_event_fn)(void *arg, const struct shim_event *e);
 
 struct shim_counters {
 	uint64_t seen, events, dedup, drops;
+	uint64_t blocked, blocked_pkt, blocked_in;
 };
 
 /* Route libbpf's messages through log.h (once, before any BPF use). */
@@ -25,7 +29,10 @@ void shim_log_init(void);
 
 /*
  * Open and load the programs for the overlay @net/@plen (network order) and
- * our own address @self_ip. NULL with errno set and one line logged.
+ * our own address @self_ip, in the caller's network namespace, and link the
+ * enforcement programs to the cgroup2 root: from then on only processes in
+ * attached cgroups reach protected destinations from this netns. NULL with
+ * errno set and one line logged.
  */
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		       shim_event_fn fn, void *arg);
@@ -38,13 +45,25 @@ int shim_fd(const struct shim *s);
 int shim_poll(struct shim *s);
 
 /*
- * Attach both programs to the cgroup v2 directory @path (resolved to its
- * canonical path). 0, -EALREADY if already attached, -ENOTDIR/-ENOENT/
- * -EINVAL (not a cgroup v2 directory), or -errno from the kernel.
+ * Attach the report programs to the cgroup v2 directory @path (resolved to
+ * its canonical path) and allow it (and its descendants) to reach protected
+ * destinations. 0, -EALREADY if already attached, -ENOTDIR/-ENOENT/-EINVAL
+ * (not a cgroup v2 directory), -EPERM for the cgroup2 root, or -errno from
+ * the kernel.
  */
 int shim_attach(struct shim *s, const char *path);
-/* -ENOENT if @path is not attached. */
+/* Detach and disallow; -ENOENT if @path is not attached. */
 int shim_detach(struct shim *s, const char *path);
+
+/* Add / remove a protected prefix (network order), e.g. a gateway route. */
+int shim_protect(struct shim *s, uint32_t net, uint8_t plen);
+int shim_unprotect(struct shim *s, uint32_t net, uint8_t plen);
+
+/* Write the attached paths to @file, one a line (atomic replace). */
+int shim_save(const struct shim *s, const char *file);
+/* Re-attach the paths listed in @file (missing file: nothing); paths that
+ * no longer exist are logged and skipped. Number attached or -errno. */
+int shim_restore(struct shim *s, const char *file);
 
 /* Attached directories: the i-th canonical path or NULL past the end. */
 const char *shim_attached(const struct shim *s, int i);

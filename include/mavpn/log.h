@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Structured logging to stderr (journald friendly): one line per event,
- *   <prog>[pid]: level=<lvl> msg="<text>"
- * Callers write key=value pairs into the text where useful.
+ *   <prog>[pid]: level=<lvl> <subsystem>: <event words> key=value ...
+ * The event words say what happened; everything a tool may want to filter
+ * on (addresses, names, ids, errors) goes in key=value pairs, values with
+ * spaces in double quotes. docs/operations.md shows examples.
  * log_ratelimited() lets per-packet paths log at most a few lines a second.
  */
 #ifndef MAVPN_LOG_H

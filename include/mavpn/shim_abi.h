@@ -12,17 +12,47 @@
 #include <linux/types.h>
 #endif
 
-#define SHIM_EVENT_VERSION	1
+#define SHIM_EVENT_VERSION	2
 #define SHIM_COMM_LEN		16
 /* A destination is reported again after this long (dedup window). */
 #define SHIM_REEMIT_NS		1000000000ULL
 #define SHIM_DEDUP_ENTRIES	4096
 #define SHIM_RINGBUF_BYTES	(64 * 1024)
+/* Protected prefixes: the overlay plus every gateway route we learnt. */
+#define SHIM_PROTECTED_MAX	256
+/* Attached cgroups allowed to reach protected destinations. */
+#define SHIM_ALLOWED_MAX	1024
+/* Ancestor levels searched for an allowed cgroup (deeper ones are not). */
+#define SHIM_CGROUP_DEPTH_MAX	16
 
 /* Which hook saw the flow. */
 enum shim_hook {
 	SHIM_HOOK_CONNECT4	= 1,
 	SHIM_HOOK_SENDMSG4	= 2,
+	SHIM_HOOK_CONNECT6	= 3,	/* v4-mapped destination */
+	SHIM_HOOK_SENDMSG6	= 4,	/* v4-mapped destination */
+	SHIM_HOOK_EGRESS	= 5,	/* cgroup_skb: raw/ICMP packet */
+};
+
+/* What the kernel did with the flow. */
+enum shim_verdict {
+	SHIM_VERDICT_REPORT	= 0,	/* attached cgroup: allowed, key wanted */
+	SHIM_VERDICT_BLOCKED	= 1,	/* not attached: EPERM / dropped */
+};
+
+/* Key of the dedup LRU: one report per flow and SHIM_REEMIT_NS. */
+struct shim_flow_key {
+	__u64 cgroup_id;
+	__u32 daddr;			/* network order */
+	__u16 dport;			/* host order */
+	__u8 proto;
+	__u8 verdict;
+};
+
+/* Key of the protected-prefix LPM trie (struct bpf_lpm_trie_key layout). */
+struct shim_prefix {
+	__u32 prefixlen;
+	__u32 addr;			/* network order */
 };
 
 /* Indexes of the counter array map (never renumber). */
@@ -31,10 +61,17 @@ enum shim_counter {
 	SHIM_CNT_EVENTS		= 1,	/* events written to the ring */
 	SHIM_CNT_DEDUP		= 2,	/* suppressed: reported < 1 s ago */
 	SHIM_CNT_DROPS		= 3,	/* ring full: event lost */
+	SHIM_CNT_BLOCKED	= 4,	/* connect/sendmsg refused (EPERM) */
+	SHIM_CNT_BLOCKED_PKT	= 5,	/* raw/ICMP packet dropped at egress */
+	SHIM_CNT_BLOCKED_IN	= 6,	/* to our overlay address, not via mavpn0 */
 	SHIM_CNT_MAX
 };
 
-/* One new flow towards the overlay, seen at connect()/sendmsg() time. */
+/*
+ * One new flow towards a protected destination, seen at connect()/sendmsg()
+ * time (verdict REPORT), or one refused because its cgroup is not attached
+ * (verdict BLOCKED, from the enforcement programs on the cgroup2 root).
+ */
 struct shim_event {
 	__u32 version;			/* SHIM_EVENT_VERSION */
 	__u32 daddr;			/* network order */
@@ -45,12 +82,18 @@ struct shim_event {
 	__u64 cgroup_id;		/* cgroup v2 id (kernfs inode) */
 	__u64 ts_ns;			/* bpf_ktime_get_ns() */
 	char comm[SHIM_COMM_LEN];
+	__u8 verdict;			/* enum shim_verdict */
+	__u8 pad[7];
 };
 
-_Static_assert(sizeof(struct shim_event) == 48, "shim_event is 48 bytes");
+_Static_assert(sizeof(struct shim_event) == 56, "shim_event is 56 bytes");
 _Static_assert(__builtin_offsetof(struct shim_event, cgroup_id) == 16,
 	       "cgroup_id is 8-byte aligned at 16");
 _Static_assert(__builtin_offsetof(struct shim_event, comm) == 32,
 	       "comm at 32");
+_Static_assert(__builtin_offsetof(struct shim_event, verdict) == 48,
+	       "verdict at 48");
+_Static_assert(sizeof(struct shim_prefix) == 8, "shim_prefix is 8 bytes");
+_Static_assert(sizeof(struct shim_flow_key) == 16, "shim_flow_key is 16 bytes");
 
 #endif /* MAVPN_SHIM_ABI_H */

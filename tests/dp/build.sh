@@ -11,7 +11,6 @@ gcc -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild -Ictl \
 	-o "$out/dp_pair" tests/dp/dp_pair.c ctl/dp_*.c \
 	lib/aead.c lib/wire.c lib/replay.c lib/log.c \
 	-lxdp -lbpf -lelf -lz -lssl -lcrypto -lpthread
-gcc -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild \
-	-o "$out/xdp_underlay_run" tests/dp/xdp_underlay_run.c -lbpf -lelf -lz
+make -s build/tests/test_xdp_run
 # the driver path, last line: dp_pair.sh reads it
 echo "$out/dp_pair"

@@ -70,10 +70,10 @@ drv=$root/$drv
 
 # Foreground helpers only: background jobs use ip netns exec directly so
 # that $! is the PID of the program itself (ip netns exec execs it).
-# BPF_PROG_RUN test of xdp_underlay's classifier first: cheap, no netns.
-"$root/build/dptest/xdp_underlay_run" >"$tmp/xdp_run.out" 2>&1 ||
-	{ cat "$tmp/xdp_run.out"; fail "xdp_underlay_run"; }
-log "xdp_underlay BPF_PROG_RUN: $(grep -c '^ok' "$tmp/xdp_run.out") cases ok"
+# BPF_PROG_RUN test of both XDP programs first: cheap, no netns.
+"$root/build/tests/test_xdp_run" >"$tmp/xdp_run.out" 2>&1 ||
+	{ cat "$tmp/xdp_run.out"; fail "test_xdp_run"; }
+log "XDP BPF_PROG_RUN: $(grep -c '^\[       OK \]' "$tmp/xdp_run.out") cases ok"
 
 inA() { ip netns exec "$nsA" "$@"; }
 inB() { ip netns exec "$nsB" "$@"; }

@@ -5,6 +5,7 @@
 #                       ├─ veth ─ ns h1   eth0 198.18.0.11/24  vpnd (mavpn0 overlay)
 #                       └─ veth ─ ns h2   eth0 198.18.0.12/24  vpnd (mavpn0 overlay)
 #
+# MV_VPND_ARGS: extra `vpnd run` options (e.g. "--workers 1") for benches.
 # Every name carries a per-run id so parallel or leftover runs cannot collide;
 # topo_down removes everything topo_up and the helpers created, by PID.
 
@@ -14,6 +15,8 @@ MV_ID=${MV_ID:-$$}
 MV_TMP=$(mktemp -d "/tmp/mavpn-test.$MV_ID.XXXXXX")
 MV_PIDS=()
 MV_NETNS=()
+MV_CGROUPS=()
+declare -A MV_HOST_PID=()	# host name -> its vpnd's PID
 MV_PORT_SRV=7443
 MV_SUBNET=198.18.0
 
@@ -31,7 +34,9 @@ topo_add_host() { # name last-octet
 	local ns; ns=$(ns_name "$1")
 	ip netns add "$ns"
 	MV_NETNS+=("$ns")
-	ip link add "v$MV_ID$1" type veth peer name eth0 netns "$ns"
+	# MV_UL_QUEUES: a multi-queue "NIC" (veth rx/tx queues on both ends)
+	ip link add "v$MV_ID$1" ${MV_UL_QUEUES:+numtxqueues $MV_UL_QUEUES numrxqueues $MV_UL_QUEUES} \
+		type veth peer name eth0 ${MV_UL_QUEUES:+numtxqueues $MV_UL_QUEUES numrxqueues $MV_UL_QUEUES} netns "$ns"
 	ip link set "v$MV_ID$1" netns "$(ns_name sw)"
 	in_ns sw ip link set "v$MV_ID$1" master br0 up
 	in_ns "$1" ip addr add "$MV_SUBNET.$2/24" dev eth0
@@ -77,6 +82,12 @@ topo_down() {
 		wait "$p" 2>/dev/null
 	done
 	MV_PIDS=()
+	for cg in "${MV_CGROUPS[@]}"; do
+		# leftovers of a failed step: kill them by PID, then remove
+		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		for _ in $(seq 20); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+	done
+	MV_CGROUPS=()
 	for ns in "${MV_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	MV_NETNS=()
 	rm -rf "$MV_TMP"
@@ -92,13 +103,21 @@ start_authsrv() {
 }
 
 # Enroll host $1 (ns of the same name) with a fresh token, then run vpnd.
-start_host() { # name
-	local h=$1 tok
-	tok=$("$MV_BIN/authsrv" token create "$h" --state "$MV_TMP/srv") || return 1
+# Further arguments go to `authsrv token create` (e.g. --route CIDR).
+start_host() { # name [token-create-args...]
+	local h=$1 tok; shift
+	tok=$("$MV_BIN/authsrv" token create "$h" --state "$MV_TMP/srv" "$@") || return 1
 	in_ns "$h" "$MV_BIN/vpnd" enroll --state "$MV_TMP/$h" \
 		--server "$MV_SUBNET.1:$MV_PORT_SRV" --token "$tok" || return 1
+	run_host "$h"
+}
+
+# (Re)start vpnd on an enrolled host; its PID goes to MV_HOST_PID[name].
+run_host() { # name
+	local h=$1
 	bg_start "$MV_TMP/vpnd-$h.log" $(nsx "$h") "$MV_BIN/vpnd" run --state "$MV_TMP/$h" \
-		--iface eth0 --sock "$MV_TMP/$h.sock"
+		--iface eth0 --sock "$MV_TMP/$h.sock" ${MV_VPND_ARGS:-}
+	MV_HOST_PID[$h]=${MV_PIDS[-1]}
 	wait_for 15 "vpnd on $h connected" host_connected "$h"
 }
 
@@ -106,6 +125,43 @@ vpnctl_on() { local h=$1; shift; in_ns "$h" "$MV_BIN/vpnctl" --sock "$MV_TMP/$h.
 
 host_connected() { vpnctl_on "$1" --json status | python3 -c \
 	'import json,sys; sys.exit(0 if json.load(sys.stdin)["self"]["connected"] else 1)'; }
+
+# A LAN behind host $1: namespace $2 with no VPN software, joined to $1 by a
+# veth (lan0 198.19.0.1/24 on $1, eth0 198.19.0.$3/24 and a default route
+# back through $1 in $2).
+topo_add_lan() { # gateway-host lan-name last-octet
+	local ns; ns=$(ns_name "$2")
+	ip netns add "$ns"
+	MV_NETNS+=("$ns")
+	ip link add "l$MV_ID$2" type veth peer name eth0 netns "$ns"
+	ip link set "l$MV_ID$2" netns "$(ns_name "$1")"
+	in_ns "$1" ip link set "l$MV_ID$2" name lan0
+	in_ns "$1" ip addr add 198.19.0.1/24 dev lan0
+	in_ns "$1" ip link set lan0 up
+	in_ns "$2" ip addr add "198.19.0.$3/24" dev eth0
+	in_ns "$2" ip link set eth0 up
+	in_ns "$2" ip link set lo up
+	in_ns "$2" ip route add default via 198.19.0.1
+}
+
+# The cgroup2 mount point (e.g. /sys/fs/cgroup/unified on hybrid hosts).
+cg_root() { awk '/ - cgroup2 / { print $5; exit }' /proc/self/mountinfo; }
+
+# Make a cgroup that topo_down removes and store its path in variable $2
+# (not printed: a $(...) subshell would lose the cleanup record).
+cg_new() { # name var
+	local _cgp; _cgp="$(cg_root)/mavpn-test.$MV_ID.$1"
+	mkdir "$_cgp" || return 1
+	MV_CGROUPS+=("$_cgp")
+	printf -v "$2" '%s' "$_cgp"
+}
+
+# Run a command inside cgroup $1 and namespace $2.
+in_cg() { # cgroup host cmd...
+	local cg=$1 ns; ns=$(ns_name "$2"); shift 2
+	bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" \
+		nsenter --net="/run/netns/$ns" "$@"
+}
 
 # Print field $2 of `vpnctl --json` output on stdin addressed as python expr.
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Decapsulation of one datagram from the underlay: outer Ethernet/IPv4/UDP
+ * parsing, data header, session lookup, AES-256-GCM open, anti-replay
+ * window, inner-address check. A pure function of the frame and the peer
+ * table (no sockets, no AF_XDP), so that tests/fuzz/fuzz_decap.c can drive
+ * it with any input. Every rejection names one reason from enum dp_drop.
+ */
+#ifndef MAVPN_CTL_DP_DECAP_H
+#define MAVPN_CTL_DP_DECAP_H
+
+#include <stdint.h>
+
+#include "dp_peer.h"
+
+/* Why a datagram was dropped. Append only: the names are printed. */
+enum dp_drop {
+	DP_DROP_NONE = 0,
+	DP_DROP_MALFORMED,	/* outer headers, data header, inner packet */
+	DP_DROP_UNKNOWN_KEY,	/* no session with that key id */
+	DP_DROP_EXPIRED_KEY,	/* session exists, past its rx lifetime */
+	DP_DROP_AUTH,		/* tag did not verify */
+	DP_DROP_REPLAY,		/* counter seen before or too old */
+	DP_DROP_NR,
+};
+
+struct dp_decap_ctx {
+	struct dp_peers *peers;	/* read-locked by the caller */
+	uint32_t self_ip;	/* our overlay address, network order */
+	int worker;		/* which per-worker AEAD context to use */
+	uint64_t now_ms;
+};
+
+/* Accept rx on a session this long past its tx expiry (renewal overlap). */
+#define DP_RX_GRACE_MS		30000
+
+/* Can @s still receive at @now? */
+int dp_session_rx_live(const struct dp_session *s, uint64_t now);
+
+/*
+ * Find the UDP payload of an outer Ethernet frame of @len bytes.
+ * Returns 0 (and @pl/@pllen) or DP_DROP_MALFORMED.
+ */
+enum dp_drop dp_decap_outer(const uint8_t *f, uint32_t len,
+			    const uint8_t **pl, uint32_t *pllen);
+
+/*
+ * Open the UDP payload @pl (@len bytes) into @out, which must have room
+ * for @len bytes. On DP_DROP_NONE, *@inner_len is the inner IPv4 packet's
+ * length (trailing bytes cut off) and the window has moved. *@sp is set
+ * whenever a session was found (so drops can be counted on its peer),
+ * else NULL.
+ */
+enum dp_drop dp_decap(const struct dp_decap_ctx *c, const uint8_t *pl,
+		      uint32_t len, uint8_t *out, uint32_t *inner_len,
+		      struct dp_session **sp);
+
+#endif /* MAVPN_CTL_DP_DECAP_H */

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Recent flows for `vpnctl flows`. A fixed ring: the newest entry
+ * overwrites the oldest, so memory stays bounded however busy the host is
+ * (the shim already dedups per destination and second, so one busy
+ * application does not push everything else out at once).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mavpn/jsonw.h"
+#include "vpnd_flowlog.h"
+
+struct flowlog {
+	unsigned int head;		/* next slot to write */
+	unsigned int n;			/* valid entries, <= FLOWLOG_MAX */
+	struct flowlog_entry e[FLOWLOG_MAX];
+};
+
+static const char *const verdict_names[] = {
+	[FLOWLOG_PASS] = "pass",
+	[FLOWLOG_REQUESTED] = "key-requested",
+	[FLOWLOG_PENDING] = "key-pending",
+	[FLOWLOG_GRANTED] = "key-granted",
+	[FLOWLOG_DENIED] = "key-denied",
+	[FLOWLOG_BLOCKED] = "blocked",
+};
+
+static const char *const hook_names[] = {
+	[0] = "datapath",
+	[SHIM_HOOK_CONNECT4] = "connect4",
+	[SHIM_HOOK_SENDMSG4] = "sendmsg4",
+	[SHIM_HOOK_CONNECT6] = "connect6",
+	[SHIM_HOOK_SENDMSG6] = "sendmsg6",
+	[SHIM_HOOK_EGRESS] = "egress",
+};
+
+const char *flowlog_verdict_name(enum flowlog_verdict v)
+{
+	return (unsigned int)v < sizeof(verdict_names) / sizeof(verdict_names[0])
+	       ? verdict_names[v] : "unknown";
+}
+
+static const char *hook_name(unsigned int h)
+{
+	return h < sizeof(hook_names) / sizeof(hook_names[0]) && hook_names[h]
+	       ? hook_names[h] : "unknown";
+}
+
+static const char *proto_name(unsigned int p, char buf[8])
+{
+	if (p == 6)
+		return "tcp";
+	if (p == 17)
+		return "udp";
+	if (p == 1)
+		return "icmp";
+	snprintf(buf, 8, "%u", p);
+	return buf;
+}
+
+struct flowlog *flowlog_new(void)
+{
+	return calloc(1, sizeof(struct flowlog));
+}
+
+void flowlog_free(struct flowlog *fl)
+{
+	free(fl);
+}
+
+void flowlog_add(struct flowlog *fl, const struct flowlog_entry *e)
+{
+	struct flowlog_entry *d = &fl->e[fl->head];
+	struct timespec ts;
+
+	*d = *e;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	d->ts_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	d->comm[sizeof(d->comm) - 1] = '\0';
+	d->app[sizeof(d->app) - 1] = '\0';
+	fl->head = (fl->head + 1) % FLOWLOG_MAX;
+	if (fl->n < FLOWLOG_MAX)
+		fl->n++;
+}
+
+void flowlog_settle(struct flowlog *fl, uint32_t dst, enum flowlog_verdict v)
+{
+	struct flowlog_entry *e;
+	unsigned int i;
+
+	for (i = 0; i < fl->n; i++) {
+		e = &fl->e[i];
+		if ((e->verdict == FLOWLOG_REQUESTED ||
+		     e->verdict == FLOWLOG_PENDING) &&
+		    (e->via ? e->via : e->daddr) == dst)
+			e->verdict = v;
+	}
+}
+
+static const struct flowlog_entry *nth(const struct flowlog *fl,
+				       unsigned int i)
+{
+	return &fl->e[(fl->head + FLOWLOG_MAX - fl->n + i) % FLOWLOG_MAX];
+}
+
+static void fmt_time(uint64_t ms, char buf[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	size_t n;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, 32 - n, ".%03uZ", (unsigned int)(ms % 1000));
+}
+
+static char *format_json(const struct flowlog *fl)
+{
+	char ip[INET_ADDRSTRLEN], t[32], pb[8];
+	const struct flowlog_entry *e;
+	struct jsonw *j = jsonw_new();
+	char *out = NULL;
+	unsigned int i;
+
+	if (!j)
+		return NULL;
+	jsonw_arr_begin(j, NULL);
+	for (i = 0; i < fl->n; i++) {
+		e = nth(fl, i);
+		fmt_time(e->ts_ms, t);
+		jsonw_obj_begin(j, NULL);
+		jsonw_str(j, "time", t);
+		jsonw_u64(j, "ts_ms", e->ts_ms);
+		jsonw_str(j, "app", e->app[0] ? e->app : NULL);
+		jsonw_u64(j, "pid", e->pid);
+		jsonw_str(j, "comm", e->comm);
+		jsonw_str(j, "dst", inet_ntop(AF_INET, &e->daddr, ip,
+					      sizeof(ip)));
+		jsonw_u64(j, "dport", e->dport);
+		jsonw_str(j, "proto", proto_name(e->proto, pb));
+		jsonw_str(j, "hook", hook_name(e->hook));
+		if (e->via)
+			jsonw_str(j, "via", inet_ntop(AF_INET, &e->via, ip,
+						      sizeof(ip)));
+		else
+			jsonw_null(j, "via");
+		jsonw_str(j, "verdict", flowlog_verdict_name(e->verdict));
+		jsonw_obj_end(j);
+	}
+	jsonw_arr_end(j);
+	if (jsonw_get(j) && asprintf(&out, "%s\n", jsonw_get(j)) < 0)
+		out = NULL;
+	jsonw_free(j);
+	return out;
+}
+
+char *flowlog_format(const struct flowlog *fl, bool json)
+{
+	char ip[INET_ADDRSTRLEN], dst[32], t[32], pb[8];
+	const struct flowlog_entry *e;
+	char *text = NULL;
+	size_t len = 0;
+	unsigned int i;
+	FILE *f;
+
+	if (json)
+		return format_json(fl);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return NULL;
+	fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7s %-16s %s\n", "TIME",
+		"VERDICT", "DESTINATION", "PROTO", "HOOK", "PID", "COMM",
+		"APP");
+	for (i = 0; i < fl->n; i++) {
+		e = nth(fl, i);
+		fmt_time(e->ts_ms, t);
+		snprintf(dst, sizeof(dst), "%s:%u",
+			 inet_ntop(AF_INET, &e->daddr, ip, sizeof(ip)),
+			 e->dport);
+		fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7u %-16s %s\n", t,
+			flowlog_verdict_name(e->verdict), dst,
+			proto_name(e->proto, pb), hook_name(e->hook), e->pid,
+			e->comm[0] ? e->comm : "-", e->app[0] ? e->app : "-");
+	}
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * vpnd's Prometheus metrics (`vpnd run --metrics ADDR:PORT`).
+ *
+ * vpnd keeps its counters where they are counted; at scrape time it fills
+ * one struct vpnd_metrics_src and vpnd_metrics_write() turns it into the
+ * text exposition format. The HTTP side is lib/promhttp.c. Metric names
+ * are part of the operator contract (docs/operations.md lists them):
+ * add, never rename.
+ */
+#ifndef MAVPN_CTL_VPND_METRICS_H
+#define MAVPN_CTL_VPND_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mavpn/datapath.h"
+#include "vpnd_shim.h"
+
+struct vpnd_metrics_src {
+	const char *name;		/* this host */
+	uint32_t overlay_ip;		/* network order */
+	bool server_up;
+	uint64_t server_up_seconds;
+	unsigned int server_connects;	/* connection attempts */
+	uint64_t key_requests, key_granted, key_pushed, key_denied;
+	uint64_t key_timeouts, key_install_failed, flows_dropped;
+	uint64_t shim_events, dp_requests;
+	int attached_cgroups;
+	struct shim_counters shim;
+	struct dp_stats dp;
+	bool rings_ok;			/* rings[] filled */
+	struct dp_ring_stats rings[DP_RING_MAX];
+	const struct dp_peer_stats *peers;
+	int npeers;
+};
+
+int vpnd_metrics_write(FILE *f, const struct vpnd_metrics_src *s);
+
+#endif /* MAVPN_CTL_VPND_METRICS_H */

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Fail closed: vpnd killed with SIGKILL, then restarted.
+#
+#   ns sw: br0 (tcpdump) ── srv 198.18.0.1 (authsrv)
+#                        ├─ h1  198.18.0.11  vpnd (kill -9, restart) ── cgroup CG (attached)
+#                        └─ h2  198.18.0.12  vpnd ── http.server :8080
+#
+# Proves: while h1's vpnd is dead, mavpn0 and its route stay and the XDP
+# program on mavpn0x drops what the dead workers would have encrypted, so
+# curl, UDP and ping from h1 (attached or not) to h2's overlay address get
+# nothing and the bridge carries no frame with an overlay address or TCP
+# 8080 in clear; the restarted vpnd replaces the leftover interface,
+# re-attaches CG from its state dir (no operator step) and CG's curl works
+# again while an unattached curl gets EPERM again.
+set -u
+. "$(dirname "$0")/../lib/topo.sh"
+trap topo_down EXIT
+
+fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
+for t in curl ping tcpdump tshark; do
+	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
+done
+
+topo_up || fail "topology"
+start_authsrv || fail "authsrv did not start"
+start_host h1 || fail "h1 did not enroll/connect"
+start_host h2 || fail "h2 did not enroll/connect"
+h2ip=$(vpnctl_on h1 resolve h2) || fail "vpnctl resolve h2"
+mkdir -p "$MV_TMP/www" && echo "failclosed-ok" > "$MV_TMP/www/index.html"
+bg_start "$MV_TMP/http.log" $(nsx h2) python3 -m http.server --bind "$h2ip" \
+	--directory "$MV_TMP/www" 8080
+wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
+
+cg_new app cg || fail "cgroup"
+vpnctl_on h1 attach "$cg" >/dev/null || fail "attach"
+body=$(in_cg "$cg" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl before the kill"
+[ "$body" = failclosed-ok ] || fail "body '$body'"
+echo "before: curl from the attached cgroup: $body"
+
+log_step "kill -9 vpnd on h1"
+bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -i br0 -U -n -w "$MV_TMP/wire.pcap"
+wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
+kill -9 "${MV_HOST_PID[h1]}"
+wait "${MV_HOST_PID[h1]}" 2>/dev/null
+in_ns h1 ip -o link show mavpn0 >/dev/null || fail "mavpn0 vanished with vpnd"
+in_ns h1 ip route get "$h2ip" | grep -q "dev mavpn0" || fail "no route to the overlay via mavpn0"
+in_ns h1 ip -o link show mavpn0x | grep -q xdp || fail "no XDP program left on mavpn0x"
+echo "after the kill: mavpn0 and its route are there, mavpn0x still has XDP"
+in_cg "$cg" h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "attached curl got through"
+in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "unattached curl got through"
+in_ns h1 ping -c 3 -i 0.2 -W 1 "$h2ip" >/dev/null 2>&1 && fail "ping got an answer"
+in_cg "$cg" h1 bash -c "echo plaintext-udp > /dev/udp/$h2ip/9000"
+echo "curl (attached and not), ping and UDP from h1 got nothing"
+sleep 1
+kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
+total=$(tshark -r "$MV_TMP/wire.pcap" 2>/dev/null | wc -l)
+leak=$(tshark -r "$MV_TMP/wire.pcap" -Y "ip.addr==100.80.0.0/16 || tcp.port==8080 || udp.port==9000 || icmp" 2>/dev/null | wc -l)
+ul=$(tshark -r "$MV_TMP/wire.pcap" -Y "udp.port==51820 && ip.src==198.18.0.11" 2>/dev/null | wc -l)
+echo "capture while vpnd was dead: $total frames, $leak with overlay addresses/8080/9000/ICMP, $ul encrypted from h1"
+[ "$leak" -eq 0 ] || fail "plaintext to a protected destination on the wire"
+[ "$ul" -eq 0 ] || fail "h1 sent datagrams without a vpnd"
+
+log_step "restart vpnd on h1"
+run_host h1 || fail "vpnd on h1 did not come back"
+vpnctl_on h1 --json status | json_get 'd["shim"]["attached"]' | tee "$MV_TMP/att.txt"
+grep -qF "$cg" "$MV_TMP/att.txt" || fail "the cgroup was not re-attached"
+body=$(in_cg "$cg" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl after the restart"
+[ "$body" = failclosed-ok ] || fail "body '$body' after the restart"
+echo "after the restart: curl from the re-attached cgroup: $body"
+r=$(in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" 2>&1); rc=$?
+[ "$rc" -eq 7 ] || fail "unattached curl after the restart: exit $rc ($r)"
+echo "after the restart: unattached curl exit $rc"
+n=$(in_ns h1 ip -o link show | grep -c 'mavpn0')
+[ "$n" -eq 2 ] || fail "expected one overlay veth pair, found $n links"
+vpnctl_on h1 detach "$cg" >/dev/null || fail "detach"
+echo "PASS: fail closed across kill -9, service back after restart"
