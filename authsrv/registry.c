@@ -22,7 +22,39 @@ struct registry {
 	sqlite3 *db;
 	/* The two lookups every key request makes, prepared once. */
 	sqlite3_stmt *st_by_name, *st_by_ip;
+	bool batch;		/* server: reads share one transaction */
+	bool in_read;		/* that transaction is open */
 };
+
+/*
+ * Read batching (server only). Each SQLite read outside a transaction
+ * takes and drops the WAL read lock with fcntl(2): measurable at thousands
+ * of key requests a second. With batching on, lookups join one read
+ * transaction that the server ends once per event-loop pass
+ * (registry_read_end), before any write and before acting on the admin
+ * socket, so what it reads is never older than one pass.
+ */
+static void registry_read_begin(struct registry *r)
+{
+	if (!r->batch || r->in_read || !sqlite3_get_autocommit(r->db))
+		return;
+	if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+		r->in_read = true;
+}
+
+void registry_read_end(struct registry *r)
+{
+	if (!r->in_read)
+		return;
+	sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+	r->in_read = false;
+}
+
+void registry_read_batch(struct registry *r, bool on)
+{
+	registry_read_end(r);
+	r->batch = on;
+}
 
 static const char registry_schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -135,6 +167,7 @@ void registry_close(struct registry *r)
 {
 	if (!r)
 		return;
+	registry_read_end(r);
 	sqlite3_finalize(r->st_by_name);
 	sqlite3_finalize(r->st_by_ip);
 	sqlite3_close(r->db);
@@ -231,6 +264,7 @@ static int registry_host_query(struct registry *r, const char *sql,
 		return -EIO;
 	}
 	st = *cache;
+	registry_read_begin(r);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
@@ -291,6 +325,7 @@ int registry_host_foreach(struct registry *r,
 
 int registry_begin(struct registry *r)
 {
+	registry_read_end(r);
 	return sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
 	       SQLITE_OK ? 0 : -EIO;
 }
@@ -488,6 +523,7 @@ int registry_serial_revoked(struct registry *r, const char *serial)
 	if (registry_prepare(r, "SELECT 1 FROM revoked_certs WHERE serial = ?",
 			     &st))
 		return -EIO;
+	registry_read_begin(r);
 	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:

@@ -80,6 +80,11 @@ int registry_alloc_ip(struct registry *r, uint32_t *ip);
 /* -EEXIST if the name is taken. */
 int registry_host_add(struct registry *r, const struct reg_host *h);
 
+/* Server: let lookups share one read transaction, ended by
+ * registry_read_end() once per event-loop pass (see registry.c). */
+void registry_read_batch(struct registry *r, bool on);
+void registry_read_end(struct registry *r);
+
 /* Mark @name revoked and its certificate serial refused, in one
  * transaction; @h gets the host as it was. 0, -ENOENT, -EIO. */
 int registry_revoke(struct registry *r, const char *name, int64_t now,

@@ -763,6 +763,8 @@ static int server_admin(void *arg, const char *verb, const char *argstr,
 	unsigned int i;
 	int ret, n;
 
+	/* The CLI committed before asking: read what it wrote. */
+	registry_read_end(srv->reg);
 	if (!strcmp(verb, "online")) {
 		for (i = 0; i < SERVER_ONLINE_BUCKETS; i++)
 			for (s = srv->by_name[i]; s; s = s->name_next)
@@ -848,6 +850,7 @@ static int server_run(struct server *srv)
 			next_tick = now + SERVER_TICK_MS;
 		}
 		server_reap(srv);
+		registry_read_end(srv->reg);
 		if (srv->status_dirty)
 			server_write_status(srv);
 	}
@@ -951,6 +954,7 @@ int authsrv_serve(const struct serve_opts *o)
 		serve_fail("stored policy is unusable: %s\n", perr);
 		goto out_reg;
 	}
+	registry_read_batch(srv->reg, true);
 	srv->pki = pki_load(dir);
 	if (!srv->pki) {
 		serve_fail("cannot load CA from \"%s\": %s\n", dir,

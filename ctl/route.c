@@ -117,10 +117,11 @@ out:
 static int route_msg(int type, int flags, const char *ifname,
 		     const struct route *r, uint32_t src)
 {
+	uint32_t oif = ifname ? if_nametoindex(ifname) : 0;
+	uint32_t metric = ROUTE_BLACKHOLE_METRIC;
 	struct route_req q;
-	uint32_t oif = if_nametoindex(ifname);
 
-	if (!oif)
+	if (ifname && !oif)
 		return -ENODEV;
 	memset(&q, 0, sizeof(q));
 	q.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
@@ -130,10 +131,13 @@ static int route_msg(int type, int flags, const char *ifname,
 	q.rt.rtm_dst_len = r->plen;
 	q.rt.rtm_table = RT_TABLE_MAIN;
 	q.rt.rtm_protocol = RTPROT_STATIC;
-	q.rt.rtm_scope = RT_SCOPE_LINK;
-	q.rt.rtm_type = RTN_UNICAST;
+	q.rt.rtm_scope = ifname ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
+	q.rt.rtm_type = ifname ? RTN_UNICAST : RTN_BLACKHOLE;
 	route_attr(&q, RTA_DST, &r->net, sizeof(r->net));
-	route_attr(&q, RTA_OIF, &oif, sizeof(oif));
+	if (ifname)
+		route_attr(&q, RTA_OIF, &oif, sizeof(oif));
+	else
+		route_attr(&q, RTA_PRIORITY, &metric, sizeof(metric));
 	if (src)
 		route_attr(&q, RTA_PREFSRC, &src, sizeof(src));
 	return route_talk(&q);
@@ -150,6 +154,17 @@ int route_kernel_del(const char *ifname, const struct route *r)
 	int err = route_msg(RTM_DELROUTE, 0, ifname, r, 0);
 
 	return err == -ESRCH || err == -ENODEV ? 0 : err;
+}
+
+int route_blackhole_add(const struct route *r)
+{
+	return route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, NULL, r,
+			 0);
+}
+
+int route_blackhole_del(const struct route *r)
+{
+	return route_kernel_del(NULL, r);
 }
 
 int route_ip_forward(bool on)
@@ -179,6 +194,7 @@ struct gw {
 	char path[PATH_MAX];
 	char ifname[IF_NAMESIZE];
 	uint32_t self_ip;
+	struct route overlay;		/* the overlay prefix */
 	struct shim *shim;
 	struct datapath *dp;
 	int n_own, n_net;
@@ -279,10 +295,14 @@ static void gw_apply(struct gw *g, const struct route *old, int n_old)
 		if (route_find(g->net, g->n_net, &old[i]) >= 0)
 			continue;
 		route_kernel_del(g->ifname, &old[i]);
+		route_blackhole_del(&old[i]);
 		shim_unprotect(g->shim, old[i].net, old[i].plen);
 	}
 	for (i = 0; i < g->n_net; i++) {
-		err = route_kernel_add(g->ifname, &g->net[i], g->self_ip);
+		err = route_blackhole_add(&g->net[i]);
+		if (!err)
+			err = route_kernel_add(g->ifname, &g->net[i],
+					       g->self_ip);
 		if (!err)
 			err = shim_protect(g->shim, g->net[i].net,
 					   g->net[i].plen);
@@ -352,7 +372,8 @@ __attribute__((weak)) int datapath_set_routes(struct datapath *dp,
 }
 
 struct gw *gw_open(const char *state_dir, const char *ifname,
-		   uint32_t self_ip, struct shim *shim, struct datapath *dp)
+		   uint32_t self_ip, uint8_t plen, struct shim *shim,
+		   struct datapath *dp)
 {
 	struct gw *g = calloc(1, sizeof(*g));
 	int err;
@@ -362,8 +383,14 @@ struct gw *gw_open(const char *state_dir, const char *ifname,
 	snprintf(g->path, sizeof(g->path), "%s/%s", state_dir, GW_FILE);
 	snprintf(g->ifname, sizeof(g->ifname), "%s", ifname);
 	g->self_ip = self_ip;
+	g->overlay.plen = plen;
+	g->overlay.net = self_ip & (plen ? htonl(~0u << (32 - plen)) : 0);
 	g->shim = shim;
 	g->dp = dp;
+	err = route_blackhole_add(&g->overlay);
+	if (err)
+		log_warn("gw: cannot add the overlay blackhole route: %s",
+			 strerror(-err));
 	err = gw_load(g);
 	if (err) {
 		log_warn("gw: cannot read %s: %s", g->path, strerror(-err));
@@ -379,6 +406,14 @@ struct gw *gw_open(const char *state_dir, const char *ifname,
 
 void gw_free(struct gw *g)
 {
+	int i;
+
+	if (!g)
+		return;
+	/* A clean stop: the host is as before vpnd (mavpn0 goes too). */
+	for (i = 0; i < g->n_net; i++)
+		route_blackhole_del(&g->net[i]);
+	route_blackhole_del(&g->overlay);
 	free(g);
 }
 

@@ -181,7 +181,8 @@ static int shim_enf_attach(struct shim *s)
 }
 
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
-		       shim_event_fn fn, void *arg)
+		       const char *overlay_ifname, shim_event_fn fn,
+		       void *arg)
 {
 	uint32_t mask = plen ? htonl(~0u << (32 - plen)) : 0;
 	uint64_t cookie;
@@ -214,8 +215,12 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 	}
 	s->skel->rodata->netns_cookie = cookie;
 	s->skel->rodata->self_ip = self_ip;
-	/* The data plane made it before us; 0 (none) drops nothing less. */
-	s->skel->rodata->overlay_ifindex = if_nametoindex(SHIM_OVERLAY_IFNAME);
+	s->skel->rodata->overlay_ifindex = if_nametoindex(overlay_ifname);
+	if (!s->skel->rodata->overlay_ifindex) {
+		err = -ENODEV;
+		log_err("shim: no overlay interface %s", overlay_ifname);
+		goto err_skel;
+	}
 	err = shim_sock__load(s->skel);
 	if (err) {
 		log_err("shim: cannot load BPF programs: %s", strerror(-err));

@@ -678,6 +678,7 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 		jsonw_u64(j, "drops", sc.drops);
 		jsonw_u64(j, "blocked", sc.blocked);
 		jsonw_u64(j, "blocked_packets", sc.blocked_pkt);
+		jsonw_u64(j, "blocked_inbound", sc.blocked_in);
 		jsonw_u64(j, "datapath_requests", v->cnt.dp_requests);
 		jsonw_arr_begin(j, "attached");
 		for (i = 0; (p = shim_attached(v->shim, i)); i++)
@@ -716,8 +717,9 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 		ds.drop_replay, ds.drop_pending, ds.drop_no_key,
 		ds.drop_tx_full);
 	fprintf(f, "shim:      %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64
-		" connects/sends blocked, %" PRIu64 " packets blocked\n",
-		sc.events, sc.drops, sc.blocked, sc.blocked_pkt);
+		" connects/sends blocked, %" PRIu64 " packets blocked, %" PRIu64
+		" inbound not via %s blocked\n", sc.events, sc.drops,
+		sc.blocked, sc.blocked_pkt, sc.blocked_in, VPND_OVERLAY_IFNAME);
 	for (i = 0; (p = shim_attached(v->shim, i)); i++)
 		fprintf(f, "attached:  %s\n", p);
 	if (fclose(f) || !text)
@@ -1132,7 +1134,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_cs;
 	}
 	v->shim = shim_open(v->net, v->st.overlay_plen, v->st.overlay_ip,
-			    on_shim_event, v);
+			    VPND_OVERLAY_IFNAME, on_shim_event, v);
 	if (!v->shim) {
 		err = -errno;
 		goto err_dp;
@@ -1146,7 +1148,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	/* Routes of the last run before the server answers: a LAN prefix
 	 * must reach mavpn0 (and be dropped there), never the default. */
 	v->gw = gw_open(o->state_dir, VPND_OVERLAY_IFNAME, v->st.overlay_ip,
-			v->shim, v->dp);
+			v->st.overlay_plen, v->shim, v->dp);
 	if (!v->gw) {
 		err = -ENOMEM;
 		goto err_shim;

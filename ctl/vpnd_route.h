@@ -33,6 +33,16 @@ const char *route_str(const struct route *r, char *buf, unsigned int len);
 int route_kernel_add(const char *ifname, const struct route *r, uint32_t src);
 int route_kernel_del(const char *ifname, const struct route *r);
 
+/*
+ * "blackhole net/plen metric ROUTE_BLACKHOLE_METRIC": under the route via
+ * mavpn0 (metric 0), so it only matters when mavpn0 is gone (a crashed
+ * vpnd's interface deleted, or a restart failing half-way): the prefix is
+ * then unreachable instead of falling back to the default route in clear.
+ */
+#define ROUTE_BLACKHOLE_METRIC	0xffffffffu
+int route_blackhole_add(const struct route *r);
+int route_blackhole_del(const struct route *r);
+
 /* Set net.ipv4.ip_forward in our network namespace. 0 or -errno. */
 int route_ip_forward(bool on);
 
@@ -50,10 +60,15 @@ struct gw;
 struct shim;
 struct datapath;
 
-/* Load STATE/routes (if any) and apply it. NULL with errno. */
+/*
+ * Add the blackhole route of the overlay prefix (@self_ip/@plen), load
+ * STATE/routes (if any) and apply it. NULL with errno.
+ */
 struct gw *gw_open(const char *state_dir, const char *ifname,
-		   uint32_t self_ip, struct shim *shim, struct datapath *dp);
-void gw_free(struct gw *g);			/* accepts NULL */
+		   uint32_t self_ip, uint8_t plen, struct shim *shim,
+		   struct datapath *dp);
+/* Remove the blackhole routes (clean stop); accepts NULL. */
+void gw_free(struct gw *g);
 
 /* HELLO_ACK: our own routes ("cidr,cidr") and the network's
  * ("cidr[=gw_ip],..."); either may be NULL (= unchanged). 0 or -errno. */

@@ -13,9 +13,6 @@
 
 struct shim;
 
-/* The overlay interface the data plane creates (vpnd's VPND_OVERLAY_IFNAME). */
-#define SHIM_OVERLAY_IFNAME	"mavpn0"
-
 /* Called for every event from shim_poll(). */
 typedef void (*shim_event_fn)(void *arg, const struct shim_event *e);
 
@@ -29,13 +26,16 @@ void shim_log_init(void);
 
 /*
  * Open and load the programs for the overlay @net/@plen (network order) and
- * our own address @self_ip, in the caller's network namespace, and link the
+ * our own address @self_ip on @overlay_ifname (which must exist: packets
+ * for @self_ip are accepted only from there), in the caller's network
+ * namespace, and link the
  * enforcement programs to the cgroup2 root: from then on only processes in
  * attached cgroups reach protected destinations from this netns. NULL with
  * errno set and one line logged.
  */
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
-		       shim_event_fn fn, void *arg);
+		       const char *overlay_ifname, shim_event_fn fn,
+		       void *arg);
 /* Detach everything, unload. Accepts NULL. */
 void shim_close(struct shim *s);
 

@@ -127,8 +127,14 @@ static SSL_CTX *tlsconn_ctx_common(const SSL_METHOD *method)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	/*
+	 * RELEASE_BUFFERS: an idle channel (most of them, most of the time)
+	 * gives its 16 KiB+ record buffers back; at 10k hosts that is the
+	 * difference between ~50 and ~15 KiB per connection on the server.
+	 */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+			      SSL_MODE_RELEASE_BUFFERS);
 	/*
 	 * A peer that dies (vpnd killed) closes without close_notify: report
 	 * that as a plain close (-ECONNRESET), not a TLS error. Truncation

@@ -73,4 +73,7 @@ cp "$ROOT/authsrv/Containerfile" "$ctx/Containerfile"
 echo "container: podman build $IMAGE"
 podman build --pull=never --network=host --format docker \
 	--build-arg "BASE=$BASE" -t "$IMAGE" -f "$ctx/Containerfile" "$ctx"
+# Earlier builds' images lost their tag: drop them (ours only, by label).
+podman image prune -f --filter label=org.mavpn.stage=builder >/dev/null 2>&1
+podman image prune -f --filter label=org.mavpn.image=authsrv >/dev/null 2>&1
 echo "container: built $IMAGE"

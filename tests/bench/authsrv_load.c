@@ -435,7 +435,7 @@ int main(int argc, char **argv)
 	char cmd[8192], path[4096], line[512];
 	double t0, t_conn, t_keys;
 	long rss0, rss1, rss2;
-	int o, i, k, online = 0, have, connecting = 0, next = 0;
+	int o, i, k, online = 0, have, connecting = 0, next = 0, stalls = 0;
 	struct rlimit rl;
 	FILE *p;
 
@@ -576,7 +576,20 @@ int main(int argc, char **argv)
 		}
 		if (next >= b.n && connecting == 0)
 			break;
-		k = epoll_wait(b.epfd, evs, 256, 10000);
+		k = epoll_wait(b.epfd, evs, 256, 1000);
+		if (k == 0 && ++stalls <= 10) {
+			/* A lost wakeup in some handshake: poke the laggards. */
+			for (i = 0; i < next; i++) {
+				struct host *h = &b.h[i];
+
+				if (h->state != H_CONNECTING && h->state != H_HELLO)
+					continue;
+				host_io(&b, h, &online);
+				if (h->state == H_ONLINE || h->state == H_FAILED)
+					connecting--;
+			}
+			continue;
+		}
 		if (k <= 0) {
 			fprintf(stderr, "bench: connect phase stalled at %d online\n",
 				online);

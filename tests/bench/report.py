@@ -30,8 +30,9 @@ metrics = [  # key, label, higher is better
     ("first", "first packet ms", False),
     ("cpu", "CPU s per Gbit", False),
 ]
-order = [n for n in ("plain", "mavpn", "wireguard-go", "openvpn") if n in res]
-peers = [n for n in order if n != "mavpn"]
+order = [n for n in ("plain", "mavpn", "mavpn-w1", "wireguard-go", "openvpn")
+         if n in res]
+peers = [n for n in order if not n.startswith("mavpn")]
 
 
 def fmt(v):

@@ -26,13 +26,18 @@ stop_contender() {
 }
 cbg() { local log=$1; shift; "$@" >"$log" 2>&1 & CONT_PIDS+=($!); }
 
+# mavpn enforces per-application access: its measurements run in a cgroup
+# attached on both hosts (CG set), the others in the bare namespace.
+CG=
+run_on() { if [ -n "$CG" ]; then in_cg "$CG" "$@"; else in_ns "$@"; fi; }
+
 cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; } # jiffies
 
 # iperf3 from h1 to $1; prints "gbps cpu_s_per_gbit"
 tcp_run() { # dst streams
 	local dst=$1 n=$2 c0 c1 gbps
 	c0=$(cpu_busy)
-	in_ns h1 iperf3 -c "$dst" -t "$DUR" -P "$n" -J > "$OUT/iperf.json" 2>/dev/null || { echo "0 0"; return; }
+	run_on h1 iperf3 -c "$dst" -t "$DUR" -P "$n" -J > "$OUT/iperf.json" 2>/dev/null || { echo "0 0"; return; }
 	c1=$(cpu_busy)
 	gbps=$(python3 -c "import json;d=json.load(open('$OUT/iperf.json'));print(d['end']['sum_received']['bits_per_second']/1e9)" 2>/dev/null)
 	[ -n "$gbps" ] || { echo "0 0"; return; }
@@ -41,14 +46,14 @@ tcp_run() { # dst streams
 
 udp_run() { # dst size -> received packets/s
 	local dst=$1 len=$2
-	in_ns h1 iperf3 -c "$dst" -u -b 0 -l "$len" -t "$DUR" -J > "$OUT/iperf.json" 2>/dev/null || { echo 0; return; }
+	run_on h1 iperf3 -c "$dst" -u -b 0 -l "$len" -t "$DUR" -J > "$OUT/iperf.json" 2>/dev/null || { echo 0; return; }
 	python3 -c "
 import json; d=json.load(open('$OUT/iperf.json')); s=d['end']['sum']
 print(int(s['packets']*(1-s.get('lost_percent',0)/100.0)/s['seconds']))" 2>/dev/null || echo 0
 }
 
 rtt_run() { # dst -> avg ms
-	in_ns h1 ping -q -c 50 -i 0.02 "$1" 2>/dev/null | awk -F/ '/^rtt/{print $5}'
+	run_on h1 ping -q -c 50 -i 0.02 "$1" 2>/dev/null | awk -F/ '/^rtt/{print $5}'
 }
 
 declare -A R
@@ -56,7 +61,7 @@ measure() { # name dst first_ms
 	local name=$1 dst=$2
 	echo "--- $name: measuring towards $dst"
 	bg_iperf=$(mktemp)
-	in_ns h2 iperf3 -s -D -B "$dst" --pidfile "$OUT/iperf3-$name.pid" >/dev/null 2>&1 || true
+	run_on h2 iperf3 -s -D -B "$dst" --pidfile "$OUT/iperf3-$name.pid" >/dev/null 2>&1 || true
 	sleep 0.5
 	read -r R[$name,tcp1] R[$name,cpu] < <(tcp_run "$dst" 1)
 	read -r R[$name,tcp4] _ < <(tcp_run "$dst" 4)
@@ -71,7 +76,7 @@ measure() { # name dst first_ms
 
 # Time from "send the first ping" to "reply" when nothing is set up yet.
 first_ping_ms() { # ns dst
-	in_ns "$1" ping -c 1 -W 5 "$2" 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | head -n1
+	run_on "$1" ping -c 1 -W 5 "$2" 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | head -n1
 }
 
 topo_up
@@ -81,10 +86,30 @@ for h in h1 h2; do in_ns "$h" ethtool -K eth0 gro off gso off tso off >/dev/null
 measure plain 198.18.0.12 "$(first_ping_ms h1 198.18.0.12)"
 
 # --- mavpn
+# Default --workers (one per online CPU), then --workers 1 (BENCH_W1=0 skips):
+# on a 2-CPU VM the workers share the cores with iperf3 and both stacks.
 if start_authsrv && start_host h1 && start_host h2; then
 	ip2=$(vpnctl_on h1 resolve h2)
+	cg_new bench CG
+	vpnctl_on h1 attach "$CG" >/dev/null && vpnctl_on h2 attach "$CG" >/dev/null
 	first=$(first_ping_ms h1 "$ip2")
 	measure mavpn "$ip2" "$first"
+	if [ "${BENCH_W1:-1}" = 1 ]; then
+		for h in h1 h2; do
+			pid=${MV_HOST_PID[$h]}
+			kill "$pid"; wait "$pid" 2>/dev/null
+			# forget it, so topo_down never signals a reused PID
+			for i in "${!MV_PIDS[@]}"; do
+				[ "${MV_PIDS[$i]}" = "$pid" ] && unset "MV_PIDS[$i]"
+			done
+		done
+		MV_VPND_ARGS="--workers 1"
+		# (vpnd re-attaches the cgroup itself from its --state on restart)
+		run_host h1 && run_host h2 &&
+			measure mavpn-w1 "$ip2" "$(first_ping_ms h1 "$ip2")"
+		MV_VPND_ARGS=
+	fi
+	CG=
 else
 	echo "mavpn: could not start (see logs)"; for f in "$MV_TMP"/*.log; do tail -n 5 "$f"; done
 fi

@@ -9,8 +9,9 @@
 # Proves: while h1's vpnd is dead, mavpn0 and its route stay and the XDP
 # program on mavpn0x drops what the dead workers would have encrypted, so
 # curl, UDP and ping from h1 (attached or not) to h2's overlay address get
-# nothing and the bridge carries no frame with an overlay address or TCP
-# 8080 in clear; the restarted vpnd replaces the leftover interface,
+# nothing; with mavpn0 deleted too, the blackhole route vpnd left keeps the
+# prefix unreachable; the bridge carries no frame with an overlay address
+# or TCP 8080 in clear throughout; the restarted vpnd makes a new interface,
 # re-attaches CG from its state dir (no operator step) and CG's curl works
 # again while an unattached curl gets EPERM again.
 set -u
@@ -52,6 +53,14 @@ in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "una
 in_ns h1 ping -c 3 -i 0.2 -W 1 "$h2ip" >/dev/null 2>&1 && fail "ping got an answer"
 in_cg "$cg" h1 bash -c "echo plaintext-udp > /dev/udp/$h2ip/9000"
 echo "curl (attached and not), ping and UDP from h1 got nothing"
+# Worst case: the leftover interface is gone too (deleted by hand, or a
+# restart failed half-way). The blackhole route keeps the prefix closed.
+in_ns h1 ip route show type blackhole | grep -q "^blackhole 100.80.0.0/16" \
+	|| fail "no blackhole route for the overlay"
+in_ns h1 ip link del mavpn0
+in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "curl got through without mavpn0"
+in_ns h1 ping -c 2 -i 0.2 -W 1 "$h2ip" >/dev/null 2>&1 && fail "ping got through without mavpn0"
+echo "mavpn0 deleted as well: $(in_ns h1 ip route get "$h2ip" 2>&1 | head -1)"
 sleep 1
 kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
 total=$(tshark -r "$MV_TMP/wire.pcap" 2>/dev/null | wc -l)

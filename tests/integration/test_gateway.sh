@@ -75,6 +75,8 @@ vpnctl_on h1 --json flows | json_get '[(f["dst"], f["via"], f["verdict"]) for f 
 log_step "kill -9 vpnd on h1"
 kill -9 "${MV_HOST_PID[h1]}"; wait "${MV_HOST_PID[h1]}" 2>/dev/null
 in_ns h1 ip route get "$lan" | grep -q "dev mavpn0" || fail "LAN route left mavpn0 after the kill"
+in_ns h1 ip route show type blackhole | grep -q "^blackhole 198.19.0.0/24" \
+	|| fail "no blackhole route under the LAN route"
 in_ns h1 curl -sS --max-time 3 "http://$lan:8080/" >/dev/null 2>&1 && fail "curl reached the LAN without vpnd"
 in_ns h1 ping -c 2 -i 0.2 -W 1 "$lan" >/dev/null 2>&1 && fail "ping reached the LAN without vpnd"
 echo "without vpnd: curl and ping to the LAN get nothing"

@@ -13,7 +13,8 @@
 # address (no rewrite, so no recvmsg hook needed), connected UDP (nc -u),
 # ping; `vpnctl flows` lists application, destination and verdict; two vpnd
 # (h1, h2: one cgroup2 hierarchy, two netns) do not act on each other's
-# traffic, and namespaces without vpnd are untouched.
+# traffic, and namespaces without vpnd are untouched; plaintext TCP to h2's
+# overlay address that arrives on the underlay is dropped (ingress guard).
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
@@ -50,18 +51,19 @@ wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 cat > "$MV_TMP/try.py" <<'PY'
 import errno, socket, sys
 kind, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tmo = float(sys.argv[4]) if len(sys.argv) > 4 else 5
 fam = socket.AF_INET6 if ":" in host else socket.AF_INET
 try:
     if kind == "tcp":
-        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(5)
+        s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(tmo)
         s.connect((host, port)); print("ok")
     else:
-        s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(5)
+        s = socket.socket(fam, socket.SOCK_DGRAM); s.settimeout(tmo)
         s.sendto(b"hello", (host, port))
         d, a = s.recvfrom(2048)
         print("ok", d.decode(), a[0])
 except OSError as e:
-    print(errno.errorcode.get(e.errno, str(e)))
+    print(errno.errorcode.get(e.errno, str(e)) if e.errno else "timeout")
 PY
 try_on() { in_ns "$1" python3 "$MV_TMP/try.py" "${@:2}"; }
 
@@ -131,11 +133,18 @@ r=$(in_cg "$cg" h1 python3 "$MV_TMP/try.py" tcp "$h2ip" 8080)
 [ "$r" = EPERM ] || fail "a cgroup attached on h2 only reached h2 from h1: $r"
 echo "cgroup attached to h2's vpnd only, process in h1's netns: $r"
 vpnctl_on h2 detach "$cg" >/dev/null || fail "detach on h2"
+# srv has no vpnd: its connect() is not ours to refuse (no EPERM). It
+# reaches h2 in clear on the underlay, where h2's ingress program drops it:
+# h2's overlay address answers only through mavpn0.
 in_ns srv ip route add 100.80.0.0/16 dev eth0
-r=$(in_ns srv python3 "$MV_TMP/try.py" tcp "$h2ip" 8080)
+r=$(in_ns srv python3 "$MV_TMP/try.py" tcp "$h2ip" 8080 2)
 [ "$r" != EPERM ] || fail "a namespace without vpnd got EPERM"
-echo "namespace without vpnd, connect() to $h2ip: $r (not EPERM)"
+[ "$r" != ok ] || fail "plaintext TCP from the underlay reached h2's overlay address"
+echo "namespace without vpnd, connect() to $h2ip in clear: $r (not EPERM, not accepted)"
 in_ns srv ip route del 100.80.0.0/16 dev eth0
+bin=$(vpnctl_on h2 --json status | json_get 'd["shim"]["blocked_inbound"]')
+[ "$bin" -ge 1 ] || fail "h2 did not count the dropped inbound packet"
+echo "h2 dropped $bin packets for its overlay address that came from the underlay"
 blk=$(vpnctl_on h2 --json status | json_get 'd["shim"]["blocked"]')
 [ "$blk" -eq 0 ] || fail "h2's enforcement blocked $blk calls of other namespaces"
 echo "h2 blocked nothing: blocked=$blk"

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * authsrv policy: parser errors (with their line) and a decision table.
+ * Built with authsrv/policy.c and authsrv/util.c (see the Makefile rule).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../authsrv/policy.h"
+
+static const char policy_text[] =
+	"# comment line\n"
+	"\n"
+	"allow tag:client -> tag:web app */mavpn-run.* proto tcp port 8080\n"
+	"allow monitor -> *   # trailing comment\n"
+	"allow host:db1 -> db2 proto udp port 5000-5010\n"
+	"allow h9 -> tag:web proto icmp\n";
+
+struct decision {
+	const char *a, *a_tags, *b, *b_tags, *app;
+	uint8_t proto;
+	uint16_t port;
+	bool allow;
+};
+
+static const struct decision table[] = {
+	{ "h1", "client", "h2", "web", "/sys/fs/cgroup/mavpn-run.1.x", 6, 8080, true },
+	{ "h1", "client,x", "h2", "a,web", "/cg/mavpn-run.9", 6, 8080, true },
+	{ "h1", "client", "h2", "web", "/sys/fs/cgroup/other", 6, 8080, false },
+	{ "h1", "client", "h2", "web", NULL, 6, 8080, false },
+	{ "h1", "client", "h2", "web", "/x/mavpn-run.1", 6, 8081, false },
+	{ "h1", "client", "h2", "web", "/x/mavpn-run.1", 17, 8080, false },
+	{ "h1", "client", "h2", "web", "/x/mavpn-run.1", 0, 0, false },
+	{ "h1", "clients", "h2", "web", "/x/mavpn-run.1", 6, 8080, false },
+	{ "h2", "web", "h1", "client", "/x/mavpn-run.1", 6, 8080, false },
+	{ "monitor", "", "anything", "", NULL, 0, 0, true },
+	{ "db1", "", "db2", "", NULL, 17, 5005, true },
+	{ "db1", "", "db2", "", NULL, 17, 5011, false },
+	{ "db1", "", "db2", "", NULL, 17, 0, false },
+	{ "h9", "", "w", "web", NULL, 1, 0, true },
+	{ "h9", "", "w", "web", NULL, 0, 0, false },
+};
+
+static void test_decisions(void **state)
+{
+	char err[128];
+	struct policy *p = policy_parse(policy_text, err, sizeof(err));
+	size_t i;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(policy_nrules(p), 4);
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		const struct decision *d = &table[i];
+		struct policy_who a = { d->a, d->a_tags }, b = { d->b, d->b_tags };
+		struct policy_req rq = { d->app, d->proto, d->port };
+
+		if (policy_allows(p, &a, &b, &rq) != d->allow)
+			fail_msg("row %zu: %s -> %s app %s %u/%u: want %s", i,
+				 d->a, d->b, d->app ? d->app : "-", d->proto,
+				 d->port, d->allow ? "allow" : "deny");
+	}
+	policy_free(p);
+}
+
+static void test_default_and_empty(void **state)
+{
+	struct policy_who a = { "x", "" }, b = { "y", "" };
+	struct policy_req rq = { NULL, 0, 0 };
+	char err[128];
+	struct policy *p;
+
+	(void)state;
+	assert_true(policy_allows(NULL, &a, &b, &rq));	/* none stored */
+	p = policy_parse("# nothing\n\n", err, sizeof(err));
+	assert_non_null(p);
+	assert_int_equal(policy_nrules(p), 0);
+	assert_false(policy_allows(p, &a, &b, &rq));	/* stored: deny */
+	policy_free(p);
+}
+
+static void test_errors(void **state)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "deny a -> b\n", "line 1: expected \"allow\"" },
+		{ "allow a b\n", "line 1: expected \"allow SRC -> DST\"" },
+		{ "\nallow a => b\n", "line 2: expected \"allow SRC -> DST\"" },
+		{ "allow A -> b\n", "line 1: bad source" },
+		{ "allow a -> tag:\n", "line 1: bad destination" },
+		{ "allow a -> b port 0\n", "line 1: bad port" },
+		{ "allow a -> b port 9-1\n", "line 1: bad port" },
+		{ "allow a -> b proto sctpx\n", "line 1: bad proto" },
+		{ "allow a -> b app\n", "line 1: \"app\" needs a value" },
+		{ "allow a -> b color red\n", "line 1: unknown word" },
+	};
+	char err[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(policy_parse(bad[i].text, err, sizeof(err)));
+		if (strncmp(err, bad[i].want, strlen(bad[i].want)))
+			fail_msg("case %zu: got \"%s\", want \"%s...\"", i, err,
+				 bad[i].want);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decisions),
+		cmocka_unit_test(test_default_and_empty),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}
