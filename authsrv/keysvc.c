@@ -30,18 +30,22 @@
 #include "server.h"
 
 #define KEYSVC_ID_SLACK_S	60
-#define KEYSVC_ID_BUCKETS	4096
+/* Ids live lifetime + slack: at 20k grants/s and 300 s that is ~7M of
+ * them, so chains stay short only with a table this size (8 MiB). */
+#define KEYSVC_ID_BUCKETS	(1u << 20)
 
 struct keysvc_id {
 	uint32_t id;
 	uint32_t a_ip, b_ip;		/* requester, peer; 0 after a revoke */
 	uint64_t expires_ms;
+	struct keysvc_grant *grant;	/* while pushed, not yet granted */
 	struct keysvc_id *hnext;	/* hash chain */
 	struct keysvc_id *fnext;	/* FIFO, oldest first */
 };
 
 struct keysvc_grant {
-	struct keysvc_grant *next;
+	struct keysvc_grant *next, *prev;
+	struct keysvc_id *idrec;	/* its key id's record */
 	uint32_t key_id;
 	uint32_t req_id;
 	uint8_t key[CTLMSG_KEY_LEN];
@@ -88,18 +92,23 @@ void keysvc_free(struct keysvc *k)
 
 static unsigned int keysvc_bucket(uint32_t id)
 {
-	return (id * 2654435761u) >> 20;	/* 12 bits: KEYSVC_ID_BUCKETS */
+	return (id * 2654435761u) >> 12;	/* 20 bits: KEYSVC_ID_BUCKETS */
 }
-_Static_assert(KEYSVC_ID_BUCKETS == 1 << 12, "bucket hash width");
+_Static_assert(KEYSVC_ID_BUCKETS == 1u << 20, "bucket hash width");
 
-static bool keysvc_id_used(const struct keysvc *k, uint32_t id)
+static struct keysvc_id *keysvc_id_find(const struct keysvc *k, uint32_t id)
 {
-	const struct keysvc_id *e;
+	struct keysvc_id *e;
 
 	for (e = k->buckets[keysvc_bucket(id)]; e; e = e->hnext)
 		if (e->id == id)
-			return true;
-	return false;
+			return e;
+	return NULL;
+}
+
+static bool keysvc_id_used(const struct keysvc *k, uint32_t id)
+{
+	return keysvc_id_find(k, id) != NULL;
 }
 
 /* A fresh key id, remembered until it cannot be live anywhere. 0 = error. */
@@ -286,6 +295,8 @@ void keysvc_key_req(struct server *srv, struct session *a,
 			    "key generation failed");
 		return;
 	}
+	g->idrec = keysvc_id_find(k, g->key_id);
+	g->idrec->grant = g;
 	g->req_id = m->req_id;
 	g->a = a;
 	g->b = b;
@@ -293,7 +304,10 @@ void keysvc_key_req(struct server *srv, struct session *a,
 	g->deadline_ms = now + KEYSVC_ACK_TIMEOUT_MS;
 	if (app)
 		snprintf(g->app, sizeof(g->app), "%s", app);
+	g->prev = NULL;
 	g->next = k->pending;
+	if (k->pending)
+		k->pending->prev = g;
 	k->pending = g;
 	a->pending++;
 
@@ -323,14 +337,14 @@ void keysvc_key_req(struct server *srv, struct session *a,
 
 static void keysvc_unlink(struct keysvc *k, struct keysvc_grant *g)
 {
-	struct keysvc_grant **pp;
-
-	for (pp = &k->pending; *pp; pp = &(*pp)->next) {
-		if (*pp == g) {
-			*pp = g->next;
-			break;
-		}
-	}
+	if (g->prev)
+		g->prev->next = g->next;
+	else
+		k->pending = g->next;
+	if (g->next)
+		g->next->prev = g->prev;
+	g->next = g->prev = NULL;
+	g->idrec->grant = NULL;
 	if (g->a->pending)
 		g->a->pending--;
 }
@@ -339,13 +353,14 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 		     const struct ctlmsg *m)
 {
 	struct keysvc *k = srv->keys;
-	struct keysvc_grant *g;
+	struct keysvc_grant *g = NULL;
+	struct keysvc_id *e;
 	struct session *a;
 	struct ctlmsg r;
 
-	for (g = k->pending; g; g = g->next)
-		if (g->key_id == m->key_id && g->b == b)
-			break;
+	e = keysvc_id_find(k, m->key_id);
+	if (e && e->grant && e->grant->b == b)
+		g = e->grant;
 	if (!g) {
 		/* Late (after the timeout) or bogus: nothing to hand over. */
 		log_info("stray KEY_PUSH_ACK host=%s key_id=%08x", b->name,

@@ -1,29 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * vpnd's data plane (include/mavpn/datapath.h): overlay veth, XDP, AF_XDP
- * worker, key table.
+ * vpnd's data plane (include/mavpn/datapath.h): overlay veth, XDP, a pool
+ * of AF_XDP workers, key table.
  *
- *   host stack -> mavpn0 ==veth== mavpn0x [xdp_overlay -> XSK ov]
- *        worker: parse inner IPv4, find peer, seal, add Eth/IPv4/UDP
- *   [XSK ul] -> underlay NIC -> peer
- *   peer -> underlay NIC [xdp_underlay: UDP to our port -> XSK ul]
- *        worker: open, replay check, inner check, add Eth
- *   [XSK ov] -> mavpn0x ==veth== mavpn0 -> host stack
+ *   host stack -> mavpn0 ==veth, N queues== mavpn0x [xdp_overlay: rxq i
+ *        -> XSK ov[i]]  worker i: parse inner IPv4, find peer, seal
+ *   -> XSK ul[i] on underlay queue i (Eth/IPv4/UDP built here), or, for a
+ *      worker beyond the NIC's queues, sendmmsg on the UDP socket
+ *   peer -> underlay NIC [xdp_underlay: UDP to our port, rxq i -> XSK ul[i]]
+ *        worker i: dp_decap() (open, replay window, inner check), add Eth
+ *   -> XSK ov[i] -> mavpn0x ==veth== mavpn0 -> host stack
  *
  * Threads and locking. The control thread (vpnd's event loop) calls the
- * datapath_* functions; one worker thread owns both AF_XDP sockets, the
- * netlink socket for neighbour lookups and the pending queues' heads.
- * dp->lock is an rwlock: the worker holds it for reading once per batch,
- * the control thread takes it for writing to change the table's shape
- * (insert a peer, install or retire a session, drop held packets) and for
- * reading to answer queries. Since workers never run while a writer holds
- * the lock, a session can be freed (and its keys wiped) right when it is
- * retired: no RCU needed. The worker itself takes the write lock only to
- * insert a peer it has never seen.
+ * datapath_* functions. Worker i owns its two AF_XDP sockets and AEAD
+ * contexts s->tx[i], s->rx[i] of every session; worker 0 also owns the
+ * netlink sockets (next-hop lookups, neighbour events), the kernel UDP
+ * socket's receive side and the flush of held packets when a key arrives.
+ * dp->lock is an rwlock: workers hold it for reading once per batch, the
+ * control thread takes it for writing to change the table's shape (insert
+ * a peer, install or retire a session, drop held packets) and for reading
+ * to answer queries. Since workers never run while a writer holds the
+ * lock, a session can be freed (and its keys wiped) right when it is
+ * retired: no RCU needed. A worker takes the write lock only to insert a
+ * peer it has never seen. Per packet there is no lock: per-worker
+ * contexts, relaxed atomic counters, the nonce fetch-add below, and a
+ * per-session spinlock around the replay window's update (dp_decap.c).
  *
- * Nonces: each session's tx counter is taken with an atomic fetch-add, so
- * a counter is never used twice under one key even with several workers;
- * it starts at 1 and a session whose counter ran out counts as expired.
+ * Nonces: a session's tx counter (one per directional key, shared by all
+ * workers) is taken with an atomic fetch-add, so a counter is never used
+ * twice under one key whichever worker sends; it starts at 1 and a session
+ * whose counter reached DP_COUNTER_MAX counts as expired. Restarts and
+ * renewals always bring a new key (docs/protocol.md, "Nonce").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -524,6 +531,9 @@ static void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		p = dp_peer_get(&dp->peers, ip->daddr);
 		pthread_rwlock_unlock(&dp->lock);
 		pthread_rwlock_rdlock(&dp->lock);
+		/* unlocked for a moment: it may have been removed again */
+		if (p)
+			p = dp_peer_find(&dp->peers, ip->daddr);
 		if (!p) {
 			DP_INC(dp->st.drop_no_key);
 			return;

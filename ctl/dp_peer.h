@@ -6,9 +6,10 @@
  *
  * Locking (see dp_datapath.c for the full picture): the table's shape
  * (insertions, session install/retire) changes only under the datapath's
- * rwlock held for writing; workers hold it for reading once per batch. The
- * fields marked "worker" are touched only by the (single) worker thread;
- * counters are relaxed atomics so the control thread may read them anytime.
+ * rwlock held for writing; workers hold it for reading once per batch.
+ * Next-hop fields are written by worker 0 only; the pending queue has its
+ * own mutex (slow path); counters are relaxed atomics so the control thread
+ * may read them anytime.
  */
 #ifndef MAVPN_CTL_DP_PEER_H
 #define MAVPN_CTL_DP_PEER_H

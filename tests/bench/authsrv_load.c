@@ -433,7 +433,7 @@ int main(int argc, char **argv)
 	};
 	struct epoll_event evs[256];
 	char cmd[8192], path[4096], line[512];
-	double t0, t_conn, t_keys;
+	double t0, t_conn, t_keys, gps;
 	long rss0, rss1, rss2;
 	int o, i, k, online = 0, have, connecting = 0, next = 0, stalls = 0;
 	struct rlimit rl;
@@ -466,8 +466,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	b.h = calloc((size_t)b.n, sizeof(*b.h));
-	b.sent_at = calloc((size_t)b.requests + 1, sizeof(double));
-	b.lat = calloc((size_t)b.requests + 1, sizeof(double));
+	/* + the unloaded phase's 2000 */
+	b.sent_at = calloc((size_t)b.requests + 2001, sizeof(double));
+	b.lat = calloc((size_t)b.requests + 2001, sizeof(double));
 	b.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!b.h || !b.sent_at || !b.lat || b.epfd < 0)
 		return 1;
@@ -629,16 +630,38 @@ int main(int argc, char **argv)
 	t_keys = now_s() - t0;
 	rss2 = rss_kib(b.srv_pid);
 	qsort(b.lat, (size_t)b.nlat, sizeof(double), cmp_d);
+	gps = b.granted / t_keys;
 	printf("key grants: %d granted, %d denied in %.2f s: %.0f grants/s (%d in flight)\n",
-	       b.granted, b.denied, t_keys, b.granted / t_keys, b.inflight);
+	       b.granted, b.denied, t_keys, gps, b.inflight);
 	if (b.nlat)
 		printf("grant latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
 		       b.lat[b.nlat / 2] * 1e3, b.lat[b.nlat * 99 / 100] * 1e3,
 		       b.lat[b.nlat - 1] * 1e3);
 	printf("server RSS after the key phase: %.1f MiB\n", rss2 / 1024.0);
+
+	/* 5. the same, one request at a time: latency without queueing */
+	b.nlat = 0;
+	b.requests = b.sent + 2000;
+	b.granted = b.denied = 0;
+	k = b.sent;
+	t0 = now_s();
+	send_key_req(&b);
+	while (b.granted + b.denied < b.sent - k) {
+		int j, e = epoll_wait(b.epfd, evs, 256, 10000);
+
+		if (e <= 0)
+			break;
+		for (j = 0; j < e; j++)
+			host_io(&b, evs[j].data.ptr, &online);
+	}
+	qsort(b.lat, (size_t)b.nlat, sizeof(double), cmp_d);
+	if (b.nlat)
+		printf("unloaded (1 in flight, %d grants in %.2f s): p50 %.2f ms, p99 %.2f ms\n",
+		       b.nlat, now_s() - t0, b.lat[b.nlat / 2] * 1e3,
+		       b.lat[b.nlat * 99 / 100] * 1e3);
 	printf("goals: 10000 hosts within 1 GiB RSS: %s; >= 20000 grants/s: %s\n",
 	       online >= 10000 && rss1 < 1024 * 1024 ? "met" : "not met",
-	       b.granted / t_keys >= 20000 ? "met" : "not met");
+	       gps >= 20000 ? "met" : "not met");
 out:
 	for (i = 0; i < b.n; i++) {
 		if (b.h[i].tc)
