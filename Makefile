@@ -113,8 +113,8 @@ $(B)/fuzz/fuzz_decap: tests/fuzz/fuzz_decap.c ctl/dp_decap.c ctl/dp_peer.c $(LIB
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ictl -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LDLIBS_CRYPTO) -lpthread
 
-unit: $(UNIT_BINS)
-	@tests/run-unit.sh $(UNIT_BINS)
+unit: $(UNIT_BINS) $(XDP_TEST)
+	@tests/run-unit.sh $(UNIT_BINS) $(XDP_TEST)
 
 fuzz: $(FUZZ_BINS)
 	@FUZZ_SECONDS=$${FUZZ_SECONDS:-120} tests/run-fuzz.sh $(FUZZ_BINS)

@@ -155,6 +155,10 @@ struct datapath {
 
 	int stop;			/* atomic */
 	struct dp_stats st;		/* atomic counters */
+
+	/* gateway routes; changed under the wrlock, read under rdlock */
+	struct dp_route routes[DP_ROUTES_MAX];
+	int nroutes;
 };
 
 static uint64_t now_ms(void)
@@ -180,7 +184,19 @@ static uint16_t ip_csum(const void *hdr, size_t len)
 static int session_tx_live(const struct dp_session *s, uint64_t now)
 {
 	return s && (!s->expires_ms || now < s->expires_ms) &&
-	       DP_LOAD(s->tx_next) < DP_COUNTER_MAX;
+	       DP_LOAD(s->tx_next) < DP_COUNTER_MAX &&
+	       (!s->tx_limit || DP_LOAD(s->tx_next) < s->tx_limit);
+}
+
+/* The session to send with: cur, or the pushed renewal (p->next) once the
+ * peer has used it or cur ran out (make before break, see dp_peer.h). */
+static struct dp_session *tx_session(const struct dp_peer *p, uint64_t now)
+{
+	struct dp_session *n = p->next;
+
+	if (n && (DP_LOAD(n->rx_used) || !session_tx_live(p->cur, now)))
+		return n;
+	return p->cur;
 }
 
 static void wake(int fd)
@@ -194,19 +210,31 @@ static void wake(int fd)
 
 /* --- key requests (worker -> control) ---------------------------------- */
 
+static int requested_recently(struct dp_peer *p, uint64_t now)
+{
+	return DP_LOAD(p->requested) &&
+	       now - DP_LOAD(p->requested_ms) < DP_REQ_RETRY_MS;
+}
+
+/* Any worker; req_lock also serialises the peer's request state. */
 static void request_key(struct datapath *dp, struct dp_peer *p, uint64_t now)
 {
-	if (p->requested && now - p->requested_ms < DP_REQ_RETRY_MS)
+	int queued = 0;
+
+	if (requested_recently(p, now))
 		return;
 	pthread_mutex_lock(&dp->req_lock);
-	if (dp->req_len < DP_REQ_MAX) {
+	/* another worker may have asked since the unlocked check */
+	if (!requested_recently(p, now) && dp->req_len < DP_REQ_MAX) {
 		dp->req[(dp->req_head + dp->req_len++) % DP_REQ_MAX] =
 			p->overlay_ip;
-		p->requested = 1;
-		p->requested_ms = now;
+		DP_STORE(p->requested, 1);
+		DP_STORE(p->requested_ms, now);
+		queued = 1;
 	}
 	pthread_mutex_unlock(&dp->req_lock);
-	wake(dp->req_fd);
+	if (queued)
+		wake(dp->req_fd);
 }
 
 /* --- neighbour resolution (worker 0) ------------------------------------ */
@@ -400,25 +428,25 @@ static void flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 	struct dp_pkt *q;
 
 	if (!__atomic_load_n(&p->pend_head, __ATOMIC_RELAXED) ||
-	    !session_tx_live(p->cur, now) || !mac_known(p))
+	    !session_tx_live(tx_session(p, now), now) || !mac_known(p))
 		return;
 	pthread_mutex_lock(&p->pend_lock);
 	while ((q = dp_pending_pop(p))) {
 		if (now - q->at_ms > DP_PENDING_TTL_MS)
 			DP_INC(p->drop_pending);
 		else
-			tx_sealed(w, p, p->cur, q->data, q->len, now);
+			tx_sealed(w, p, tx_session(p, now), q->data, q->len,
+				  now);
 		free(q);
 	}
 	pthread_mutex_unlock(&p->pend_lock);
 }
 
-static void hold(struct dp_worker *w, struct dp_peer *p, const uint8_t *pkt,
-		 uint32_t len, uint64_t now)
+static void hold(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
+		 uint64_t now)
 {
 	int err;
 
-	(void)w;
 	pthread_mutex_lock(&p->pend_lock);
 	err = dp_pending_push(p, pkt, len, now);
 	pthread_mutex_unlock(&p->pend_lock);
@@ -495,8 +523,9 @@ static void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 	struct datapath *dp = w->dp;
 	const struct dp_eth *eth = (const void *)f;
 	const struct dp_ip4 *ip = (const void *)(f + MAVPN_ETH_HLEN);
+	const struct dp_route *r;
 	struct dp_peer *p;
-	uint32_t tot, ihl;
+	uint32_t tot, ihl, nh;
 
 	DP_INC(dp->st.rx_frames_overlay);
 	if (len < MAVPN_ETH_HLEN + MAVPN_IP4_HLEN ||
@@ -517,18 +546,25 @@ static void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 			icmp_too_big(w, ip, ihl, tot, now);
 		return;
 	}
-	if (!overlay_unicast(dp, ip->daddr)) {
-		/* no key can exist for it: multicast, broadcast, off-prefix */
-		DP_INC(dp->st.drop_no_key);
-		return;
+	nh = ip->daddr;
+	if (!overlay_unicast(dp, nh)) {
+		/* A LAN behind a gateway goes to that gateway's key. */
+		r = dp_route_lookup(dp->routes, dp->nroutes, nh);
+		if (!r || r->local || !r->gw) {
+			/* no key can exist for it: multicast, broadcast,
+			 * off-prefix, gateway not known yet */
+			DP_INC(dp->st.drop_no_key);
+			return;
+		}
+		nh = r->gw;
 	}
 
-	p = dp_peer_find(&dp->peers, ip->daddr);
+	p = dp_peer_find(&dp->peers, nh);
 	if (!p) {
 		/* First packet to a new destination: insert under wrlock. */
 		pthread_rwlock_unlock(&dp->lock);
 		pthread_rwlock_wrlock(&dp->lock);
-		p = dp_peer_get(&dp->peers, ip->daddr);
+		p = dp_peer_get(&dp->peers, nh);
 		pthread_rwlock_unlock(&dp->lock);
 		pthread_rwlock_rdlock(&dp->lock);
 		/* unlocked for a moment: it may have been removed again */
@@ -539,18 +575,18 @@ static void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 			return;
 		}
 	}
-	if (!session_tx_live(p->cur, now)) {
-		hold(w, p, (const uint8_t *)ip, tot, now);
+	if (!session_tx_live(tx_session(p, now), now)) {
+		hold(p, (const uint8_t *)ip, tot, now);
 		request_key(dp, p, now);
 		return;
 	}
 	if (!mac_known(p)) {
-		hold(w, p, (const uint8_t *)ip, tot, now);
+		hold(p, (const uint8_t *)ip, tot, now);
 		neigh_ask(w, p);
 		return;
 	}
 	flush_peer(w, p, now);		/* keep order behind held packets */
-	tx_sealed(w, p, p->cur, (const uint8_t *)ip, tot, now);
+	tx_sealed(w, p, tx_session(p, now), (const uint8_t *)ip, tot, now);
 }
 
 /* --- underlay -> overlay ------------------------------------------------ */
@@ -592,6 +628,8 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	struct dp_decap_ctx c = {
 		.peers = &dp->peers,
 		.self_ip = dp->cfg.overlay_ip,
+		.routes = dp->routes,
+		.nroutes = dp->nroutes,
 		.worker = w->id,
 		.now_ms = now,
 	};
@@ -708,7 +746,8 @@ static void flush_all(struct dp_worker *w, uint64_t now)
 				neigh_want(dp, p);
 			if (!p->pend_head)
 				continue;
-			if (session_tx_live(p->cur, now) && !mac_known(p))
+			if (session_tx_live(tx_session(p, now), now) &&
+			    !mac_known(p))
 				neigh_want(dp, p);
 			flush_peer(w, p, now);
 		}
@@ -1238,6 +1277,18 @@ void datapath_stop(struct datapath *dp)
 
 /* --- control-thread API ------------------------------------------------- */
 
+int datapath_set_routes(struct datapath *dp, const struct dp_route *r, int n)
+{
+	if (!dp || n < 0 || n > DP_ROUTES_MAX || (n && !r))
+		return -EINVAL;
+	/* Workers read the table under the rdlock, once per batch. */
+	pthread_rwlock_wrlock(&dp->lock);
+	memcpy(dp->routes, r, (size_t)n * sizeof(*r));
+	dp->nroutes = n;
+	pthread_rwlock_unlock(&dp->lock);
+	return 0;
+}
+
 int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 {
 	struct dp_session *s;
@@ -1272,7 +1323,12 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 		p->neigh_at_ms = 0;
 	}
 	p->port = k->peer_port;
-	dp_session_install(&dp->peers, p, s);
+	/* A responder keeps sending under its live key until the initiator,
+	 * which gets the new one a round trip later, uses it. */
+	if (!k->initiator && session_tx_live(p->cur, now_ms()))
+		dp_session_install_next(&dp->peers, p, s);
+	else
+		dp_session_install(&dp->peers, p, s);
 	s = NULL;
 	p->requested = 0;
 out:
@@ -1282,6 +1338,31 @@ out:
 	if (!err)
 		wake(dp->wake_fd);	/* the worker flushes held packets */
 	return err;
+}
+
+int datapath_remove_peer(struct datapath *dp, uint32_t overlay_ip)
+{
+	struct dp_peer *p;
+	int had = 0;
+
+	if (!dp)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&dp->lock);
+	p = dp_peer_find(&dp->peers, overlay_ip);
+	if (p) {
+		/* Workers are out (wrlock): the keys are wiped right here. */
+		had = p->cur || p->prev || p->next;
+		dp_session_retire(&dp->peers, p->next);
+		dp_session_retire(&dp->peers, p->prev);
+		dp_session_retire(&dp->peers, p->cur);
+		p->next = p->prev = p->cur = NULL;
+		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
+		/* new requests only after the retry interval */
+		DP_STORE(p->requested, 1);
+		DP_STORE(p->requested_ms, now_ms());
+	}
+	pthread_rwlock_unlock(&dp->lock);
+	return had ? 0 : -ENOENT;
 }
 
 void datapath_key_refused(struct datapath *dp, uint32_t overlay_ip)
@@ -1338,7 +1419,7 @@ int datapath_has_key(struct datapath *dp, uint32_t overlay_ip)
 	pthread_rwlock_rdlock(&dp->lock);
 	p = dp_peer_find(&dp->peers, overlay_ip);
 	if (p)
-		live = session_tx_live(p->cur, now_ms());
+		live = session_tx_live(tx_session(p, now_ms()), now_ms());
 	pthread_rwlock_unlock(&dp->lock);
 	return live;
 }
@@ -1367,7 +1448,8 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->overlay_ip = p->overlay_ip;
 			o->underlay_ip = p->underlay_ip;
 			o->port = p->port;
-			o->key_id = p->cur ? p->cur->key_id : 0;
+			/* the key we send with */
+			o->key_id = tx_session(p, now_ms())->key_id;
 			o->tx_packets = DP_LOAD(p->tx_packets);
 			o->tx_bytes = DP_LOAD(p->tx_bytes);
 			o->rx_packets = DP_LOAD(p->rx_packets);

@@ -57,19 +57,45 @@ enum dp_drop dp_decap_outer(const uint8_t *f, uint32_t len,
 	return DP_DROP_NONE;
 }
 
-/* The peer may only speak for its own overlay address, and only to us. */
+const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,
+				       uint32_t ip)
+{
+	const struct dp_route *best = NULL;
+	uint32_t mask;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		mask = r[i].plen ? htonl(~0u << (32 - r[i].plen)) : 0;
+		if ((ip & mask) == r[i].net && (!best || r[i].plen > best->plen))
+			best = &r[i];
+	}
+	return best;
+}
+
+/*
+ * The peer may only speak for its own overlay address, or for the LAN it
+ * is the gateway of, and only to us, or to the LAN we are the gateway of.
+ */
 static int inner_ok(const struct dp_decap_ctx *c, const struct dp_peer *p,
 		    const uint8_t *pkt, uint32_t n)
 {
 	const struct dp_ip4h *ip = (const void *)pkt;
+	const struct dp_route *rs, *rd;
 	uint32_t ihl, tot;
 
 	if (n < MAVPN_IP4_HLEN || (ip->vihl >> 4) != 4)
 		return 0;
 	ihl = (ip->vihl & 0xf) * 4;
 	tot = ntohs(ip->tot_len);
-	return ihl >= MAVPN_IP4_HLEN && tot >= ihl && tot <= n &&
-	       ip->saddr == p->overlay_ip && ip->daddr == c->self_ip;
+	if (ihl < MAVPN_IP4_HLEN || tot < ihl || tot > n)
+		return 0;
+	rs = ip->saddr == p->overlay_ip ? NULL :
+	     dp_route_lookup(c->routes, c->nroutes, ip->saddr);
+	rd = ip->daddr == c->self_ip ? NULL :
+	     dp_route_lookup(c->routes, c->nroutes, ip->daddr);
+	return (ip->saddr == p->overlay_ip ||
+		(rs && !rs->local && rs->gw == p->overlay_ip)) &&
+	       (ip->daddr == c->self_ip || (rd && rd->local));
 }
 
 enum dp_drop dp_decap(const struct dp_decap_ctx *c, const uint8_t *pl,
@@ -109,6 +135,9 @@ enum dp_drop dp_decap(const struct dp_decap_ctx *c, const uint8_t *pl,
 		return DP_DROP_REPLAY;
 	if (!inner_ok(c, s->peer, out, n))
 		return DP_DROP_MALFORMED;
+	/* The peer sends under our pending renewed key: we may too. */
+	if (s == s->peer->next && !__atomic_load_n(&s->rx_used, __ATOMIC_RELAXED))
+		__atomic_store_n(&s->rx_used, 1, __ATOMIC_RELAXED);
 	*inner_len = ntohs(((const struct dp_ip4h *)out)->tot_len);
 	return DP_DROP_NONE;
 }

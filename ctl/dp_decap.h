@@ -27,12 +27,18 @@ enum dp_drop {
 struct dp_decap_ctx {
 	struct dp_peers *peers;	/* read-locked by the caller */
 	uint32_t self_ip;	/* our overlay address, network order */
+	const struct dp_route *routes;	/* gateway routes, read-locked */
+	int nroutes;
 	int worker;		/* which per-worker AEAD context to use */
 	uint64_t now_ms;
 };
 
 /* Accept rx on a session this long past its tx expiry (renewal overlap). */
 #define DP_RX_GRACE_MS		30000
+
+/* Longest prefix match of @ip over @r[0..n); NULL if none. */
+const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,
+				       uint32_t ip);
 
 /* Can @s still receive at @now? */
 int dp_session_rx_live(const struct dp_session *s, uint64_t now);

@@ -83,6 +83,8 @@ struct dp_session *dp_session_new(const struct dp_key *k, int workers,
 	s->key_id = k->key_id;
 	s->tx_next = 1;
 	s->expires_ms = k->lifetime ? now_ms + (uint64_t)k->lifetime * 1000 : 0;
+	/* counters start at 1: max_packets sends leave tx_next at max + 1 */
+	s->tx_limit = k->max_packets ? (uint64_t)k->max_packets + 1 : 0;
 	replay_init(&s->replay);
 	pthread_spin_init(&s->replay_lock, PTHREAD_PROCESS_PRIVATE);
 
@@ -124,11 +126,20 @@ void dp_session_retire(struct dp_peers *t, struct dp_session *s)
 	session_free(s);
 }
 
-void dp_session_install(struct dp_peers *t, struct dp_peer *p,
-			struct dp_session *s)
+static void session_link(struct dp_peers *t, struct dp_peer *p,
+			 struct dp_session *s)
 {
 	unsigned int h = hash32(s->key_id);
 
+	s->peer = p;
+	s->kid_next = t->by_kid[h];
+	t->by_kid[h] = s;
+}
+
+/* cur <- @s, keeping the outgoing one for receive. */
+static void session_shift(struct dp_peers *t, struct dp_peer *p,
+			  struct dp_session *s)
+{
 	/*
 	 * Keep the outgoing session for receive only: the peer may still
 	 * send with it for a moment after it switched (key renewal without
@@ -137,9 +148,33 @@ void dp_session_install(struct dp_peers *t, struct dp_peer *p,
 	dp_session_retire(t, p->prev);
 	p->prev = p->cur;
 	p->cur = s;
-	s->peer = p;
-	s->kid_next = t->by_kid[h];
-	t->by_kid[h] = s;
+}
+
+void dp_session_install(struct dp_peers *t, struct dp_peer *p,
+			struct dp_session *s)
+{
+	/* A pending next key is newer than cur: it goes first. */
+	if (p->next) {
+		session_shift(t, p, p->next);
+		p->next = NULL;
+	}
+	session_shift(t, p, s);
+	session_link(t, p, s);
+}
+
+void dp_session_install_next(struct dp_peers *t, struct dp_peer *p,
+			     struct dp_session *s)
+{
+	if (p->next) {
+		/* Used by the peer: it is the current one now. Unused: the
+		 * peer has moved on to @s, nothing will come under it. */
+		if (__atomic_load_n(&p->next->rx_used, __ATOMIC_RELAXED))
+			session_shift(t, p, p->next);
+		else
+			dp_session_retire(t, p->next);
+	}
+	p->next = s;
+	session_link(t, p, s);
 }
 
 int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
@@ -206,6 +241,7 @@ void dp_peers_free(struct dp_peers *t)
 			t->by_ip[h] = p->ip_next;
 			dp_session_retire(t, p->prev);
 			dp_session_retire(t, p->cur);
+			dp_session_retire(t, p->next);
 			dp_pending_drop(p);
 			free(p);
 		}

@@ -49,6 +49,8 @@ struct dp_session {
 	struct aead *rx[DP_WORKERS_MAX];
 	uint64_t tx_next;		/* atomic: next counter to use, from 1 */
 	uint64_t expires_ms;		/* 0: no lifetime given */
+	uint64_t tx_limit;		/* tx_next must stay below; 0 = none */
+	int rx_used;			/* atomic: the peer sent with it */
 	pthread_spinlock_t replay_lock;	/* only around replay_accept() */
 	struct replay replay;
 	struct dp_session *kid_next;	/* key-id hash chain */
@@ -61,6 +63,13 @@ struct dp_peer {
 	uint16_t port;			/* host order */
 	struct dp_session *cur;		/* tx and rx */
 	struct dp_session *prev;	/* rx only, until the next install */
+	/*
+	 * A renewed key we got pushed (responder) while cur was live: rx at
+	 * once, tx only once the peer has used it (rx_used) or cur ran out,
+	 * because the peer can decrypt it only after its grant arrived
+	 * (make before break). Promoted to cur by the next install.
+	 */
+	struct dp_session *next;
 
 	/*
 	 * Next hop. Worker 0 alone resolves it and writes these; the other
@@ -115,6 +124,9 @@ struct dp_session *dp_session_new(const struct dp_key *k, int workers,
 /* Make @s the peer's current session; retires the one before previous. */
 void dp_session_install(struct dp_peers *t, struct dp_peer *p,
 			struct dp_session *s);
+/* Install @s as the peer's next session (see struct dp_peer). */
+void dp_session_install_next(struct dp_peers *t, struct dp_peer *p,
+			     struct dp_session *s);
 /* Unlink from the key-id table, wipe, free. NULL ok. */
 void dp_session_retire(struct dp_peers *t, struct dp_session *s);
 

@@ -361,16 +361,6 @@ static int gw_load(struct gw *g)
 	return 0;
 }
 
-/* TEMP until the data plane implements it (after 09:05): keeps vpnd linking. */
-__attribute__((weak)) int datapath_set_routes(struct datapath *dp,
-					      const struct dp_route *r, int n)
-{
-	(void)dp;
-	(void)r;
-	(void)n;
-	return -ENOSYS;
-}
-
 struct gw *gw_open(const char *state_dir, const char *ifname,
 		   uint32_t self_ip, uint8_t plen, struct shim *shim,
 		   struct datapath *dp)

@@ -312,15 +312,6 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 
 /* ---- key renewal and revocation ---------------------------------------- */
 
-/* TEMP until the data plane implements it (after 09:05): keeps vpnd linking. */
-__attribute__((weak)) int datapath_remove_peer(struct datapath *dp,
-						uint32_t overlay_ip)
-{
-	(void)overlay_ip;
-	datapath_key_refused(dp, overlay_ip);
-	return -ENOSYS;
-}
-
 /* Packets both ways with @dst so far; 0 if it has no key. */
 static uint64_t peer_activity(struct vpnd *v, uint32_t dst)
 {

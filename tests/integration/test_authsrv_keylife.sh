@@ -49,5 +49,13 @@ echo "pings: $sent sent, $recv received; key ids seen on h1: $ids; renewals: $re
 [ "$recv" = 3000 ] || fail "lost $((sent - recv)) pings across key renewals"
 [ "$ids" -ge 2 ] || fail "only $ids key id(s) seen: keys were not renewed"
 [ "$renewals" -ge 2 ] || fail "vpnd counted $renewals renewals"
-vpnctl_on h2 --json status | json_get 'd["dp_stats"]' 
+for h in h1 h2; do
+	vpnctl_on $h --json status > "$MV_TMP/st-$h.json" || fail "status $h"
+	python3 - "$MV_TMP/st-$h.json" <<'PY' || fail "drops on $h"
+import json, sys
+st = json.load(open(sys.argv[1]))["dp_stats"]
+print(sys.argv[1].split("st-")[1], {k: v for k, v in st.items() if k.startswith("drop_")})
+assert st["drop_unknown_key"] == 0 and st["drop_expired"] == 0, st
+PY
+done
 echo "PASS: keys renewed make-before-break without loss"
