@@ -225,6 +225,33 @@ static bool keysvc_policy_allows(struct server *srv, const struct reg_host *a,
 	return false;
 }
 
+/*
+ * KEY_PUSH or KEY_GRANT of @g's key, naming @other (the host the receiver
+ * will talk to) and where its datagrams come from. Wipe @m after sending.
+ */
+static void keysvc_key_msg(struct ctlmsg *m, uint8_t type,
+			   const struct server *srv,
+			   const struct keysvc_grant *g,
+			   const struct session *other)
+{
+	ctlmsg_init(m, type);
+	m->key_id = g->key_id;
+	memcpy(m->key, g->key, sizeof(m->key));
+	m->lifetime = srv->key_lifetime;
+	snprintf(m->name, sizeof(m->name), "%s", other->name);
+	m->overlay_ip = other->overlay_ip;
+	m->underlay_ip = other->peer_ip;
+	m->udp_port = other->udp_port;
+	m->present = CTLA_BIT(CTLA_KEY_ID) | CTLA_BIT(CTLA_KEY) |
+		     CTLA_BIT(CTLA_LIFETIME) | CTLA_BIT(CTLA_NAME) |
+		     CTLA_BIT(CTLA_OVERLAY_IP) | CTLA_BIT(CTLA_UNDERLAY_IP) |
+		     CTLA_BIT(CTLA_UDP_PORT);
+	if (srv->key_max_packets) {
+		m->max_packets = srv->key_max_packets;
+		m->present |= CTLA_BIT(CTLA_MAX_PACKETS);
+	}
+}
+
 void keysvc_key_req(struct server *srv, struct session *a,
 		    const struct ctlmsg *m)
 {
@@ -312,22 +339,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 	a->pending++;
 
 	/* B learns who A is and where A's datagrams come from. */
-	ctlmsg_init(&p, CTLMSG_KEY_PUSH);
-	p.key_id = g->key_id;
-	memcpy(p.key, g->key, sizeof(p.key));
-	p.lifetime = srv->key_lifetime;
-	snprintf(p.name, sizeof(p.name), "%s", a->name);
-	p.overlay_ip = a->overlay_ip;
-	p.underlay_ip = a->peer_ip;
-	p.udp_port = a->udp_port;
-	p.present = CTLA_BIT(CTLA_KEY_ID) | CTLA_BIT(CTLA_KEY) |
-		    CTLA_BIT(CTLA_LIFETIME) | CTLA_BIT(CTLA_NAME) |
-		    CTLA_BIT(CTLA_OVERLAY_IP) | CTLA_BIT(CTLA_UNDERLAY_IP) |
-		    CTLA_BIT(CTLA_UDP_PORT);
-	if (srv->key_max_packets) {
-		p.max_packets = srv->key_max_packets;
-		p.present |= CTLA_BIT(CTLA_MAX_PACKETS);
-	}
+	keysvc_key_msg(&p, CTLMSG_KEY_PUSH, srv, g, a);
 	session_send(b, &p);
 	ctlmsg_wipe(&p);
 	/* A failed push closes b; the reaper then denies this grant. */
@@ -369,23 +381,9 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 	}
 	keysvc_unlink(k, g);
 	a = g->a;
-	ctlmsg_init(&r, CTLMSG_KEY_GRANT);
+	keysvc_key_msg(&r, CTLMSG_KEY_GRANT, srv, g, b);
 	r.req_id = g->req_id;
-	r.key_id = g->key_id;
-	memcpy(r.key, g->key, sizeof(r.key));
-	r.lifetime = srv->key_lifetime;
-	snprintf(r.name, sizeof(r.name), "%s", b->name);
-	r.overlay_ip = b->overlay_ip;
-	r.underlay_ip = b->peer_ip;
-	r.udp_port = b->udp_port;
-	r.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_KEY_ID) |
-		    CTLA_BIT(CTLA_KEY) | CTLA_BIT(CTLA_LIFETIME) |
-		    CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
-		    CTLA_BIT(CTLA_UNDERLAY_IP) | CTLA_BIT(CTLA_UDP_PORT);
-	if (srv->key_max_packets) {
-		r.max_packets = srv->key_max_packets;
-		r.present |= CTLA_BIT(CTLA_MAX_PACKETS);
-	}
+	r.present |= CTLA_BIT(CTLA_REQ_ID);
 	session_send(a, &r);
 	ctlmsg_wipe(&r);
 	audit_write(&(struct audit_rec){ .event = "key_grant", .host = a->name,
@@ -465,7 +463,6 @@ int keysvc_revoke(struct server *srv, const struct reg_host *h)
 			other = e->a_ip;
 		else
 			continue;
-		e->a_ip = e->b_ip = 0;	/* told once is enough */
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			np = realloc(peers, cap * sizeof(*peers));
@@ -474,6 +471,8 @@ int keysvc_revoke(struct server *srv, const struct reg_host *h)
 			peers = np;
 		}
 		peers[n++] = other;
+		/* told once is enough; only once it is sure to be told */
+		e->a_ip = e->b_ip = 0;
 	}
 	if (n)
 		qsort(peers, n, sizeof(*peers), keysvc_cmp_u32);

@@ -17,7 +17,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "authsrv.h"
 #include "mavpn/promhttp.h"
@@ -64,14 +63,6 @@ static struct {
 
 static struct promhttp *metrics_http;
 
-static uint64_t metrics_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Reason texts are keysvc.c's; anything new lands in "other". */
 static enum deny_class deny_classify(const char *r)
 {
@@ -113,7 +104,7 @@ static void live_expire(uint64_t now)
 
 static void live_add(uint32_t a_ip, uint32_t b_ip, uint32_t lifetime_s)
 {
-	uint64_t now = metrics_now_ms();
+	uint64_t now = authsrv_mono_ms();
 	struct live_key *n;
 	size_t i, cap;
 
@@ -162,7 +153,7 @@ static uint64_t live_count(void)
 	uint64_t n = 0;
 	size_t i;
 
-	live_expire(metrics_now_ms());
+	live_expire(authsrv_mono_ms());
 	for (i = 0; i < m.live_len; i++)
 		if (m.live[(m.live_head + i) % m.live_cap].expires_ms)
 			n++;

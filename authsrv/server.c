@@ -31,6 +31,7 @@
 #include "keysvc.h"
 #include "metrics.h"
 #include "mavpn/log.h"
+#include "mavpn/promhttp.h"
 #include "pki.h"
 #include "policy.h"
 #include "registry.h"
@@ -671,12 +672,19 @@ static void server_sweep(struct server *srv, uint64_t now)
 		next = s->next;
 		if (!s->deadline_ms || now < s->deadline_ms)
 			continue;
+		/*
+		 * A connection that stalls before HELLO holds a session slot
+		 * for free: count it as a failed authentication, or one
+		 * address could keep --max-sessions slots busy forever.
+		 */
 		switch (s->state) {
 		case SESS_HANDSHAKE:
+			server_auth_failed(srv, s);
 			session_close(s, "handshake timeout");
 			break;
 		case SESS_ENROLL:
 		case SESS_CTL_HELLO:
+			server_auth_failed(srv, s);
 			session_error(s, "timeout waiting for %s",
 				      s->state == SESS_ENROLL ? "ENROLL_REQ" :
 								"HELLO");
@@ -856,29 +864,6 @@ static int server_run(struct server *srv)
 	}
 }
 
-static int server_parse_listen(const char *s, struct sockaddr_in *sa)
-{
-	char host[INET_ADDRSTRLEN];
-	const char *colon = strrchr(s, ':');
-	char *end;
-	long port;
-
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, colon - s);
-	host[colon - s] = '\0';
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		return -EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || port < 1 || port > 65535)
-		return -EINVAL;
-	sa->sin_port = htons((uint16_t)port);
-	return 0;
-}
-
 static int server_add_fd(struct server *srv, int fd, void *tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
@@ -927,7 +912,7 @@ int authsrv_serve(const struct serve_opts *o)
 			   SERVER_MAX_SESSIONS;
 	server_raise_nofile(srv->max_sessions);
 
-	if (server_parse_listen(listen_addr, &sa)) {
+	if (promhttp_parse_addr(listen_addr, &sa)) {
 		serve_fail("bad --listen \"%s\": expected IPV4-ADDRESS:PORT\n",
 			   listen_addr);
 		ret = 2;

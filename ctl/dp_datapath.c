@@ -69,21 +69,7 @@ struct dp_eth {
 	uint16_t proto;
 } __attribute__((packed));
 
-struct dp_ip4 {
-	uint8_t vihl, tos;
-	uint16_t tot_len, id, frag_off;
-	uint8_t ttl, proto;
-	uint16_t csum;
-	uint32_t saddr, daddr;
-} __attribute__((packed));
-
-struct dp_udp {
-	uint16_t sport, dport, len, csum;
-} __attribute__((packed));
-
 _Static_assert(sizeof(struct dp_eth) == MAVPN_ETH_HLEN, "eth");
-_Static_assert(sizeof(struct dp_ip4) == MAVPN_IP4_HLEN, "ip4");
-_Static_assert(sizeof(struct dp_udp) == MAVPN_UDP_HLEN, "udp");
 
 #define DP_OUTER_LEN	(MAVPN_ETH_HLEN + MAVPN_IP4_HLEN + MAVPN_UDP_HLEN)
 
@@ -567,9 +553,10 @@ static void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		p = dp_peer_get(&dp->peers, nh);
 		pthread_rwlock_unlock(&dp->lock);
 		pthread_rwlock_rdlock(&dp->lock);
-		/* unlocked for a moment: it may have been removed again */
+		/* unlocked for a moment: look it up again. By @nh, not the
+		 * inner destination: behind a gateway they differ. */
 		if (p)
-			p = dp_peer_find(&dp->peers, ip->daddr);
+			p = dp_peer_find(&dp->peers, nh);
 		if (!p) {
 			DP_INC(dp->st.drop_no_key);
 			return;

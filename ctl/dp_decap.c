@@ -15,18 +15,6 @@
 #include "mavpn/wire.h"
 #include "dp_decap.h"
 
-struct dp_ip4h {
-	uint8_t vihl, tos;
-	uint16_t tot_len, id, frag_off;
-	uint8_t ttl, proto;
-	uint16_t csum;
-	uint32_t saddr, daddr;
-} __attribute__((packed));
-
-struct dp_udph {
-	uint16_t sport, dport, len, csum;
-} __attribute__((packed));
-
 int dp_session_rx_live(const struct dp_session *s, uint64_t now)
 {
 	return s && (!s->expires_ms || now < s->expires_ms + DP_RX_GRACE_MS);
@@ -35,8 +23,8 @@ int dp_session_rx_live(const struct dp_session *s, uint64_t now)
 enum dp_drop dp_decap_outer(const uint8_t *f, uint32_t len,
 			    const uint8_t **pl, uint32_t *pllen)
 {
-	const struct dp_ip4h *ip = (const void *)(f + MAVPN_ETH_HLEN);
-	const struct dp_udph *udp;
+	const struct dp_ip4 *ip = (const void *)(f + MAVPN_ETH_HLEN);
+	const struct dp_udp *udp;
 	uint32_t ihl, tot, ulen;
 
 	/* xdp_underlay checked the basics; the worker trusts no one. */
@@ -79,7 +67,7 @@ const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,
 static int inner_ok(const struct dp_decap_ctx *c, const struct dp_peer *p,
 		    const uint8_t *pkt, uint32_t n)
 {
-	const struct dp_ip4h *ip = (const void *)pkt;
+	const struct dp_ip4 *ip = (const void *)pkt;
 	const struct dp_route *rs, *rd;
 	uint32_t ihl, tot;
 
@@ -138,6 +126,6 @@ enum dp_drop dp_decap(const struct dp_decap_ctx *c, const uint8_t *pl,
 	/* The peer sends under our pending renewed key: we may too. */
 	if (s == s->peer->next && !__atomic_load_n(&s->rx_used, __ATOMIC_RELAXED))
 		__atomic_store_n(&s->rx_used, 1, __ATOMIC_RELAXED);
-	*inner_len = ntohs(((const struct dp_ip4h *)out)->tot_len);
+	*inner_len = ntohs(((const struct dp_ip4 *)out)->tot_len);
 	return DP_DROP_NONE;
 }

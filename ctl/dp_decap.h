@@ -13,6 +13,23 @@
 
 #include "dp_peer.h"
 
+/* Outer and inner headers as the workers read and write them (any
+ * alignment: a frame's headers sit at arbitrary offsets). */
+struct dp_ip4 {
+	uint8_t vihl, tos;
+	uint16_t tot_len, id, frag_off;
+	uint8_t ttl, proto;
+	uint16_t csum;
+	uint32_t saddr, daddr;
+} __attribute__((packed));
+
+struct dp_udp {
+	uint16_t sport, dport, len, csum;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct dp_ip4) == 20, "IPv4 header without options");
+_Static_assert(sizeof(struct dp_udp) == 8, "UDP header");
+
 /* Why a datagram was dropped. Append only: the names are printed. */
 enum dp_drop {
 	DP_DROP_NONE = 0,

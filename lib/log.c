@@ -23,7 +23,7 @@ void log_init(const char *prog, enum log_level max)
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char text[512];
+	char text[512], *p;
 	va_list ap;
 
 	if (lvl > log_max)
@@ -31,6 +31,11 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	/* Values may come from peers (app paths, reasons, names): a newline
+	 * or escape sequence in one must not forge or hide a log line. */
+	for (p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	/* One write per line so lines from several threads never interleave. */
 	dprintf(STDERR_FILENO, "%s[%d]: level=%s %s\n", log_prog, (int)getpid(),
 		log_names[lvl], text);
