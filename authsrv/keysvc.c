@@ -234,6 +234,8 @@ static void keysvc_key_msg(struct ctlmsg *m, uint8_t type,
 			   const struct keysvc_grant *g,
 			   const struct session *other)
 {
+	struct reg_host h;
+
 	ctlmsg_init(m, type);
 	m->key_id = g->key_id;
 	memcpy(m->key, g->key, sizeof(m->key));
@@ -250,6 +252,130 @@ static void keysvc_key_msg(struct ctlmsg *m, uint8_t type,
 		m->max_packets = srv->key_max_packets;
 		m->present |= CTLA_BIT(CTLA_MAX_PACKETS);
 	}
+	/* The LAN behind @other: the receiver routes it to this key, and
+	 * accepts packets from inside it under this key. */
+	if (!registry_host_by_name(srv->reg, other->name, &h) && h.routes[0]) {
+		snprintf(m->routes, sizeof(m->routes), "%s", h.routes);
+		m->present |= CTLA_BIT(CTLA_ROUTES);
+	}
+}
+
+/* ---- gateway routes ---------------------------------------------------- */
+
+struct keysvc_gw_walk {
+	uint32_t ip;			/* network order */
+	int best_plen;			/* -1: none yet */
+	struct reg_host *out;
+	const char *skip;		/* HELLO: the receiving host */
+	char *list;			/* HELLO: "cidr=ip,..." being built */
+	size_t cap;
+};
+
+/* Call @fn for each "a.b.c.d/n" in @routes; stops at non-zero. */
+static int keysvc_each_route(const char *routes,
+			     int (*fn)(uint32_t net, int plen, const char *s,
+				       void *arg), void *arg)
+{
+	char buf[sizeof(((struct reg_host *)0)->routes)], *tok, *save = NULL;
+	char *slash;
+	struct in_addr a;
+	int plen, ret;
+
+	snprintf(buf, sizeof(buf), "%s", routes);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		slash = strchr(tok, '/');
+		if (!slash)
+			continue;
+		*slash = '\0';
+		plen = atoi(slash + 1);
+		if (inet_pton(AF_INET, tok, &a) != 1 || plen < 0 || plen > 32)
+			continue;
+		*slash = '/';
+		ret = fn(a.s_addr, plen, tok, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int keysvc_gw_match(uint32_t net, int plen, const char *s, void *arg)
+{
+	struct keysvc_gw_walk *w = arg;
+	uint32_t mask = plen ? htonl(~0u << (32 - plen)) : 0;
+
+	(void)s;
+	if ((w->ip & mask) == (net & mask) && plen > w->best_plen) {
+		w->best_plen = plen;
+		return 1;
+	}
+	return 0;
+}
+
+static int keysvc_gw_host(const struct reg_host *h, void *arg)
+{
+	struct keysvc_gw_walk *w = arg;
+
+	if (!h->revoked && h->routes[0] &&
+	    keysvc_each_route(h->routes, keysvc_gw_match, w))
+		*w->out = *h;
+	return 0;
+}
+
+/* The gateway whose routes hold @ip (longest prefix). 0 or -ENOENT. */
+static int keysvc_gateway_by_ip(struct server *srv, uint32_t ip,
+				struct reg_host *h)
+{
+	struct keysvc_gw_walk w = { .ip = ip, .best_plen = -1, .out = h };
+
+	registry_host_foreach(srv->reg, keysvc_gw_host, &w);
+	return w.best_plen < 0 ? -ENOENT : 0;
+}
+
+static int keysvc_net_add(uint32_t net, int plen, const char *s, void *arg)
+{
+	struct keysvc_gw_walk *w = arg;
+	size_t len = strlen(w->list);
+	char ip[INET_ADDRSTRLEN];
+
+	(void)net;
+	(void)plen;
+	inet_ntop(AF_INET, &w->ip, ip, sizeof(ip));
+	/* A list that does not fit is cut at a whole entry. */
+	if (len + strlen(s) + strlen(ip) + 3 > w->cap)
+		return 1;
+	snprintf(w->list + len, w->cap - len, "%s%s=%s", len ? "," : "", s,
+		 ip);
+	return 0;
+}
+
+static int keysvc_net_host(const struct reg_host *h, void *arg)
+{
+	struct keysvc_gw_walk *w = arg;
+
+	if (h->revoked || !h->routes[0] || !strcmp(h->name, w->skip))
+		return 0;
+	w->ip = h->overlay_ip;
+	keysvc_each_route(h->routes, keysvc_net_add, w);
+	return 0;
+}
+
+void keysvc_hello_routes(struct server *srv, const char *name,
+			 struct ctlmsg *r)
+{
+	struct keysvc_gw_walk w = {
+		.skip = name, .list = r->net_routes,
+		.cap = sizeof(r->net_routes),
+	};
+	struct reg_host h;
+
+	if (!registry_host_by_name(srv->reg, name, &h)) {
+		snprintf(r->routes, sizeof(r->routes), "%s", h.routes);
+		r->present |= CTLA_BIT(CTLA_ROUTES);
+	}
+	r->net_routes[0] = '\0';
+	registry_host_foreach(srv->reg, keysvc_net_host, &w);
+	r->present |= CTLA_BIT(CTLA_NET_ROUTES);
 }
 
 void keysvc_key_req(struct server *srv, struct session *a,
@@ -279,6 +405,9 @@ void keysvc_key_req(struct server *srv, struct session *a,
 		return;
 	}
 	ret = registry_host_by_ip(srv->reg, m->overlay_ip, &hb);
+	/* An address in a gateway's LAN: the key is for the gateway. */
+	if (ret == -ENOENT)
+		ret = keysvc_gateway_by_ip(srv, m->overlay_ip, &hb);
 	if (ret) {
 		snprintf(reason, sizeof(reason), ret == -ENOENT ?
 			 "no host has overlay address %s" :

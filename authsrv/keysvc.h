@@ -34,6 +34,14 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 		     const struct ctlmsg *m);
 /* @s leaves ONLINE: deny what waits for it, forget what it asked for. */
 void keysvc_session_gone(struct server *srv, struct session *s);
+
+/*
+ * Gateway routes for the HELLO_ACK of host @name: its own routes
+ * (CTLA_ROUTES) and every other non-revoked gateway's as
+ * "cidr=overlay_ip,..." (CTLA_NET_ROUTES). Sets the present bits.
+ */
+void keysvc_hello_routes(struct server *srv, const char *name,
+			 struct ctlmsg *r);
 /* @h was revoked: send KEY_REVOKE{h} to every online host that may still
  * hold a key with it. Returns how many were told. */
 int keysvc_revoke(struct server *srv, const struct reg_host *h);

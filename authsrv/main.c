@@ -616,16 +616,19 @@ static int cmd_policy_set(const struct cmd *c, int argc, char **argv)
 	{
 		FILE *m = open_memstream(&text, &len);
 		char buf[4096];
-		size_t got;
+		size_t got, total = 0;
 
 		if (!m) {
 			if (f != stdin)
 				fclose(f);
 			return fail(1, "out of memory");
 		}
+		/* Not @len: open_memstream() updates it only on flush. */
 		while ((got = fread(buf, 1, sizeof(buf), f)) > 0 &&
-		       len + got < 1024 * 1024)
+		       total + got < 1024 * 1024) {
 			fwrite(buf, 1, got, m);
+			total += got;
+		}
 		fclose(m);
 	}
 	if (f != stdin)

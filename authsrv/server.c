@@ -400,6 +400,7 @@ static void server_hello(struct server *srv, struct session *s,
 	r.overlay_plen = srv->overlay_plen;
 	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
 		    CTLA_BIT(CTLA_OVERLAY_PLEN);
+	keysvc_hello_routes(srv, s->name, &r);
 	session_send(s, &r);
 	inet_ntop(AF_INET, &s->overlay_ip, addr, sizeof(addr));
 	log_info("host online host=%s overlay_ip=%s addr=%s udp_port=%u",

@@ -1311,8 +1311,10 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 	}
 	p->port = k->peer_port;
 	/* A responder keeps sending under its live key until the initiator,
-	 * which gets the new one a round trip later, uses it. */
-	if (!k->initiator && session_tx_live(p->cur, now_ms()))
+	 * which gets the new one a round trip later, uses it. The live key is
+	 * the one we send with now: cur, or an earlier renewal still waiting
+	 * in p->next that the peer already used (cur may have expired). */
+	if (!k->initiator && session_tx_live(tx_session(p, now_ms()), now_ms()))
 		dp_session_install_next(&dp->peers, p, s);
 	else
 		dp_session_install(&dp->peers, p, s);

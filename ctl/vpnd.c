@@ -457,12 +457,16 @@ static void on_chan_msg(void *arg, struct ctlmsg *m)
 	char ip[INET_ADDRSTRLEN];
 	struct flow *f;
 	uint32_t key_id;
+	int ret;
 
 	switch (m->type) {
 	case CTLMSG_KEY_GRANT:
 		f = flow_by_req(v, m->req_id);
 		if (f)
 			f->state = FLOW_FREE;
+		/* Routes first: held LAN packets flush with the key. */
+		if (m->present & CTLA_BIT(CTLA_ROUTES))
+			gw_learn(v->gw, m->overlay_ip, m->routes);
 		if (!key_install(v, m, 1)) {
 			renew_schedule(v, m, f);
 			v->cnt.key_granted++;
@@ -474,6 +478,8 @@ static void on_chan_msg(void *arg, struct ctlmsg *m)
 		break;
 	case CTLMSG_KEY_PUSH:
 		key_id = m->key_id;
+		if (m->present & CTLA_BIT(CTLA_ROUTES))
+			gw_learn(v->gw, m->overlay_ip, m->routes);
 		/* The server grants to the initiator only after our ACK: ACK
 		 * only what the data plane really holds. */
 		if (key_install(v, m, 0))
@@ -485,6 +491,14 @@ static void on_chan_msg(void *arg, struct ctlmsg *m)
 		chan_send(v->ch, &v->msg);
 		break;
 	case CTLMSG_HELLO_ACK:
+		/* Gateway routes: ours, and the LANs behind other hosts. */
+		ret = gw_hello(v->gw, (m->present & CTLA_BIT(CTLA_ROUTES)) ?
+			       m->routes : NULL,
+			       (m->present & CTLA_BIT(CTLA_NET_ROUTES)) ?
+			       m->net_routes : NULL);
+		if (ret)
+			log_warn("gw: bad routes in HELLO_ACK: %s",
+				 strerror(-ret));
 		break;
 	case CTLMSG_KEY_DENY:
 		v->cnt.key_denied++;

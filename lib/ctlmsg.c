@@ -58,6 +58,8 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_DST_PORT]		= FIELD(CTLA_K_BE16, dst_port),
 	[CTLA_PROTO]		= FIELD(CTLA_K_U8, proto),
 	[CTLA_MAX_PACKETS]	= FIELD(CTLA_K_BE32, max_packets),
+	[CTLA_ROUTES]		= FIELD(CTLA_K_STRING, routes),
+	[CTLA_NET_ROUTES]	= FIELD(CTLA_K_STRING, net_routes),
 };
 
 /* The table's field sizes must agree with the header's limits. */
@@ -65,6 +67,7 @@ _Static_assert(sizeof(((struct ctlmsg *)0)->name) == CTLMSG_NAME_MAX, "name");
 _Static_assert(sizeof(((struct ctlmsg *)0)->token) == CTLMSG_TOKEN_MAX, "token");
 _Static_assert(sizeof(((struct ctlmsg *)0)->reason) == CTLMSG_REASON_MAX, "reason");
 _Static_assert(sizeof(((struct ctlmsg *)0)->app) == CTLMSG_APP_MAX, "app");
+_Static_assert(sizeof(((struct ctlmsg *)0)->routes) == CTLMSG_ROUTES_MAX, "routes");
 _Static_assert(sizeof(((struct ctlmsg *)0)->csr) == CTLMSG_PEM_MAX, "csr");
 _Static_assert(CTLA_MAX <= 32, "present is a 32-bit mask");
 

@@ -10,10 +10,11 @@ passed=0 failed=0 skipped=0
 failures=()
 
 count_unit() { # cmocka output file
-	local p f
+	local p f k
 	p=$(grep -ho '^\[  PASSED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
 	f=$(grep -ho '^\[  FAILED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
-	passed=$((passed + p)); failed=$((failed + f))
+	k=$(grep -ho '^\[  SKIPPED \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
 }
 
 echo "== unit tests (cmocka)"
@@ -27,14 +28,21 @@ fi
 rm -f "$out"
 
 echo "== fuzz targets (${FUZZ_SECONDS:=10}s each)"
+nfuzz=0
 for f in build/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
+	nfuzz=$((nfuzz + 1))
 	if FUZZ_SECONDS=$FUZZ_SECONDS tests/run-fuzz.sh "$f"; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1)); failures+=("$f")
 	fi
 done
+if [ "$nfuzz" -eq 0 ]; then
+	# Not built by `make all`: say so instead of silently running none.
+	echo "SKIP: no fuzz targets in build/fuzz (run make fuzz first)"
+	skipped=$((skipped + 1))
+fi
 
 echo "== integration tests (network namespaces)"
 for t in tests/integration/test_*.sh; do

@@ -60,6 +60,11 @@ enum ctlmsg_attr {
 	CTLA_DST_PORT		= 16,	/* be16: destination port of the flow (KEY_REQ) */
 	CTLA_PROTO		= 17,	/* u8: IP protocol of the flow (KEY_REQ) */
 	CTLA_MAX_PACKETS	= 18,	/* be32: packets one direction may send under the key */
+	CTLA_ROUTES		= 19,	/* string "cidr,cidr": LAN prefixes behind a host;
+					 * HELLO_ACK: the receiver's own, KEY_GRANT/KEY_PUSH:
+					 * the peer's */
+	CTLA_NET_ROUTES		= 20,	/* string "cidr=gw_overlay_ip,...": HELLO_ACK, every
+					 * other gateway's prefixes (route them to mavpn0) */
 	CTLA_MAX
 };
 
@@ -69,6 +74,7 @@ enum ctlmsg_attr {
 #define CTLMSG_REASON_MAX	160
 #define CTLMSG_APP_MAX		256
 #define CTLMSG_KEY_LEN		32
+#define CTLMSG_ROUTES_MAX	1024
 
 #define CTLA_BIT(a)		(1u << (a))
 
@@ -87,6 +93,8 @@ struct ctlmsg {
 	char token[CTLMSG_TOKEN_MAX];
 	char reason[CTLMSG_REASON_MAX];
 	char app[CTLMSG_APP_MAX];
+	char routes[CTLMSG_ROUTES_MAX];
+	char net_routes[CTLMSG_ROUTES_MAX];
 	uint16_t dst_port;		/* host order */
 	uint8_t proto;
 	uint32_t max_packets;

@@ -45,16 +45,19 @@ ids=$(grep -v '^$' "$MV_TMP/keyids" | sort -u | wc -l)
 renewals=$(vpnctl_on h1 --json status | json_get 'd["keys"]["renewals"]')
 grants=$(grep -c '"event":"key_grant"' "$MV_TMP/srv/audit.log")
 echo "pings: $sent sent, $recv received; key ids seen on h1: $ids; renewals: $renewals; grants: $grants"
+# Counters first, so a failure below says where a packet went.
+for h in h1 h2; do
+	vpnctl_on $h --json status > "$MV_TMP/st-$h.json" || fail "status $h"
+	python3 -c 'import json,sys; st=json.load(open(sys.argv[1]))["dp_stats"]; print(sys.argv[2], {k: v for k, v in st.items() if k.startswith("drop_") or k.startswith("icmp")})' "$MV_TMP/st-$h.json" $h
+done
 [ "$sent" = 3000 ] || fail "ping did not run to the end"
 [ "$recv" = 3000 ] || fail "lost $((sent - recv)) pings across key renewals"
 [ "$ids" -ge 2 ] || fail "only $ids key id(s) seen: keys were not renewed"
 [ "$renewals" -ge 2 ] || fail "vpnd counted $renewals renewals"
 for h in h1 h2; do
-	vpnctl_on $h --json status > "$MV_TMP/st-$h.json" || fail "status $h"
 	python3 - "$MV_TMP/st-$h.json" <<'PY' || fail "drops on $h"
 import json, sys
 st = json.load(open(sys.argv[1]))["dp_stats"]
-print(sys.argv[1].split("st-")[1], {k: v for k, v in st.items() if k.startswith("drop_")})
 assert st["drop_unknown_key"] == 0 and st["drop_expired"] == 0, st
 PY
 done

@@ -151,6 +151,8 @@ static void set_attr(struct ctlmsg *m, unsigned int a)
 	case CTLA_DST_PORT: m->dst_port = 8080; break;
 	case CTLA_PROTO: m->proto = 6; break;
 	case CTLA_MAX_PACKETS: m->max_packets = 0x80000001u; break;
+	case CTLA_ROUTES: strcpy(m->routes, "198.19.0.0/24,10.9.0.0/16"); break;
+	case CTLA_NET_ROUTES: strcpy(m->net_routes, "198.19.0.0/24=100.80.0.2"); break;
 	default: fail_msg("no test value for attribute %u", a);
 	}
 	m->present |= CTLA_BIT(a);
