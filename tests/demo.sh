@@ -45,6 +45,17 @@ echo "$body"
 echo "proved: the connect() shim caught the flow, h1 asked authsrv for a key to h2, authsrv pushed it to h2 and granted it to h1"
 sleep 1; kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
 
+log_step "5b. The same curl outside an attached cgroup is refused by the kernel (per-application access)"
+if out=$(in_ns h1 curl -sS --max-time 5 "http://$h2ip:8080/" 2>&1); then
+	die "an unattached curl reached the protected destination: $out"
+fi
+echo "\$ curl http://$h2ip:8080/   (not in an attached cgroup)"
+echo "$out"
+echo "proved: only processes in attached cgroups may reach protected destinations"
+
+log_step "5c. The server's audit log of that grant (no key material in it)"
+grep -E '"event":"key_(grant|push)' "$MV_TMP/srv/audit.log" | tail -n 2
+
 log_step "6. What the wire saw (tshark on the bridge)"
 tshark -r "$MV_TMP/wire.pcap" -Y "udp.port==51820" 2>/dev/null | head -n 8
 n=$(tshark -r "$MV_TMP/wire.pcap" -Y "udp.port==51820" 2>/dev/null | wc -l)
@@ -57,3 +68,6 @@ vpnctl_on h1 peers
 vpnctl_on h2 peers
 
 log_step "8. Clean up: stop daemons, delete namespaces"
+topo_down
+trap - EXIT
+echo "demo: done, nothing left behind"
