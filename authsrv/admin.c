@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The admin socket (see admin.h). */
+/* The admin socket and the running server's verbs (see admin.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +11,13 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "authsrv.h"
+#include "keysvc.h"
 #include "mavpn/log.h"
+#include "policy.h"
+#include "registry.h"
+#include "server.h"
 
 static int admin_addr(const char *dir, struct sockaddr_un *sa)
 {
@@ -201,4 +206,61 @@ out:
 	free(buf);
 	close(fd);
 	return ret;
+}
+
+/* ---- the running server's verbs ---- */
+
+int admin_server_verb(void *arg, const char *verb, const char *argstr,
+		      FILE *out, char *err, size_t errlen)
+{
+	struct server *srv = arg;
+	struct reg_host h;
+	struct session *s;
+	unsigned int i;
+	int ret, n;
+
+	/* The CLI committed before asking: read what it wrote. */
+	registry_read_end(srv->reg);
+	if (!strcmp(verb, "online")) {
+		for (i = 0; i < SERVER_ONLINE_BUCKETS; i++)
+			for (s = srv->by_name[i]; s; s = s->name_next)
+				fprintf(out, "%s\n", s->name);
+		return 0;
+	}
+	if (!strcmp(verb, "policy")) {
+		ret = server_load_policy(srv, err, errlen);
+		if (ret)
+			return ret;
+		audit_write(&(struct audit_rec){ .event = "policy_set",
+			.reason = srv->policy ? "policy loaded" :
+						"no policy: all may talk" });
+		fprintf(out, "%d\n", policy_nrules(srv->policy));
+		return 0;
+	}
+	if (!strcmp(verb, "revoke")) {
+		ret = authsrv_name_syntax(argstr) ?
+		      registry_host_by_name(srv->reg, argstr, &h) : -ENOENT;
+		if (ret) {
+			snprintf(err, errlen, "no host named \"%.64s\"", argstr);
+			return ret;
+		}
+		if (!h.revoked) {
+			snprintf(err, errlen, "host %s is not revoked in the registry",
+				 h.name);
+			return -EINVAL;
+		}
+		s = server_find_online(srv, h.name);
+		if (s)
+			session_error(s, "host %s is revoked", h.name);
+		n = keysvc_revoke(srv, &h);
+		audit_write(&(struct audit_rec){ .event = "revoke",
+			.host = h.name, .reason = s ? "channel closed" :
+						      "host was offline" });
+		log_info("host revoked host=%s online=%s peers_notified=%d",
+			 h.name, s ? "yes" : "no", n);
+		fprintf(out, "%s %d\n", s ? "closed" : "offline", n);
+		return 0;
+	}
+	snprintf(err, errlen, "unknown admin request \"%.32s\"", verb);
+	return -EINVAL;
 }

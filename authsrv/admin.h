@@ -38,6 +38,10 @@ void admin_accept(int lfd, admin_handler h, void *arg);
 /* Server: close and remove the socket. */
 void admin_close(int lfd, const char *dir);
 
+/* Server: the verbs above on @arg, a struct server (an admin_handler). */
+int admin_server_verb(void *arg, const char *verb, const char *argstr,
+		      FILE *out, char *err, size_t errlen);
+
 /*
  * Client: send @line, return the body (malloc'd) in @reply on "ok".
  * -ENOENT / -ECONNREFUSED: no server is running; -EPROTO: the server said

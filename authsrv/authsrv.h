@@ -38,8 +38,14 @@ int authsrv_path(char *buf, size_t len, const char *dir, const char *file);
  * @why set to a short reason. @net is in network order. */
 int authsrv_parse_cidr(const char *s, uint32_t *net, uint8_t *plen,
 		       int min_plen, const char **why);
-/* Valid host NAME: [a-z0-9][a-z0-9-]{0,62} */
+/* Valid new host NAME: an RFC 1123 label, [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?,
+ * and not TLSCONN_SERVER_NAME (the server certificate's name). */
 bool authsrv_valid_name(const char *s);
+/* What a registry name may look like ([a-z0-9][a-z0-9-]{0,62}): for
+ * looking up (revoking) hosts named before the rule above was enforced. */
+bool authsrv_name_syntax(const char *s);
+/* Valid TAG: [a-z0-9][a-z0-9._-]{0,31} (token create --tag, policy tag:) */
+bool authsrv_valid_tag(const char *s);
 
 /* Lowercase hex of @len bytes into @out (2*len+1). */
 void authsrv_hex(const uint8_t *in, size_t len, char *out);

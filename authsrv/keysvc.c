@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "authsrv.h"
 #include "keysvc.h"
+#include "metrics.h"
 #include "mavpn/log.h"
 #include "policy.h"
 #include "registry.h"
@@ -55,8 +56,16 @@ struct keysvc_grant {
 	char app[CTLMSG_APP_MAX];
 };
 
+/* A revoked host, told again to every host that says HELLO. */
+struct keysvc_revoked {
+	char name[CTLMSG_NAME_MAX];
+	uint32_t overlay_ip;		/* network order */
+};
+
 struct keysvc {
 	struct keysvc_grant *pending;
+	struct keysvc_revoked *revoked;	/* every revoked host, unordered */
+	size_t nrevoked, caprevoked;
 	struct keysvc_id *buckets[KEYSVC_ID_BUCKETS];
 	struct keysvc_id *fifo_head, *fifo_tail;
 };
@@ -87,6 +96,7 @@ void keysvc_free(struct keysvc *k)
 		k->fifo_head = e->fnext;
 		free(e);
 	}
+	free(k->revoked);
 	free(k);
 }
 
@@ -378,6 +388,70 @@ void keysvc_hello_routes(struct server *srv, const char *name,
 	r->present |= CTLA_BIT(CTLA_NET_ROUTES);
 }
 
+/*
+ * Per-session token bucket of KEY_REQ: each request mints a key and pushes
+ * it to a peer, so a compromised host could otherwise make the server push
+ * keys at its peers as fast as it can send. Full at HELLO (burst = 2 x
+ * --key-rate), refilled at --key-rate per second. Over it the request gets
+ * KEY_DENY "rate limited ..."; the log and audit line for it is written at
+ * most once a second per session, with the count, so the limit cannot be
+ * turned into a flood of the audit log.
+ */
+static bool keysvc_rate_ok(struct server *srv, struct session *a,
+			   uint64_t now)
+{
+	double burst = KEYSVC_KEY_BURST(srv->key_rate), t;
+
+	if (!srv->key_rate)
+		return true;
+	if (!a->key_last_ms) {
+		a->key_tokens = burst;
+	} else {
+		t = a->key_tokens +
+		    (double)(now - a->key_last_ms) * srv->key_rate / 1000.0;
+		a->key_tokens = t > burst ? burst : t;
+	}
+	a->key_last_ms = now;
+	if (a->key_tokens >= 1) {
+		a->key_tokens -= 1;
+		return true;
+	}
+	return false;
+}
+
+static void keysvc_rate_deny(struct server *srv, struct session *a,
+			     const struct ctlmsg *m, const char *app,
+			     uint64_t now)
+{
+	char reason[CTLMSG_REASON_MAX], ip[INET_ADDRSTRLEN];
+	struct ctlmsg d;
+
+	snprintf(reason, sizeof(reason),
+		 "rate limited: more than %u key requests per second",
+		 srv->key_rate);
+	ctlmsg_init(&d, CTLMSG_KEY_DENY);
+	d.req_id = m->req_id;
+	d.overlay_ip = m->overlay_ip;
+	snprintf(d.reason, sizeof(d.reason), "%s", reason);
+	d.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP) |
+		    CTLA_BIT(CTLA_REASON);
+	session_send(a, &d);
+	a->key_limited++;
+	if (now - a->key_logged_ms < 1000)
+		return;
+	snprintf(reason, sizeof(reason),
+		 "rate limited: more than %u key requests per second, %u denied",
+		 srv->key_rate, a->key_limited);
+	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
+	audit_write(&(struct audit_rec){ .event = "key_deny", .host = a->name,
+					 .peer = ip, .app = app,
+					 .reason = reason });
+	log_warn("key requests rate limited host=%s denied=%u", a->name,
+		 a->key_limited);
+	a->key_logged_ms = now;
+	a->key_limited = 0;
+}
+
 void keysvc_key_req(struct server *srv, struct session *a,
 		    const struct ctlmsg *m)
 {
@@ -392,6 +466,10 @@ void keysvc_key_req(struct server *srv, struct session *a,
 	int ret;
 
 	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
+	if (!keysvc_rate_ok(srv, a, now)) {
+		keysvc_rate_deny(srv, a, m, app, now);
+		return;
+	}
 	if (a->pending >= KEYSVC_MAX_PENDING) {
 		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app,
 			    "too many key requests in flight");
@@ -573,6 +651,75 @@ static int keysvc_cmp_u32(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+/* ---- revoked hosts, repeated at HELLO ---- */
+
+/*
+ * A host that is offline when a peer is revoked keeps its keys with that
+ * peer (its data plane runs on without the channel) and would never hear
+ * KEY_REVOKE. So every HELLO is followed by KEY_REVOKE for every revoked
+ * host: harmless to a host that holds no key with it. The list lives in
+ * memory (loaded at start, so a revocation made while the server was down
+ * counts; extended by the admin socket's revoke), because reading the
+ * registry at every HELLO would cost a table scan per connection. Revoked
+ * hosts keep their registry row, so their overlay address is never given
+ * to another host and the message cannot hit an innocent peer.
+ */
+static int keysvc_revoked_add(struct keysvc *k, const char *name, uint32_t ip)
+{
+	struct keysvc_revoked *n;
+	size_t i, cap;
+
+	for (i = 0; i < k->nrevoked; i++)
+		if (k->revoked[i].overlay_ip == ip)
+			return 0;
+	if (k->nrevoked == k->caprevoked) {
+		cap = k->caprevoked ? k->caprevoked * 2 : 16;
+		n = realloc(k->revoked, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		k->revoked = n;
+		k->caprevoked = cap;
+	}
+	snprintf(k->revoked[k->nrevoked].name, CTLMSG_NAME_MAX, "%s", name);
+	k->revoked[k->nrevoked].overlay_ip = ip;
+	k->nrevoked++;
+	return 0;
+}
+
+static int keysvc_revoked_host(const struct reg_host *h, void *arg)
+{
+	return h->revoked ? keysvc_revoked_add(arg, h->name, h->overlay_ip) : 0;
+}
+
+int keysvc_load_revoked(struct server *srv)
+{
+	int ret = registry_host_foreach(srv->reg, keysvc_revoked_host,
+					srv->keys);
+
+	if (!ret)
+		log_info("revoked hosts=%zu (repeated to every host at HELLO)",
+			 srv->keys->nrevoked);
+	return ret;
+}
+
+void keysvc_hello_revokes(struct server *srv, struct session *s)
+{
+	struct keysvc *k = srv->keys;
+	struct ctlmsg m;
+	size_t i;
+
+	for (i = 0; i < k->nrevoked && !s->dead; i++) {
+		ctlmsg_init(&m, CTLMSG_KEY_REVOKE);
+		snprintf(m.name, sizeof(m.name), "%s", k->revoked[i].name);
+		m.overlay_ip = k->revoked[i].overlay_ip;
+		m.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP);
+		session_send(s, &m);
+	}
+	if (k->nrevoked)
+		log_debug("revocations repeated host=%s n=%zu", s->name,
+			  k->nrevoked);
+}
+
 int keysvc_revoke(struct server *srv, const struct reg_host *h)
 {
 	struct keysvc *k = srv->keys;
@@ -583,6 +730,11 @@ int keysvc_revoke(struct server *srv, const struct reg_host *h)
 	struct session *s;
 	struct ctlmsg m;
 
+	/* Out of memory here only costs the repeat at a later HELLO. */
+	if (keysvc_revoked_add(k, h->name, h->overlay_ip))
+		log_warn("cannot remember revoked host=%s for later HELLOs",
+			 h->name);
+	authsrv_metrics_revoked(h->overlay_ip);
 	for (e = k->fifo_head; e; e = e->fnext) {
 		if (e->expires_ms <= now)
 			continue;

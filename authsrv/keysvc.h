@@ -20,6 +20,9 @@
 #define KEYSVC_LIFETIME_S	300	/* default of --key-lifetime */
 #define KEYSVC_ACK_TIMEOUT_MS	5000
 #define KEYSVC_MAX_PENDING	256	/* per requesting session */
+#define KEYSVC_KEY_RATE		32	/* default --key-rate: KEY_REQ/s per
+					 * session, after a burst of */
+#define KEYSVC_KEY_BURST(rate)	(2 * (double)(rate))
 
 struct server;
 struct session;
@@ -43,8 +46,14 @@ void keysvc_session_gone(struct server *srv, struct session *s);
 void keysvc_hello_routes(struct server *srv, const char *name,
 			 struct ctlmsg *r);
 /* @h was revoked: send KEY_REVOKE{h} to every online host that may still
- * hold a key with it. Returns how many were told. */
+ * hold a key with it, and remember @h for later HELLOs. Returns how many
+ * were told. */
 int keysvc_revoke(struct server *srv, const struct reg_host *h);
+/* Read the revoked hosts from the registry (at start): 0 or -errno. */
+int keysvc_load_revoked(struct server *srv);
+/* @s said HELLO: KEY_REVOKE{name, overlay_ip} for every revoked host, so a
+ * host that was offline at a revocation drops its keys with that host. */
+void keysvc_hello_revokes(struct server *srv, struct session *s);
 /* Time out unacknowledged pushes, expire remembered key ids. */
 void keysvc_tick(struct server *srv, uint64_t now_ms);
 

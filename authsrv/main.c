@@ -200,15 +200,6 @@ err_dir:
 
 /* ---- token create ---- */
 
-static bool valid_tag(const char *s)
-{
-	size_t len = strlen(s);
-
-	return len > 0 && len <= 32 &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") >= 1 &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == len;
-}
-
 /* Append @item to a comma-separated list. */
 static int list_add(char *list, size_t cap, const char *item)
 {
@@ -258,7 +249,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 					    optarg);
 			break;
 		case 'g':
-			if (!valid_tag(optarg))
+			if (!authsrv_valid_tag(optarg))
 				return fail(EXIT_USAGE,
 					    "bad --tag \"%s\": use [a-z0-9][a-z0-9._-]{0,31}",
 					    optarg);
@@ -296,9 +287,14 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		return fail(EXIT_USAGE, "unexpected argument \"%s\"",
 			    argv[optind + 1]);
 	name = argv[optind];
+	if (!strcmp(name, TLSCONN_SERVER_NAME))
+		return fail(EXIT_USAGE,
+			    "bad NAME \"%s\": reserved for the server certificate",
+			    name);
 	if (!authsrv_valid_name(name) || (count && strlen(name) > 55))
 		return fail(EXIT_USAGE,
-			    "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}", name);
+			    "bad NAME \"%s\": use [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?%s",
+			    name, count ? ", at most 55 with --count" : "");
 	if (need_state(dir))
 		return EXIT_USAGE;
 
@@ -558,7 +554,7 @@ static int cmd_client_revoke(const struct cmd *c, int argc, char **argv)
 	ret = cmd_arg_state(c, argc, argv, "NAME", &name, &dir);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	if (!authsrv_valid_name(name))
+	if (!authsrv_name_syntax(name))
 		return fail(EXIT_USAGE, "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}",
 			    name);
 	reg = open_registry(dir);
@@ -686,12 +682,14 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 		{ "key-lifetime", required_argument, NULL, 'L' },
 		{ "key-packets", required_argument, NULL, 'P' },
 		{ "max-sessions", required_argument, NULL, 'M' },
+		{ "key-rate", required_argument, NULL, 'R' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct serve_opts so = { .key_lifetime = KEYSVC_LIFETIME_S };
+	struct serve_opts so = { .key_lifetime = KEYSVC_LIFETIME_S,
+				 .key_rate = KEYSVC_KEY_RATE };
 	const char *dir = NULL, *listen = NULL;
 	bool verbose = false;
 	char *end;
@@ -720,6 +718,16 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 				so.key_max_packets = (uint32_t)n;
 			else
 				so.max_sessions = (unsigned int)n;
+			break;
+		case 'R':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 0 ||
+			    n > 1000000)
+				return fail(EXIT_USAGE,
+					    "bad --key-rate \"%s\": key requests per second and host, 0..1000000 (0: no limit)",
+					    optarg);
+			so.key_rate = (uint32_t)n;
 			break;
 		case 'm': {
 			struct sockaddr_in sa;
@@ -753,10 +761,11 @@ static const struct cmd cmds[] = {
 	  "create CA, server certificate and registry (refuses to overwrite); "
 	  "default overlay " AUTHSRV_DEFAULT_OVERLAY },
 	{ "serve", NULL, cmd_serve,
-	  "serve --state DIR --listen ADDR:PORT [--key-lifetime SECONDS] [--key-packets N] [--max-sessions N] [--metrics ADDR:PORT] [--verbose]",
+	  "serve --state DIR --listen ADDR:PORT [--key-lifetime SECONDS] [--key-packets N] [--max-sessions N] [--key-rate N] [--metrics ADDR:PORT] [--verbose]",
 	  "run the server in the foreground (SIGINT/SIGTERM: clean exit); keys live "
 	  "300 s by default, --key-packets caps packets per key and direction, "
-	  "--max-sessions defaults to 8192, --metrics serves Prometheus metrics "
+	  "--max-sessions defaults to 8192, --key-rate limits KEY_REQ per host "
+	  "(default 32/s after a burst of 2x; 0: off), --metrics serves Prometheus metrics "
 	  "on http://ADDR:PORT/metrics (off by default)" },
 	{ "token", "create", cmd_token_create,
 	  "token create NAME --state DIR [--ttl SECONDS] [--tag TAG]... [--route CIDR]... [--count N]",

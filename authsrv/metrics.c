@@ -11,7 +11,7 @@
  * means granted less than its lifetime ago and not revoked since. Each
  * grant leaves a record {expiry, requester ip, destination ip}; lifetimes
  * are one value per server run, so records expire in insertion order and
- * a FIFO suffices. A KEY_REVOKE for a host ends that host's records.
+ * a FIFO suffices. A revocation ends that host's records.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -31,7 +31,8 @@
 enum deny_class {
 	DENY_BUSY, DENY_REQUESTER_REVOKED, DENY_UNKNOWN_PEER, DENY_SELF,
 	DENY_PEER_REVOKED, DENY_POLICY, DENY_PEER_OFFLINE, DENY_NO_ACK,
-	DENY_REGISTRY, DENY_INTERNAL, DENY_OTHER, DENY_NCLASSES
+	DENY_REGISTRY, DENY_INTERNAL, DENY_OTHER, DENY_RATE_LIMITED,
+	DENY_NCLASSES
 };
 
 static const char *const deny_names[DENY_NCLASSES] = {
@@ -46,6 +47,7 @@ static const char *const deny_names[DENY_NCLASSES] = {
 	[DENY_REGISTRY] = "registry_error",
 	[DENY_INTERNAL] = "internal_error",
 	[DENY_OTHER] = "other",
+	[DENY_RATE_LIMITED] = "rate_limited",
 };
 
 struct live_key {
@@ -66,6 +68,8 @@ static struct promhttp *metrics_http;
 /* Reason texts are keysvc.c's; anything new lands in "other". */
 static enum deny_class deny_classify(const char *r)
 {
+	if (!strncmp(r, "rate limited", 12))
+		return DENY_RATE_LIMITED;
 	if (strstr(r, "too many key requests"))
 		return DENY_BUSY;
 	if (strstr(r, "this host is revoked"))
@@ -171,9 +175,6 @@ void authsrv_metrics_sent(const struct session *s, const struct ctlmsg *msg)
 	case CTLMSG_KEY_GRANT:
 		live_add(s->overlay_ip, msg->overlay_ip, msg->lifetime);
 		break;
-	case CTLMSG_KEY_REVOKE:
-		live_revoke(msg->overlay_ip);
-		break;
 	case CTLMSG_ERROR:
 		/* An ERROR before HELLO is a refused credential; on an
 		 * enrollment connection, a refused enrollment. */
@@ -183,6 +184,13 @@ void authsrv_metrics_sent(const struct session *s, const struct ctlmsg *msg)
 			m.enroll_refused++;
 		break;
 	}
+}
+
+/* Not per KEY_REVOKE sent: those are repeated at every HELLO, and the
+ * walk over the live records is O(grants). */
+void authsrv_metrics_revoked(uint32_t overlay_ip)
+{
+	live_revoke(overlay_ip);
 }
 
 void authsrv_metrics_received(const struct ctlmsg *msg)
@@ -290,7 +298,7 @@ static int metrics_render(void *arg, FILE *f)
 		fprintf(f, P "key_denials_total{reason=\"%s\"} %" PRIu64 "\n",
 			deny_names[i], m.denials[i]);
 	one(f, P "key_revocations_total", "counter",
-	    "KEY_REVOKE messages sent to peers of revoked hosts.",
+	    "KEY_REVOKE messages sent (at a revocation, and repeated at each HELLO).",
 	    m.sent[CTLMSG_KEY_REVOKE]);
 	one(f, P "keys_live", "gauge",
 	    "Keys granted less than their lifetime ago and not revoked since.",

@@ -11,6 +11,8 @@
 #ifndef AUTHSRV_METRICS_H
 #define AUTHSRV_METRICS_H
 
+#include <stdint.h>
+
 #include "mavpn/ctlmsg.h"
 
 struct server;
@@ -19,6 +21,8 @@ struct session;
 /* @m was queued to @s (counted by type; grants, denials by reason,
  * revocations and refusals are derived from it). */
 void authsrv_metrics_sent(const struct session *s, const struct ctlmsg *m);
+/* The host with @overlay_ip was revoked: its keys are no longer live. */
+void authsrv_metrics_revoked(uint32_t overlay_ip);
 /* @m arrived on a session. */
 void authsrv_metrics_received(const struct ctlmsg *m);
 /* A TLS handshake failed (not a peer that simply went away). */

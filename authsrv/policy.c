@@ -51,14 +51,6 @@ static int perr(char *err, size_t len, int line, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool valid_tag(const char *s)
-{
-	size_t len = strlen(s);
-
-	return len > 0 && len <= 32 &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == len;
-}
-
 static int parse_who(const char *tok, struct policy_who_pat *w)
 {
 	if (!strcmp(tok, "*")) {
@@ -66,7 +58,7 @@ static int parse_who(const char *tok, struct policy_who_pat *w)
 		return 0;
 	}
 	if (!strncmp(tok, "tag:", 4)) {
-		if (!valid_tag(tok + 4))
+		if (!authsrv_valid_tag(tok + 4))
 			return -EINVAL;
 		w->kind = WHO_TAG;
 		snprintf(w->v, sizeof(w->v), "%s", tok + 4);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * `authsrv serve`: the control-channel server.
+ * `authsrv serve`: the control-channel server: startup, the event loop,
+ * the status file. Sessions are session.c, the failed-authentication
+ * limit ratelimit.c, the admin verbs admin.c, keys keysvc.c.
  *
  * One thread, one level-triggered epoll set holding the listening socket,
  * a signalfd (SIGINT/SIGTERM) and every session's socket. Timers (handshake
@@ -10,9 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +21,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/x509.h>
 
 #include "admin.h"
 #include "audit.h"
@@ -40,675 +37,10 @@
 
 #define SERVER_TICK_MS		200
 #define SERVER_MAX_SESSIONS	8192	/* default; --max-sessions */
-#define SERVER_HANDSHAKE_MS	10000
-#define SERVER_HELLO_MS		30000	/* also the whole enrollment */
-#define SERVER_LINGER_MS	2000	/* CLOSING + DRAIN */
 
 /* epoll tags for the non-session fds */
 static char server_tag_listen, server_tag_signal, server_tag_admin;
 static char server_tag_metrics;
-
-/* ---- online sessions by name and by overlay address ---- */
-
-static unsigned int server_hash_name(const char *s)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h & (SERVER_ONLINE_BUCKETS - 1);
-}
-
-static unsigned int server_hash_ip(uint32_t ip)
-{
-	return (ip * 2654435761u) >> 18;
-}
-_Static_assert(SERVER_ONLINE_BUCKETS == 1 << 14, "ip hash width");
-
-static void server_online_add(struct server *srv, struct session *s)
-{
-	unsigned int hn = server_hash_name(s->name);
-	unsigned int hi = server_hash_ip(s->overlay_ip);
-
-	s->name_next = srv->by_name[hn];
-	srv->by_name[hn] = s;
-	s->ip_next = srv->by_ip[hi];
-	srv->by_ip[hi] = s;
-	s->hashed = true;
-}
-
-static void server_online_del(struct server *srv, struct session *s)
-{
-	struct session **pp;
-
-	if (!s->hashed)
-		return;
-	for (pp = &srv->by_name[server_hash_name(s->name)]; *pp;
-	     pp = &(*pp)->name_next) {
-		if (*pp == s) {
-			*pp = s->name_next;
-			break;
-		}
-	}
-	for (pp = &srv->by_ip[server_hash_ip(s->overlay_ip)]; *pp;
-	     pp = &(*pp)->ip_next) {
-		if (*pp == s) {
-			*pp = s->ip_next;
-			break;
-		}
-	}
-	s->hashed = false;
-}
-
-/* ---- rate limit of failed authentications, per source address ---- */
-
-/*
- * A direct-mapped table of token buckets: a slot is taken over by another
- * address only when its bucket is full again (nothing to remember). An
- * attacker with many addresses can evict others' buckets, but each of its
- * addresses is still held to the same burst and rate.
- */
-static struct server_rl *server_rl_slot(struct server *srv, uint32_t ip,
-					uint64_t now, bool create)
-{
-	struct server_rl *r = &srv->rl[(ip * 2654435761u) >> 20];
-	double t;
-
-	_Static_assert(SERVER_RL_SLOTS == 1 << 12, "rl hash width");
-	if (r->ip == ip) {
-		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
-				1000.0;
-		r->tokens = t > SERVER_RL_BURST ? SERVER_RL_BURST : t;
-		r->last_ms = now;
-		return r;
-	}
-	if (!create)
-		return NULL;
-	if (r->ip) {
-		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
-				1000.0;
-		if (t < SERVER_RL_BURST)
-			return NULL;	/* still remembering: keep it */
-	}
-	memset(r, 0, sizeof(*r));
-	r->ip = ip;
-	r->tokens = SERVER_RL_BURST;
-	r->last_ms = now;
-	return r;
-}
-
-void server_auth_failed(struct server *srv, struct session *s)
-{
-	struct server_rl *r = server_rl_slot(srv, s->peer_ip,
-					     authsrv_mono_ms(), true);
-
-	if (r && r->tokens >= 1)
-		r->tokens -= 1;
-}
-
-/* May a new connection from @ip start? Refusals are logged once a second. */
-static bool server_rl_admit(struct server *srv, uint32_t ip, const char *addr)
-{
-	uint64_t now = authsrv_mono_ms();
-	struct server_rl *r = server_rl_slot(srv, ip, now, false);
-
-	if (!r || r->tokens >= 1)
-		return true;
-	r->refused++;
-	if (now - r->logged_ms >= 1000) {
-		char why[96];
-
-		snprintf(why, sizeof(why),
-			 "too many failed authentications: %u connections refused",
-			 r->refused);
-		log_warn("rate limited addr=%s refused=%u", addr, r->refused);
-		audit_write(&(struct audit_rec){ .event = "auth_ratelimited",
-						 .addr = addr, .reason = why });
-		r->logged_ms = now;
-		r->refused = 0;
-	}
-	return false;
-}
-
-static void session_unlink(struct session **head, struct session *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		*head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	s->next = s->prev = NULL;
-}
-
-static void session_push(struct session **head, struct session *s)
-{
-	s->prev = NULL;
-	s->next = *head;
-	if (*head)
-		(*head)->prev = s;
-	*head = s;
-}
-
-static const char *session_who(const struct session *s)
-{
-	return s->name[0] ? s->name : "-";
-}
-
-void session_close(struct session *s, const char *why)
-{
-	struct server *srv = s->srv;
-
-	if (s->dead)
-		return;
-	if (why)
-		log_info("connection closed addr=%s host=%s reason=\"%s\"",
-			 s->addr, session_who(s), why);
-	if (s->state == SESS_ONLINE)
-		srv->status_dirty = true;
-	server_online_del(srv, s);
-	s->dead = true;
-	session_unlink(&srv->sessions, s);
-	session_push(&srv->dead, s);
-	srv->nsessions--;
-}
-
-void session_send(struct session *s, const struct ctlmsg *m)
-{
-	int ret;
-
-	if (s->dead)
-		return;
-	ret = tlsconn_send(s->tc, m);
-	if (!ret)
-		authsrv_metrics_sent(s, m);
-	if (ret < 0) {
-		log_warn("send failed addr=%s host=%s type=%s error=\"%s\"",
-			 s->addr, session_who(s), ctlmsg_type_name(m->type),
-			 strerror(-ret));
-		session_close(s, NULL);
-	}
-}
-
-/* Leave ONLINE/ENROLL/...: nothing more is read from this session. */
-static void session_wind_down(struct session *s)
-{
-	if (s->state == SESS_ONLINE) {
-		s->srv->status_dirty = true;
-		server_online_del(s->srv, s);
-		keysvc_session_gone(s->srv, s);
-	}
-	s->state = SESS_CLOSING;
-	s->deadline_ms = authsrv_mono_ms() + SERVER_LINGER_MS;
-}
-
-void session_finish(struct session *s)
-{
-	if (s->dead || s->state >= SESS_CLOSING)
-		return;
-	session_wind_down(s);
-}
-
-void session_error(struct session *s, const char *fmt, ...)
-{
-	struct ctlmsg m;
-	va_list ap;
-
-	if (s->dead || s->state >= SESS_CLOSING)
-		return;
-	ctlmsg_init(&m, CTLMSG_ERROR);
-	va_start(ap, fmt);
-	vsnprintf(m.reason, sizeof(m.reason), fmt, ap);
-	va_end(ap);
-	m.present = CTLA_BIT(CTLA_REASON);
-	log_info("sending error addr=%s host=%s reason=\"%s\"", s->addr,
-		 session_who(s), m.reason);
-	session_send(s, &m);
-	session_wind_down(s);
-}
-
-struct session *server_find_online(struct server *srv, const char *name)
-{
-	struct session *s;
-
-	for (s = srv->by_name[server_hash_name(name)]; s; s = s->name_next)
-		if (!strcmp(s->name, name))
-			return s;
-	return NULL;
-}
-
-struct session *server_find_online_ip(struct server *srv, uint32_t ip)
-{
-	struct session *s;
-
-	for (s = srv->by_ip[server_hash_ip(ip)]; s; s = s->ip_next)
-		if (s->overlay_ip == ip)
-			return s;
-	return NULL;
-}
-
-static void server_refuse_auth(struct session *s, const char *host,
-			       const char *reason)
-{
-	struct audit_rec a = {
-		.event = "auth_refused", .host = host, .addr = s->addr,
-		.reason = reason,
-	};
-
-	audit_write(&a);
-	server_auth_failed(s->srv, s);
-	session_error(s, "%s", reason);
-}
-
-/* ALPN ctl: the certificate decides who this is. */
-static void server_ctl_auth(struct server *srv, struct session *s)
-{
-	SSL *ssl = tlsconn_ssl(s->tc);
-	char name[CTLMSG_NAME_MAX], serial[AUTHSRV_SERIAL_HEX_MAX];
-	char reason[CTLMSG_REASON_MAX];
-	struct reg_host h;
-	X509 *peer;
-	int ret;
-
-	peer = SSL_get0_peer_certificate(ssl);
-	if (!peer || SSL_get_verify_result(ssl) != X509_V_OK) {
-		server_refuse_auth(s, NULL, "client certificate required");
-		return;
-	}
-	if (pki_cert_cn(peer, name, sizeof(name)) ||
-	    !authsrv_valid_name(name) || pki_cert_serial(peer, serial)) {
-		server_refuse_auth(s, NULL,
-				   "client certificate has no valid host name");
-		return;
-	}
-	ret = registry_host_by_name(srv->reg, name, &h);
-	if (ret == -ENOENT) {
-		snprintf(reason, sizeof(reason), "host %s is not enrolled", name);
-		server_refuse_auth(s, name, reason);
-		return;
-	}
-	if (ret) {
-		server_refuse_auth(s, name, "registry error");
-		return;
-	}
-	if (h.revoked) {
-		snprintf(reason, sizeof(reason), "host %s is revoked", name);
-		server_refuse_auth(s, name, reason);
-		return;
-	}
-	/* Only the certificate issued at enrollment counts. */
-	if (strcmp(h.cert_serial, serial) ||
-	    registry_serial_revoked(srv->reg, serial)) {
-		snprintf(reason, sizeof(reason),
-			 "certificate of host %s is not the current one", name);
-		server_refuse_auth(s, name, reason);
-		return;
-	}
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->overlay_ip = h.overlay_ip;
-	s->state = SESS_CTL_HELLO;
-	s->deadline_ms = authsrv_mono_ms() + SERVER_HELLO_MS;
-	audit_write(&(struct audit_rec){ .event = "auth", .host = name,
-					 .addr = s->addr });
-	log_info("authenticated addr=%s host=%s", s->addr, name);
-}
-
-static void server_on_handshake(struct server *srv, struct session *s)
-{
-	const char *alpn = tlsconn_alpn(s->tc);
-
-	if (!strcmp(alpn, TLSCONN_ALPN_ENROLL)) {
-		s->state = SESS_ENROLL;
-		s->deadline_ms = authsrv_mono_ms() + SERVER_HELLO_MS;
-		log_debug("enrollment connection addr=%s", s->addr);
-	} else if (!strcmp(alpn, TLSCONN_ALPN_CTL)) {
-		server_ctl_auth(srv, s);
-	} else {
-		/* The ALPN callbacks make this unreachable. */
-		session_close(s, "no ALPN protocol");
-	}
-}
-
-static void server_hello(struct server *srv, struct session *s,
-			 const struct ctlmsg *m)
-{
-	char addr[INET_ADDRSTRLEN];
-	struct session *old;
-	struct ctlmsg r;
-
-	if (m->udp_port == 0) {
-		session_error(s, "HELLO needs a nonzero udp_port");
-		return;
-	}
-	old = server_find_online(srv, s->name);
-	if (old) {
-		log_info("replacing session host=%s old_addr=%s new_addr=%s",
-			 s->name, old->addr, s->addr);
-		session_error(old, "replaced by a newer session of host %s",
-			      s->name);
-	}
-	s->udp_port = m->udp_port;
-	s->since = authsrv_now();
-	s->state = SESS_ONLINE;
-	server_online_add(srv, s);
-	s->deadline_ms = 0;
-	srv->status_dirty = true;
-
-	ctlmsg_init(&r, CTLMSG_HELLO_ACK);
-	snprintf(r.name, sizeof(r.name), "%s", s->name);
-	r.overlay_ip = s->overlay_ip;
-	r.overlay_plen = srv->overlay_plen;
-	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
-		    CTLA_BIT(CTLA_OVERLAY_PLEN);
-	keysvc_hello_routes(srv, s->name, &r);
-	session_send(s, &r);
-	inet_ntop(AF_INET, &s->overlay_ip, addr, sizeof(addr));
-	log_info("host online host=%s overlay_ip=%s addr=%s udp_port=%u",
-		 s->name, addr, s->addr, s->udp_port);
-}
-
-static void server_resolve(struct server *srv, struct session *s,
-			   const struct ctlmsg *m)
-{
-	struct reg_host h;
-	struct ctlmsg r;
-	int ret;
-
-	ctlmsg_init(&r, CTLMSG_RESOLVE_RESP);
-	r.req_id = m->req_id;
-	snprintf(r.name, sizeof(r.name), "%s", m->name);
-	r.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_NAME);
-	ret = authsrv_valid_name(m->name) ?
-	      registry_host_by_name(srv->reg, m->name, &h) : -ENOENT;
-	if (!ret) {
-		r.overlay_ip = h.overlay_ip;
-		r.present |= CTLA_BIT(CTLA_OVERLAY_IP);
-	} else {
-		snprintf(r.reason, sizeof(r.reason), "%s \"%.64s\"",
-			 ret == -ENOENT ? "no host named" : "registry error for",
-			 m->name);
-		r.present |= CTLA_BIT(CTLA_REASON);
-	}
-	session_send(s, &r);
-}
-
-static void server_dispatch(struct server *srv, struct session *s,
-			    const struct ctlmsg *m)
-{
-	struct ctlmsg r;
-
-	log_debug("message addr=%s host=%s type=%s", s->addr, session_who(s),
-		  ctlmsg_type_name(m->type));
-	authsrv_metrics_received(m);
-	if (m->type == CTLMSG_PING && (s->state == SESS_CTL_HELLO ||
-				       s->state == SESS_ONLINE)) {
-		ctlmsg_init(&r, CTLMSG_PONG);
-		r.req_id = m->req_id;
-		r.present = CTLA_BIT(CTLA_REQ_ID);
-		session_send(s, &r);
-		return;
-	}
-	switch (s->state) {
-	case SESS_ENROLL:
-		if (m->type == CTLMSG_ENROLL_REQ) {
-			enroll_handle(srv, s, m);
-			return;
-		}
-		break;
-	case SESS_CTL_HELLO:
-		if (m->type == CTLMSG_HELLO) {
-			server_hello(srv, s, m);
-			return;
-		}
-		break;
-	case SESS_ONLINE:
-		switch (m->type) {
-		case CTLMSG_KEY_REQ:
-			keysvc_key_req(srv, s, m);
-			return;
-		case CTLMSG_KEY_PUSH_ACK:
-			keysvc_push_ack(srv, s, m);
-			return;
-		case CTLMSG_RESOLVE_REQ:
-			server_resolve(srv, s, m);
-			return;
-		}
-		break;
-	default:
-		return;
-	}
-	log_warn("unexpected message addr=%s host=%s type=%s", s->addr,
-		 session_who(s), ctlmsg_type_name(m->type));
-	session_error(s, "unexpected %s message", ctlmsg_type_name(m->type));
-}
-
-static void server_update_events(struct server *srv, struct session *s)
-{
-	struct epoll_event ev = { .data.ptr = s };
-	uint32_t mask;
-	int ret;
-
-	if (s->dead)
-		return;
-	if (s->state == SESS_CLOSING) {
-		ret = tlsconn_flush(s->tc);
-		if (ret < 0) {
-			session_close(s, NULL);
-			return;
-		}
-		if (ret == 0) {
-			/* All out: close_notify, then half-close. */
-			ERR_clear_error();
-			SSL_shutdown(tlsconn_ssl(s->tc));
-			shutdown(tlsconn_fd(s->tc), SHUT_WR);
-			s->state = SESS_DRAIN;
-		}
-	}
-	if (s->state == SESS_DRAIN)
-		mask = EPOLLIN;
-	else if (s->state == SESS_CLOSING)
-		mask = tlsconn_want_write(s->tc) ? EPOLLOUT : 0;
-	else
-		mask = EPOLLIN | (tlsconn_want_write(s->tc) ? EPOLLOUT : 0);
-	if (mask == s->ev_mask)
-		return;
-	ev.events = mask;
-	if (epoll_ctl(srv->epfd, EPOLL_CTL_MOD, tlsconn_fd(s->tc), &ev)) {
-		session_close(s, "epoll_ctl failed");
-		return;
-	}
-	s->ev_mask = mask;
-}
-
-static void server_session_io(struct server *srv, struct session *s,
-			      uint32_t events)
-{
-	struct ctlmsg m;
-	char buf[4096];
-	ssize_t n;
-	int ret;
-
-	if (s->dead)
-		return;
-	if (s->state == SESS_DRAIN) {
-		/* Discard whatever still comes; EOF or error ends it. */
-		n = recv(tlsconn_fd(s->tc), buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			session_close(s, NULL);
-		return;
-	}
-	if (s->state == SESS_HANDSHAKE) {
-		ret = tlsconn_handshake(s->tc);
-		if (ret < 0) {
-			/* A peer that just went away is not an attack; a
-			 * failed verification or protocol version is. */
-			if (ret != -ECONNRESET) {
-				server_auth_failed(srv, s);
-				authsrv_metrics_tls_failed();
-				audit_write(&(struct audit_rec){
-					.event = "auth_refused", .addr = s->addr,
-					.reason = "TLS handshake failed" });
-			}
-			session_close(s, ret == -ECONNRESET ?
-				      "closed during handshake" :
-				      "TLS handshake failed");
-			return;
-		}
-		if (ret == 0)
-			goto out;
-		server_on_handshake(srv, s);
-		if (s->dead || s->state >= SESS_CLOSING)
-			goto out;
-	}
-	if (s->state == SESS_CLOSING) {
-		if (events & (EPOLLERR | EPOLLHUP))
-			session_close(s, NULL);
-		goto out;
-	}
-	ret = tlsconn_read(s->tc);
-	if (ret < 0) {
-		session_close(s, ret == -ECONNRESET ? "peer closed" :
-						      "TLS error");
-		return;
-	}
-	ctlmsg_init(&m, 0);
-	while (!s->dead && s->state < SESS_CLOSING) {
-		ret = tlsconn_next(s->tc, &m);
-		if (ret == 0)
-			break;
-		if (ret < 0) {
-			log_warn("malformed message addr=%s host=%s error=\"%s\"",
-				 s->addr, session_who(s), strerror(-ret));
-			if (s->state != SESS_ONLINE)
-				server_auth_failed(srv, s);
-			session_error(s, "malformed message");
-			break;
-		}
-		server_dispatch(srv, s, &m);
-		ctlmsg_wipe(&m);
-	}
-	ctlmsg_wipe(&m);
-	if (!s->dead && s->state < SESS_CLOSING && (events & EPOLLOUT)) {
-		ret = tlsconn_flush(s->tc);
-		if (ret < 0) {
-			session_close(s, "write failed");
-			return;
-		}
-	}
-out:
-	server_update_events(srv, s);
-}
-
-static void server_accept(struct server *srv)
-{
-	static unsigned long rl;
-	struct sockaddr_in sa;
-	socklen_t len;
-	struct session *s;
-	struct epoll_event ev;
-	char ip[INET_ADDRSTRLEN];
-	int fd, one = 1;
-
-	for (;;) {
-		len = sizeof(sa);
-		fd = accept4(srv->lfd, (struct sockaddr *)&sa, &len,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED && log_ratelimited(&rl))
-				log_warn("accept failed error=\"%s\"",
-					 strerror(errno));
-			return;
-		}
-		if (srv->nsessions >= srv->max_sessions ||
-		    sa.sin_family != AF_INET) {
-			if (log_ratelimited(&rl))
-				log_warn("connection refused reason=\"too many sessions\"");
-			close(fd);
-			continue;
-		}
-		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
-		if (!server_rl_admit(srv, sa.sin_addr.s_addr, ip)) {
-			close(fd);
-			continue;
-		}
-		/* Key grants are latency-bound small messages. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		s = calloc(1, sizeof(*s));
-		if (!s) {
-			close(fd);
-			continue;
-		}
-		s->tc = tlsconn_new(srv->ctx, fd, true);	/* owns fd */
-		if (!s->tc) {
-			free(s);
-			continue;
-		}
-		s->srv = srv;
-		s->peer_ip = sa.sin_addr.s_addr;
-		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
-		snprintf(s->addr, sizeof(s->addr), "%s:%u", ip,
-			 ntohs(sa.sin_port));
-		s->state = SESS_HANDSHAKE;
-		s->deadline_ms = authsrv_mono_ms() + SERVER_HANDSHAKE_MS;
-		s->ev_mask = EPOLLIN;
-		ev.events = EPOLLIN;
-		ev.data.ptr = s;
-		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev)) {
-			tlsconn_free(s->tc);
-			free(s);
-			continue;
-		}
-		session_push(&srv->sessions, s);
-		srv->nsessions++;
-		log_debug("connection addr=%s", s->addr);
-	}
-}
-
-static void server_sweep(struct server *srv, uint64_t now)
-{
-	struct session *s, *next;
-
-	for (s = srv->sessions; s; s = next) {
-		next = s->next;
-		if (!s->deadline_ms || now < s->deadline_ms)
-			continue;
-		/*
-		 * A connection that stalls before HELLO holds a session slot
-		 * for free: count it as a failed authentication, or one
-		 * address could keep --max-sessions slots busy forever.
-		 */
-		switch (s->state) {
-		case SESS_HANDSHAKE:
-			server_auth_failed(srv, s);
-			session_close(s, "handshake timeout");
-			break;
-		case SESS_ENROLL:
-		case SESS_CTL_HELLO:
-			server_auth_failed(srv, s);
-			session_error(s, "timeout waiting for %s",
-				      s->state == SESS_ENROLL ? "ENROLL_REQ" :
-								"HELLO");
-			break;
-		default:
-			session_close(s, NULL);
-		}
-	}
-}
-
-/* Free closed sessions; what waited on them is refused first. */
-static void server_reap(struct server *srv)
-{
-	struct session *s;
-
-	while ((s = srv->dead)) {
-		session_unlink(&srv->dead, s);
-		keysvc_session_gone(srv, s);	/* may close more sessions */
-		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, tlsconn_fd(s->tc), NULL);
-		tlsconn_free(s->tc);
-		free(s);
-	}
-}
 
 static void server_write_status(struct server *srv)
 {
@@ -735,8 +67,7 @@ static void server_write_status(struct server *srv)
 	free(e);
 }
 
-/* (Re)load the stored policy; on a parse error the old one stays. */
-static int server_load_policy(struct server *srv, char *err, size_t errlen)
+int server_load_policy(struct server *srv, char *err, size_t errlen)
 {
 	struct policy *p = NULL;
 	char *text;
@@ -762,62 +93,6 @@ static int server_load_policy(struct server *srv, char *err, size_t errlen)
 	return 0;
 }
 
-/* The admin socket's verbs (admin.h). */
-static int server_admin(void *arg, const char *verb, const char *argstr,
-			FILE *out, char *err, size_t errlen)
-{
-	struct server *srv = arg;
-	struct reg_host h;
-	struct session *s;
-	unsigned int i;
-	int ret, n;
-
-	/* The CLI committed before asking: read what it wrote. */
-	registry_read_end(srv->reg);
-	if (!strcmp(verb, "online")) {
-		for (i = 0; i < SERVER_ONLINE_BUCKETS; i++)
-			for (s = srv->by_name[i]; s; s = s->name_next)
-				fprintf(out, "%s\n", s->name);
-		return 0;
-	}
-	if (!strcmp(verb, "policy")) {
-		ret = server_load_policy(srv, err, errlen);
-		if (ret)
-			return ret;
-		audit_write(&(struct audit_rec){ .event = "policy_set",
-			.reason = srv->policy ? "policy loaded" :
-						"no policy: all may talk" });
-		fprintf(out, "%d\n", policy_nrules(srv->policy));
-		return 0;
-	}
-	if (!strcmp(verb, "revoke")) {
-		ret = authsrv_valid_name(argstr) ?
-		      registry_host_by_name(srv->reg, argstr, &h) : -ENOENT;
-		if (ret) {
-			snprintf(err, errlen, "no host named \"%.64s\"", argstr);
-			return ret;
-		}
-		if (!h.revoked) {
-			snprintf(err, errlen, "host %s is not revoked in the registry",
-				 h.name);
-			return -EINVAL;
-		}
-		s = server_find_online(srv, h.name);
-		if (s)
-			session_error(s, "host %s is revoked", h.name);
-		n = keysvc_revoke(srv, &h);
-		audit_write(&(struct audit_rec){ .event = "revoke",
-			.host = h.name, .reason = s ? "channel closed" :
-						      "host was offline" });
-		log_info("host revoked host=%s online=%s peers_notified=%d",
-			 h.name, s ? "yes" : "no", n);
-		fprintf(out, "%s %d\n", s ? "closed" : "offline", n);
-		return 0;
-	}
-	snprintf(err, errlen, "unknown admin request \"%.32s\"", verb);
-	return -EINVAL;
-}
-
 static int server_run(struct server *srv)
 {
 	struct epoll_event evs[64];
@@ -835,11 +110,11 @@ static int server_run(struct server *srv)
 			void *p = evs[i].data.ptr;
 
 			if (p == &server_tag_listen) {
-				server_accept(srv);
+				session_accept(srv);
 			} else if (p == &server_tag_metrics) {
 				authsrv_metrics_process();
 			} else if (p == &server_tag_admin) {
-				admin_accept(srv->admin_fd, server_admin, srv);
+				admin_accept(srv->admin_fd, admin_server_verb, srv);
 			} else if (p == &server_tag_signal) {
 				if (read(srv->sigfd, &si, sizeof(si)) ==
 				    sizeof(si)) {
@@ -848,17 +123,17 @@ static int server_run(struct server *srv)
 					return 0;
 				}
 			} else {
-				server_session_io(srv, p, evs[i].events);
+				session_io(srv, p, evs[i].events);
 			}
 		}
 		now = authsrv_mono_ms();
 		if (now >= next_tick) {
 			keysvc_tick(srv, now);
 			authsrv_metrics_tick();
-			server_sweep(srv, now);
+			session_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
 		}
-		server_reap(srv);
+		session_reap(srv);
 		registry_read_end(srv->reg);
 		if (srv->status_dirty)
 			server_write_status(srv);
@@ -909,6 +184,7 @@ int authsrv_serve(const struct serve_opts *o)
 	srv->epfd = srv->lfd = srv->sigfd = srv->admin_fd = -1;
 	srv->key_lifetime = o->key_lifetime;
 	srv->key_max_packets = o->key_max_packets;
+	srv->key_rate = o->key_rate;
 	srv->max_sessions = o->max_sessions ? o->max_sessions :
 			   SERVER_MAX_SESSIONS;
 	server_raise_nofile(srv->max_sessions);
@@ -966,6 +242,11 @@ int authsrv_serve(const struct serve_opts *o)
 		serve_fail("out of memory\n");
 		goto out_audit;
 	}
+	if (keysvc_load_revoked(srv)) {
+		serve_fail("cannot read the revoked hosts from the registry \"%s\"\n",
+			   path);
+		goto out_keys;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -1017,15 +298,16 @@ int authsrv_serve(const struct serve_opts *o)
 	}
 	server_write_status(srv);
 	inet_ntop(AF_INET, &srv->overlay_net, ip, sizeof(ip));
-	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s key_lifetime=%u key_packets=%u max_sessions=%u",
+	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s key_lifetime=%u key_packets=%u key_rate=%u max_sessions=%u",
 		 listen_addr, ip, srv->overlay_plen, dir, pki_ca_fp(srv->pki),
-		 srv->key_lifetime, srv->key_max_packets, srv->max_sessions);
+		 srv->key_lifetime, srv->key_max_packets, srv->key_rate,
+		 srv->max_sessions);
 
 	ret = server_run(srv) ? 1 : 0;
 
 	while (srv->sessions)
 		session_close(srv->sessions, NULL);
-	server_reap(srv);
+	session_reap(srv);
 	status_remove(dir);
 out_fds:
 	authsrv_metrics_close();
@@ -1036,6 +318,7 @@ out_fds:
 		close(srv->epfd);
 	if (srv->sigfd >= 0)
 		close(srv->sigfd);
+out_keys:
 	keysvc_free(srv->keys);
 out_audit:
 	audit_close();

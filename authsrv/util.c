@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "authsrv.h"
+#include "mavpn/tlsconn.h"
 
 int authsrv_path(char *buf, size_t len, const char *dir, const char *file)
 {
@@ -52,7 +53,7 @@ int authsrv_parse_cidr(const char *s, uint32_t *net, uint8_t *plen,
 	return 0;
 }
 
-bool authsrv_valid_name(const char *s)
+bool authsrv_name_syntax(const char *s)
 {
 	size_t i, len = strlen(s);
 
@@ -68,6 +69,26 @@ bool authsrv_valid_name(const char *s)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * A host name becomes a certificate CN that the server's own CA signs:
+ * the server's name must never be one, or a host certificate could pass a
+ * client's check of the server name (SSL_set1_host falls back to the CN).
+ */
+bool authsrv_valid_name(const char *s)
+{
+	return authsrv_name_syntax(s) && s[strlen(s) - 1] != '-' &&
+	       strcmp(s, TLSCONN_SERVER_NAME) != 0;
+}
+
+bool authsrv_valid_tag(const char *s)
+{
+	size_t len = strlen(s);
+
+	return len > 0 && len <= 32 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789") >= 1 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-_.") == len;
 }
 
 void authsrv_hex(const uint8_t *in, size_t len, char *out)

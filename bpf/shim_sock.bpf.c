@@ -10,22 +10,22 @@
  *                    the key request is in flight when the data plane sees
  *                    that packet. Verdict: always allow.
  * enforce (enf_*)    the same four hooks plus cgroup/sock_create and
- *                    cgroup_skb/egress on the ROOT of the cgroup2 hierarchy
- *                    (link = BPF_F_ALLOW_MULTI: coexists with other users).
- *                    A process whose cgroup (or an ancestor) is not in
- *                    `allowed` gets EPERM from connect()/sendmsg() to a
- *                    protected destination; its raw/ICMP packets there are
- *                    dropped at egress.
- *
- * ingress (enf_ingress) cgroup_skb/ingress on the root: a packet for our
- *                    overlay address must have come in through mavpn0 (or
- *                    lo). One that arrives on the underlay in clear would
- *                    reach a service without any key: dropped.
+ *                    cgroup_skb/egress + ingress on the ROOT of the cgroup2
+ *                    hierarchy (links = BPF_F_ALLOW_MULTI: they coexist
+ *                    with other users). A process whose cgroup (or an
+ *                    ancestor) is not in `allowed` gets EPERM from
+ *                    connect()/sendmsg() to a protected destination; its
+ *                    raw/ICMP packets there are dropped at egress. A packet
+ *                    for our overlay address must come in through mavpn0
+ *                    (or lo): one that arrives on the underlay in clear
+ *                    would reach a service without any key (ingress drop).
  *
  * Every program runs for every socket of the machine, so each one first
- * checks that the socket lives in vpnd's own network namespace (cookie set
- * before load): several vpnd (one per netns) never act on each other's
- * traffic.
+ * checks that the socket lives in vpnd's own network namespace: the
+ * sock_addr and sock programs compare bpf_get_netns_cookie() with the
+ * cookie set before load; the cgroup_skb ones, which cannot call it on
+ * older kernels (6.1), look for the mark sock_create put on our sockets.
+ * Several vpnd (one per netns) never act on each other's traffic.
  *
  * IPv6: a v4-mapped destination (::ffff:a.b.c.d on an AF_INET6 socket) is
  * handled as the IPv4 address it carries. Native IPv6 destinations are not
@@ -167,7 +167,8 @@ static __always_inline int skb_allowed(struct __sk_buff *skb)
 /*
  * Tell vpnd about a flow, at most once per cgroup, destination, port,
  * protocol and verdict per SHIM_REEMIT_NS: an application opening many
- * sockets to one service is reported once. The caller's verdict does not depend on reporting.
+ * sockets to one service is reported once. The caller's verdict does not
+ * depend on reporting.
  */
 static __always_inline void report(__u32 daddr, __u16 dport, __u8 proto,
 				   __u8 hook, __u8 verdict, __u64 cgroup_id)

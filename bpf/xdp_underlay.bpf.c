@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * XDP on the underlay NIC: IPv4 UDP datagrams to our data port go to the
- * AF_XDP socket of their rx queue; everything else (ARP, the TLS control
- * channel, other UDP, IPv6) continues into the kernel stack untouched.
+ * XDP on the underlay NIC: IPv4 UDP datagrams to our data port *and our
+ * address* go to the AF_XDP socket of their rx queue; everything else (ARP,
+ * the TLS control channel, other UDP, IPv6, and transit datagrams a
+ * forwarding host routes on to someone else's port) continues into the
+ * kernel stack untouched.
  *
  * If no socket is bound to the frame's queue (a multi-queue NIC where vpnd
  * binds fewer queues, or vpnd is between restarts) the datagram is passed
@@ -19,6 +21,13 @@
 
 /* Our UDP data port, host order; set by the loader before load. */
 const volatile __u16 port = 0;
+/*
+ * The underlay interface's IPv4 address, network order; set by the loader
+ * before load. Only datagrams addressed to it are ours. 0 (no address at
+ * start) redirects nothing: the kernel then delivers our datagrams to
+ * vpnd's UDP socket, the same fallback as a queue without a socket.
+ */
+const volatile __u32 local_ip = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -60,6 +69,8 @@ static __always_inline int ul_classify(struct xdp_md *ctx)
 		return MAVPN_XDP_UL_PASS_MALFORMED;
 	if (udp->dest != bpf_htons(port))
 		return MAVPN_XDP_UL_PASS_OTHER_PORT;
+	if (ip->daddr != local_ip)
+		return MAVPN_XDP_UL_PASS_NOT_LOCAL;
 	/* Lengths that disagree with the frame are the kernel's to reject. */
 	if (bpf_ntohs(ip->tot_len) < ihl + sizeof(*udp) ||
 	    bpf_ntohs(udp->len) < sizeof(*udp) ||

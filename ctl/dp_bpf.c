@@ -188,7 +188,8 @@ int dp_xdp_attach_overlay(struct dp_xdp *x, int ifindex)
 	return err;
 }
 
-int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port)
+int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port,
+			   uint32_t local_ip)
 {
 	int err;
 
@@ -198,6 +199,7 @@ int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port)
 	if (!x->ul)
 		return -errno;
 	x->ul->rodata->port = port;
+	x->ul->rodata->local_ip = local_ip;
 	if (!legacy_forced() &&
 	    !attach_libxdp(x->ul->obj, x->ul->progs.xdp_underlay, &x->ul_link))
 		return 0;
@@ -207,6 +209,7 @@ int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port)
 	if (!x->ul)
 		return -errno;
 	x->ul->rodata->port = port;
+	x->ul->rodata->local_ip = local_ip;
 	err = xdp_underlay__load(x->ul);
 	if (!err)
 		err = attach_legacy(x->ul->progs.xdp_underlay, &x->ul_link);

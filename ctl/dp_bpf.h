@@ -33,7 +33,10 @@ struct dp_xdp {
 };
 
 int dp_xdp_attach_overlay(struct dp_xdp *x, int ifindex);
-int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port);
+/* @port host order; @local_ip (network order) the underlay address: only
+ * UDP to @port at @local_ip is redirected, 0 redirects nothing. */
+int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port,
+			   uint32_t local_ip);
 /* XSKMAP fds, valid after attach. */
 int dp_xdp_ov_xskmap(const struct dp_xdp *x);
 int dp_xdp_ul_xskmap(const struct dp_xdp *x);

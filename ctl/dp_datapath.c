@@ -1180,7 +1180,8 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 			dp->far_name, strerror(-err));
 		goto err_xdp;
 	}
-	err = dp_xdp_attach_underlay(&dp->xdp, dp->ul_ifindex, cfg->port);
+	err = dp_xdp_attach_underlay(&dp->xdp, dp->ul_ifindex, cfg->port,
+				     dp->ul_ip);
 	if (err) {
 		log_err("datapath: XDP attach failed iface=%s err=%s",
 			dp->ul_name, strerror(-err));

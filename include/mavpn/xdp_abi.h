@@ -23,6 +23,9 @@ enum mavpn_xdp_ul_reason {
 	MAVPN_XDP_UL_PASS_OTHER_PORT,	/* UDP, not to our port */
 	MAVPN_XDP_UL_PASS_FRAGMENT,	/* IP fragment: the kernel reassembles */
 	MAVPN_XDP_UL_PASS_MALFORMED,	/* truncated/bogus header: kernel judges */
+	MAVPN_XDP_UL_PASS_NOT_LOCAL,	/* our port, not our address: transit
+					 * (forwarding host) or a secondary
+					 * address: the kernel routes/delivers */
 	MAVPN_XDP_UL_NR,
 };
 

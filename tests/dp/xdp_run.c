@@ -3,7 +3,8 @@
  * BPF_PROG_RUN tests of the data-plane XDP programs on crafted frames, as
  * a cmocka driver (built as build/tests/test_xdp_run, run by make check).
  *
- * xdp_underlay: with no socket in the XSKMAP even a match returns XDP_PASS
+ * xdp_underlay (loaded with port PORT, local_ip LOCAL): with no socket in
+ * the XSKMAP even a match returns XDP_PASS
  * (the redirect's fallback), so the per-reason counter slot is what tells
  * the cases apart. xdp_overlay: with no socket it must return XDP_DROP
  * (fail closed: plaintext goes nowhere). Needs root (CAP_BPF); skipped,
@@ -28,6 +29,8 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define PORT		51820
+#define LOCAL		0xc612000b	/* 198.18.0.11: the underlay address */
+#define OTHER		0xc612000c	/* 198.18.0.12: transit to someone else */
 
 struct tcase {
 	const char *name;
@@ -36,34 +39,46 @@ struct tcase {
 	uint16_t frag, dport, udp_len;
 	int truncate;		/* frame length override, 0 = full */
 	int want;		/* enum mavpn_xdp_ul_reason */
+	uint32_t daddr;		/* host order; 0 = LOCAL */
 };
 
 static const struct tcase cases[] = {
-	{ "arp", 0x0806, 5, 17, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_IPV4 },
-	{ "ipv6", 0x86dd, 5, 17, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_IPV4 },
-	{ "tcp", 0x0800, 5, 6, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_UDP },
-	{ "icmp", 0x0800, 5, 1, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_UDP },
+	{ "arp", 0x0806, 5, 17, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_IPV4, 0 },
+	{ "ipv6", 0x86dd, 5, 17, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_IPV4, 0 },
+	{ "tcp", 0x0800, 5, 6, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_UDP, 0 },
+	{ "icmp", 0x0800, 5, 1, 0, PORT, 40, 0, MAVPN_XDP_UL_PASS_NOT_UDP, 0 },
 	{ "udp other port", 0x0800, 5, 17, 0, 53, 40, 0,
-	  MAVPN_XDP_UL_PASS_OTHER_PORT },
-	{ "udp ours", 0x0800, 5, 17, 0, PORT, 40, 0, MAVPN_XDP_UL_REDIRECT },
+	  MAVPN_XDP_UL_PASS_OTHER_PORT, 0 },
+	{ "udp ours", 0x0800, 5, 17, 0, PORT, 40, 0, MAVPN_XDP_UL_REDIRECT, 0 },
 	{ "udp ours, ip options", 0x0800, 6, 17, 0, PORT, 40, 0,
-	  MAVPN_XDP_UL_REDIRECT },
+	  MAVPN_XDP_UL_REDIRECT, 0 },
 	{ "first fragment (MF)", 0x0800, 5, 17, 0x2000, PORT, 40, 0,
-	  MAVPN_XDP_UL_PASS_FRAGMENT },
+	  MAVPN_XDP_UL_PASS_FRAGMENT, 0 },
 	{ "later fragment", 0x0800, 5, 17, 0x0010, PORT, 40, 0,
-	  MAVPN_XDP_UL_PASS_FRAGMENT },
+	  MAVPN_XDP_UL_PASS_FRAGMENT, 0 },
 	{ "DF set is not a fragment", 0x0800, 5, 17, 0x4000, PORT, 40, 0,
-	  MAVPN_XDP_UL_REDIRECT },
+	  MAVPN_XDP_UL_REDIRECT, 0 },
 	{ "ihl < 5", 0x0800, 4, 17, 0, PORT, 40, 0,
-	  MAVPN_XDP_UL_PASS_MALFORMED },
+	  MAVPN_XDP_UL_PASS_MALFORMED, 0 },
 	{ "udp len > ip", 0x0800, 5, 17, 0, PORT, 500, 0,
-	  MAVPN_XDP_UL_PASS_MALFORMED },
+	  MAVPN_XDP_UL_PASS_MALFORMED, 0 },
 	{ "udp len < 8", 0x0800, 5, 17, 0, PORT, 4, 0,
-	  MAVPN_XDP_UL_PASS_MALFORMED },
+	  MAVPN_XDP_UL_PASS_MALFORMED, 0 },
 	{ "truncated udp", 0x0800, 5, 17, 0, PORT, 40, 38,
-	  MAVPN_XDP_UL_PASS_MALFORMED },
+	  MAVPN_XDP_UL_PASS_MALFORMED, 0 },
 	{ "truncated ip", 0x0800, 5, 17, 0, PORT, 40, 20,
-	  MAVPN_XDP_UL_PASS_MALFORMED },
+	  MAVPN_XDP_UL_PASS_MALFORMED, 0 },
+	/* A forwarding host must not swallow transit UDP to our port. */
+	{ "udp our port, transit", 0x0800, 5, 17, 0, PORT, 40, 0,
+	  MAVPN_XDP_UL_PASS_NOT_LOCAL, OTHER },
+	{ "udp our port, transit, ip options", 0x0800, 6, 17, 0, PORT, 40, 0,
+	  MAVPN_XDP_UL_PASS_NOT_LOCAL, OTHER },
+	{ "udp our port, broadcast", 0x0800, 5, 17, 0, PORT, 40, 0,
+	  MAVPN_XDP_UL_PASS_NOT_LOCAL, 0xffffffff },
+	{ "udp other port, transit", 0x0800, 5, 17, 0, 53, 40, 0,
+	  MAVPN_XDP_UL_PASS_OTHER_PORT, OTHER },
+	{ "tcp, transit", 0x0800, 5, 6, 0, PORT, 40, 0,
+	  MAVPN_XDP_UL_PASS_NOT_UDP, OTHER },
 };
 
 static struct xdp_underlay *ul;
@@ -82,6 +97,7 @@ static int build(const struct tcase *t, uint8_t *f)
 	*(uint16_t *)(ip + 6) = htons(t->frag);
 	ip[8] = 64;
 	ip[9] = t->proto;
+	*(uint32_t *)(ip + 16) = htonl(t->daddr ? t->daddr : LOCAL);
 	udp = ip + (ihl < 20 ? 20 : ihl);
 	*(uint16_t *)(udp + 2) = htons(t->dport);
 	*(uint16_t *)(udp + 4) = htons(t->udp_len);
@@ -109,6 +125,7 @@ static int setup(void **state)
 	if (!ul || !ov)
 		return 0;
 	ul->rodata->port = PORT;
+	ul->rodata->local_ip = htonl(LOCAL);
 	if (xdp_underlay__load(ul) || xdp_overlay__load(ov)) {
 		xdp_underlay__destroy(ul);
 		xdp_overlay__destroy(ov);

@@ -14,7 +14,8 @@
 # the decrypted packets (from h1's overlay address, no NAT) and the answers
 # back; on the bridge there is only UDP between the underlay addresses and
 # never a LAN address, the page or TCP 8080; after kill -9 of h1's vpnd the
-# LAN prefix still goes to mavpn0 and nothing leaves in clear.
+# LAN prefix still goes to mavpn0 (with a blackhole under it) and nothing
+# leaves in clear; the restarted vpnd routes the LAN again from its state.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
@@ -92,4 +93,12 @@ echo "LAN link: $fwd TCP 8080 packets from the overlay (forwarded by the gateway
 [ "$leak" -eq 0 ] || fail "plaintext LAN traffic on the bridge"
 [ "$fwd" -ge 3 ] || fail "the gateway did not forward into the LAN"
 if grep -q -a "$marker" "$MV_TMP/wire.pcap"; then fail "marker seen in clear on the bridge"; fi
+
+log_step "restart vpnd on h1"
+grep -q "^net 198.19.0.0/24 " "$MV_TMP/h1/routes" || fail "h1 did not keep the gateway route in its state dir"
+run_host h1 || fail "vpnd on h1 did not come back"
+lan_routed || fail "no LAN route after the restart"
+body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$lan:8080/") || fail "curl after the restart"
+[ "$body" = "$marker" ] || fail "page body '$body' after the restart"
+echo "after the restart: route back, curl to the LAN works"
 echo "PASS: gateway to a LAN through mavpn"

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "../../authsrv/authsrv.h"
 #include "../../authsrv/policy.h"
 
 static const char policy_text[] =
@@ -100,6 +101,10 @@ static void test_errors(void **state)
 		{ "allow a -> b proto sctpx\n", "line 1: bad proto" },
 		{ "allow a -> b app\n", "line 1: \"app\" needs a value" },
 		{ "allow a -> b color red\n", "line 1: unknown word" },
+		{ "allow tag:-x -> b\n", "line 1: bad source" },
+		{ "allow a -> tag:.web\n", "line 1: bad destination" },
+		{ "allow mavpn-authsrv -> b\n", "line 1: bad source" },
+		{ "allow a -> host:b-\n", "line 1: bad destination" },
 	};
 	char err[128];
 	size_t i;
@@ -114,12 +119,54 @@ static void test_errors(void **state)
 	}
 }
 
+/* The one rule for names and tags (authsrv/util.c), used by the CLI, the
+ * server and the policy parser alike. */
+static void test_names_and_tags(void **state)
+{
+	static const struct {
+		const char *s;
+		bool name, syntax, tag;
+	} t[] = {
+		{ "h1", true, true, true },
+		{ "web-01", true, true, true },
+		{ "a", true, true, true },
+		{ "mavpn-authsrv", false, true, true },	/* the server's name */
+		{ "mavpn-authsrv2", true, true, true },
+		{ "h-", false, true, true },		/* trailing hyphen */
+		{ "-h", false, false, false },
+		{ "H1", false, false, false },
+		{ "h_1", false, false, true },
+		{ "h.1", false, false, true },
+		{ ".web", false, false, false },
+		{ "_web", false, false, false },
+		{ "", false, false, false },
+		{ "h 1", false, false, false },
+		{ "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0",
+		  true, true, false },			/* 63 chars */
+		{ "abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01",
+		  false, false, false },		/* 64 chars */
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (authsrv_valid_name(t[i].s) != t[i].name ||
+		    authsrv_name_syntax(t[i].s) != t[i].syntax ||
+		    authsrv_valid_tag(t[i].s) != t[i].tag)
+			fail_msg("\"%s\": name %d syntax %d tag %d", t[i].s,
+				 authsrv_valid_name(t[i].s),
+				 authsrv_name_syntax(t[i].s),
+				 authsrv_valid_tag(t[i].s));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_default_and_empty),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_names_and_tags),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Rate limit of failed authentications, per source IPv4 address (see
+ * ratelimit.h).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "authsrv.h"
+#include "mavpn/log.h"
+#include "server.h"
+
+/*
+ * A direct-mapped table of token buckets: a slot is taken over by another
+ * address only when its bucket is full again (nothing to remember). An
+ * attacker with many addresses can evict others' buckets, but each of its
+ * addresses is still held to the same burst and rate.
+ */
+static struct server_rl *server_rl_slot(struct server *srv, uint32_t ip,
+					uint64_t now, bool create)
+{
+	struct server_rl *r = &srv->rl[(ip * 2654435761u) >> 20];
+	double t;
+
+	_Static_assert(SERVER_RL_SLOTS == 1 << 12, "rl hash width");
+	if (r->ip == ip) {
+		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
+				1000.0;
+		r->tokens = t > SERVER_RL_BURST ? SERVER_RL_BURST : t;
+		r->last_ms = now;
+		return r;
+	}
+	if (!create)
+		return NULL;
+	if (r->ip) {
+		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
+				1000.0;
+		if (t < SERVER_RL_BURST)
+			return NULL;	/* still remembering: keep it */
+	}
+	memset(r, 0, sizeof(*r));
+	r->ip = ip;
+	r->tokens = SERVER_RL_BURST;
+	r->last_ms = now;
+	return r;
+}
+
+void server_auth_failed(struct server *srv, struct session *s)
+{
+	struct server_rl *r = server_rl_slot(srv, s->peer_ip,
+					     authsrv_mono_ms(), true);
+
+	if (r && r->tokens >= 1)
+		r->tokens -= 1;
+}
+
+bool server_rl_admit(struct server *srv, uint32_t ip, const char *addr)
+{
+	uint64_t now = authsrv_mono_ms();
+	struct server_rl *r = server_rl_slot(srv, ip, now, false);
+
+	if (!r || r->tokens >= 1)
+		return true;
+	r->refused++;
+	if (now - r->logged_ms >= 1000) {
+		char why[96];
+
+		snprintf(why, sizeof(why),
+			 "too many failed authentications: %u connections refused",
+			 r->refused);
+		log_warn("rate limited addr=%s refused=%u", addr, r->refused);
+		audit_write(&(struct audit_rec){ .event = "auth_ratelimited",
+						 .addr = addr, .reason = why });
+		r->logged_ms = now;
+		r->refused = 0;
+	}
+	return false;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * authsrv sessions: one per TLS connection (session.c).
+ *
+ * Session life:
+ *   HANDSHAKE --alpn enroll--> ENROLL --ENROLL_REQ--> CLOSING
+ *             --alpn ctl, cert ok--> CTL_HELLO --HELLO--> ONLINE
+ *   any --ERROR sent / replaced--> CLOSING --flushed--> DRAIN --EOF--> freed
+ *   any --I/O error, timeout--> dead (freed at the end of the loop pass)
+ * Sessions are never freed while the current epoll batch may still point
+ * at them: session_close() marks them dead, session_reap() frees.
+ */
+#ifndef AUTHSRV_SESSION_H
+#define AUTHSRV_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mavpn/ctlmsg.h"
+#include "mavpn/tlsconn.h"
+
+struct server;
+
+#define SERVER_ONLINE_BUCKETS	16384	/* online sessions by name and by IP */
+
+enum sess_state {
+	SESS_HANDSHAKE,
+	SESS_ENROLL,
+	SESS_CTL_HELLO,
+	SESS_ONLINE,
+	SESS_CLOSING,		/* flushing our last message */
+	SESS_DRAIN,		/* close_notify sent, write side shut, waiting
+				 * for the peer's EOF so that unread input
+				 * cannot turn our close into a RST that
+				 * destroys the last message in flight */
+};
+
+struct session {
+	struct server *srv;
+	struct tlsconn *tc;
+	struct session *next, *prev;
+	enum sess_state state;
+	bool dead;
+	uint32_t ev_mask;		/* registered epoll events */
+	uint64_t deadline_ms;		/* monotonic; 0 = none */
+	char addr[32];			/* "ip:port" of the TCP peer */
+	uint32_t peer_ip;		/* network order */
+	/* CTL sessions, from the certificate and HELLO: */
+	char name[CTLMSG_NAME_MAX];
+	uint32_t overlay_ip;		/* network order */
+	uint16_t udp_port;
+	int64_t since;
+	unsigned int pending;		/* key requests waiting for the peer */
+	/* KEY_REQ token bucket (--key-rate), see keysvc.c */
+	double key_tokens;
+	uint64_t key_last_ms;		/* 0: bucket not started (full) */
+	uint64_t key_logged_ms;
+	uint32_t key_limited;		/* denied since the last log line */
+	bool hashed;			/* in the online tables */
+	struct session *name_next;	/* online-by-name chain */
+	struct session *ip_next;	/* online-by-overlay-IP chain */
+};
+
+/* Queue @m; an output failure closes the session. */
+void session_send(struct session *s, const struct ctlmsg *m);
+/* Send ERROR {reason}, then close once it is flushed. */
+void session_error(struct session *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Close gracefully after the queued output (e.g. after ENROLL_RESP). */
+void session_finish(struct session *s);
+/* Drop the connection now (freed later). */
+void session_close(struct session *s, const char *why);
+/* The online (HELLO done) session of host @name, or NULL. */
+struct session *server_find_online(struct server *srv, const char *name);
+/* The online session of the host with overlay address @ip, or NULL. */
+struct session *server_find_online_ip(struct server *srv, uint32_t ip);
+
+/* The listening socket is readable: accept every waiting connection. */
+void session_accept(struct server *srv);
+/* epoll reported @events on @s's socket. */
+void session_io(struct server *srv, struct session *s, uint32_t events);
+/* Act on the sessions whose deadline has passed. */
+void session_sweep(struct server *srv, uint64_t now);
+/* Free closed sessions; what waited on them is refused first. */
+void session_reap(struct server *srv);
+
+#endif /* AUTHSRV_SESSION_H */
