@@ -4,7 +4,7 @@
  *
  *   CA      CN "mavpn CA", CA:TRUE pathlen:0, keyCertSign|cRLSign, 10 y
  *   server  CN/SAN DNS:mavpn-authsrv (TLSCONN_SERVER_NAME), serverAuth, 10 y
- *           (no rotation command yet; see docs/authsrv-notes.md)
+ *           (no rotation command yet; see docs/authsrv.md)
  *   host    CN = host name chosen by the server, clientAuth, 1 y
  * Serials are 127 random bits. Nothing of a CSR but its public key is
  * copied into a certificate: the server alone decides names and usages.
