@@ -7,7 +7,7 @@ BPFTOOL  ?= bpftool
 B        := build
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -I$(B)
+CFLAGS   += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -I$(B) -MMD -MP
 LDLIBS_CRYPTO := -lssl -lcrypto
 LDLIBS_BPF    := -lxdp -lbpf -lelf -lz
 
@@ -192,3 +192,6 @@ container:
 
 clean:
 	rm -rf $(B)
+
+# Header dependencies written by -MMD (private headers in ctl/, authsrv/).
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

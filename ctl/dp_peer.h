@@ -4,7 +4,7 @@
  * (keys) by key id, and the bounded queue of packets held for a peer until
  * it has a key and a next-hop MAC.
  *
- * Locking (see dp_datapath.c for the full picture): the table's shape
+ * Locking (see dp_internal.h for the full picture): the table's shape
  * (insertions, session install/retire) changes only under the datapath's
  * rwlock held for writing; workers hold it for reading once per batch.
  * Next-hop fields are written by worker 0 only; the pending queue has its

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Data plane: the control thread's side of include/mavpn/datapath.h
+ * (key install and removal, gateway routes, key requests, statistics).
+ * Table changes take dp->lock for writing (see dp_internal.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dp_internal.h"
+
+/* --- control-thread API ------------------------------------------------- */
+
+int datapath_set_routes(struct datapath *dp, const struct dp_route *r, int n)
+{
+	if (!dp || n < 0 || n > DP_ROUTES_MAX || (n && !r))
+		return -EINVAL;
+	/* Workers read the table under the rdlock, once per batch. */
+	pthread_rwlock_wrlock(&dp->lock);
+	memcpy(dp->routes, r, (size_t)n * sizeof(*r));
+	dp->nroutes = n;
+	pthread_rwlock_unlock(&dp->lock);
+	return 0;
+}
+
+int datapath_install_key(struct datapath *dp, const struct dp_key *k)
+{
+	struct dp_session *s;
+	struct dp_peer *p;
+	int err = 0;
+
+	if (!dp || !k || !k->peer_overlay_ip || !k->peer_underlay_ip ||
+	    !k->peer_port)
+		return -EINVAL;
+	s = dp_session_new(k, dp->cfg.workers, now_ms());
+	if (!s)
+		return -errno;
+
+	pthread_rwlock_wrlock(&dp->lock);
+	/*
+	 * A key id names one secret: installing it again would restart its
+	 * tx counter at 1 and reuse nonces. Renewal comes with a new id.
+	 */
+	if (dp_session_find(&dp->peers, k->key_id)) {
+		err = -EEXIST;
+		goto out;
+	}
+	p = dp_peer_get(&dp->peers, k->peer_overlay_ip);
+	if (!p) {
+		err = -errno;
+		goto out;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", k->peer_name);
+	if (p->underlay_ip != k->peer_underlay_ip) {
+		p->underlay_ip = k->peer_underlay_ip;
+		DP_STORE(p->mac, 0);	/* a new next hop, maybe */
+		p->neigh_at_ms = 0;
+	}
+	p->port = k->peer_port;
+	/* A responder keeps sending under its live key until the initiator,
+	 * which gets the new one a round trip later, uses it. The live key is
+	 * the one we send with now: cur, or an earlier renewal still waiting
+	 * in p->next that the peer already used (cur may have expired). */
+	if (!k->initiator && session_tx_live(tx_session(p, now_ms()), now_ms()))
+		dp_session_install_next(&dp->peers, p, s);
+	else
+		dp_session_install(&dp->peers, p, s);
+	s = NULL;
+	p->requested = 0;
+out:
+	pthread_rwlock_unlock(&dp->lock);
+	if (s)
+		dp_session_retire(&dp->peers, s);	/* not linked: frees */
+	if (!err)
+		wake(dp->wake_fd);	/* the worker flushes held packets */
+	return err;
+}
+
+int datapath_remove_peer(struct datapath *dp, uint32_t overlay_ip)
+{
+	struct dp_peer *p;
+	int had = 0;
+
+	if (!dp)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&dp->lock);
+	p = dp_peer_find(&dp->peers, overlay_ip);
+	if (p) {
+		/* Workers are out (wrlock): the keys are wiped right here. */
+		had = p->cur || p->prev || p->next;
+		dp_session_retire(&dp->peers, p->next);
+		dp_session_retire(&dp->peers, p->prev);
+		dp_session_retire(&dp->peers, p->cur);
+		p->next = p->prev = p->cur = NULL;
+		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
+		/* new requests only after the retry interval */
+		DP_STORE(p->requested, 1);
+		DP_STORE(p->requested_ms, now_ms());
+	}
+	pthread_rwlock_unlock(&dp->lock);
+	return had ? 0 : -ENOENT;
+}
+
+void datapath_key_refused(struct datapath *dp, uint32_t overlay_ip)
+{
+	struct dp_peer *p;
+
+	if (!dp)
+		return;
+	pthread_rwlock_wrlock(&dp->lock);
+	p = dp_peer_find(&dp->peers, overlay_ip);
+	if (p) {
+		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
+		/* ask again only after the retry interval, not per packet */
+		p->requested = 1;
+		p->requested_ms = now_ms();
+	}
+	pthread_rwlock_unlock(&dp->lock);
+}
+
+int datapath_request_fd(struct datapath *dp)
+{
+	return dp ? dp->req_fd : -EINVAL;
+}
+
+int datapath_next_request(struct datapath *dp, uint32_t *overlay_ip)
+{
+	uint64_t v;
+	int got = 0;
+
+	if (!dp || !overlay_ip)
+		return -EINVAL;
+	pthread_mutex_lock(&dp->req_lock);
+	if (dp->req_len) {
+		*overlay_ip = dp->req[dp->req_head];
+		dp->req_head = (dp->req_head + 1) % DP_REQ_MAX;
+		dp->req_len--;
+		got = 1;
+	}
+	/* Drain the eventfd only when empty, so level-triggered polls work. */
+	if (!dp->req_len && read(dp->req_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already drained */
+	}
+	pthread_mutex_unlock(&dp->req_lock);
+	return got;
+}
+
+int datapath_has_key(struct datapath *dp, uint32_t overlay_ip)
+{
+	struct dp_peer *p;
+	int live = 0;
+
+	if (!dp)
+		return 0;
+	pthread_rwlock_rdlock(&dp->lock);
+	p = dp_peer_find(&dp->peers, overlay_ip);
+	if (p)
+		live = session_tx_live(tx_session(p, now_ms()), now_ms());
+	pthread_rwlock_unlock(&dp->lock);
+	return live;
+}
+
+int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
+			int max)
+{
+	struct dp_peer *p;
+	unsigned int h;
+	int n = 0;
+
+	if (!dp || !out || max <= 0)
+		return 0;
+	pthread_rwlock_rdlock(&dp->lock);
+	for (h = 0; h < (1u << DP_HASH_BITS) && n < max; h++) {
+		for (p = dp->peers.by_ip[h]; p && n < max; p = p->ip_next) {
+			struct dp_peer_stats *o;
+
+			/* keyless destinations are not peers (yet) */
+			if (!p->cur)
+				continue;
+			o = &out[n++];
+
+			memset(o, 0, sizeof(*o));
+			snprintf(o->name, sizeof(o->name), "%s", p->name);
+			o->overlay_ip = p->overlay_ip;
+			o->underlay_ip = p->underlay_ip;
+			o->port = p->port;
+			/* the key we send with */
+			o->key_id = tx_session(p, now_ms())->key_id;
+			o->tx_packets = DP_LOAD(p->tx_packets);
+			o->tx_bytes = DP_LOAD(p->tx_bytes);
+			o->rx_packets = DP_LOAD(p->rx_packets);
+			o->rx_bytes = DP_LOAD(p->rx_bytes);
+			o->drop_replay = DP_LOAD(p->drop_replay);
+			o->drop_auth = DP_LOAD(p->drop_auth);
+			o->drop_pending = DP_LOAD(p->drop_pending);
+			o->drop_expired = DP_LOAD(p->drop_expired);
+			o->drop_malformed = DP_LOAD(p->drop_malformed);
+			o->pending = DP_LOAD(p->pending);
+		}
+	}
+	pthread_rwlock_unlock(&dp->lock);
+	return n;
+}
+
+void datapath_stats(struct datapath *dp, struct dp_stats *out)
+{
+	struct dp_peer *p;
+	unsigned int h;
+
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	if (!dp)
+		return;
+	out->workers = dp->st.workers;
+	out->rx_frames_overlay = DP_LOAD(dp->st.rx_frames_overlay);
+	out->rx_frames_underlay = DP_LOAD(dp->st.rx_frames_underlay);
+	out->drop_malformed = DP_LOAD(dp->st.drop_malformed);
+	out->drop_unknown_key = DP_LOAD(dp->st.drop_unknown_key);
+	out->drop_no_key = DP_LOAD(dp->st.drop_no_key);
+	out->drop_tx_full = DP_LOAD(dp->st.drop_tx_full);
+	out->drop_expired = DP_LOAD(dp->st.drop_expired);
+	out->drop_too_big = DP_LOAD(dp->st.drop_too_big);
+	out->icmp_too_big = DP_LOAD(dp->st.icmp_too_big);
+	/* per-peer reasons: summed here, not on the packet path */
+	pthread_rwlock_rdlock(&dp->lock);
+	for (h = 0; h < (1u << DP_HASH_BITS); h++) {
+		for (p = dp->peers.by_ip[h]; p; p = p->ip_next) {
+			out->drop_auth += DP_LOAD(p->drop_auth);
+			out->drop_replay += DP_LOAD(p->drop_replay);
+			out->drop_pending += DP_LOAD(p->drop_pending);
+		}
+	}
+	pthread_rwlock_unlock(&dp->lock);
+}
+
+/* getsockopt reads kernel counters: safe while the worker uses the rings. */
+int datapath_ring_stats(struct datapath *dp,
+			struct dp_ring_stats out[DP_RING_MAX])
+{
+	int k;
+	struct xdp_statistics xs;
+	socklen_t len;
+	int i;
+
+	memset(out, 0, sizeof(*out) * DP_RING_MAX);
+	/* summed over the workers' sockets */
+	for (k = 0; k < dp->nworkers; k++) {
+		struct dp_xsk *x[DP_RING_MAX] = { &dp->w[k]->ov, &dp->w[k]->ul };
+
+		for (i = 0; i < DP_RING_MAX; i++) {
+			if (!x[i]->xsk)
+				continue;
+			memset(&xs, 0, sizeof(xs));
+			len = sizeof(xs);
+			if (getsockopt(xsk_socket__fd(x[i]->xsk), SOL_XDP,
+				       XDP_STATISTICS, &xs, &len))
+				return -errno;
+			out[i].rx_dropped += xs.rx_dropped;
+			out[i].rx_invalid_descs += xs.rx_invalid_descs;
+			out[i].tx_invalid_descs += xs.tx_invalid_descs;
+			out[i].rx_ring_full += xs.rx_ring_full;
+			out[i].rx_fill_ring_empty_descs +=
+				xs.rx_fill_ring_empty_descs;
+			out[i].tx_ring_empty_descs += xs.tx_ring_empty_descs;
+		}
+	}
+	return 0;
+}

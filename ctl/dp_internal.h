@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Private to the data plane (ctl/dp_*.c): struct datapath, its workers and
+ * what the dp_*.c files call of each other. The control side sees only
+ * include/mavpn/datapath.h.
+ *
+ * vpnd's data plane (include/mavpn/datapath.h): overlay veth, XDP, a pool
+ * of AF_XDP workers, key table.
+ *
+ *   host stack -> mavpn0 ==veth, N queues== mavpn0x [xdp_overlay: rxq i
+ *        -> XSK ov[i]]  worker i: parse inner IPv4, find peer, seal
+ *   -> XSK ul[i] on underlay queue i (Eth/IPv4/UDP built here), or, for a
+ *      worker beyond the NIC's queues, sendmmsg on the UDP socket
+ *   peer -> underlay NIC [xdp_underlay: UDP to our port, rxq i -> XSK ul[i]]
+ *        worker i: dp_decap() (open, replay window, inner check), add Eth
+ *   -> XSK ov[i] -> mavpn0x ==veth== mavpn0 -> host stack
+ *
+ * Threads and locking. The control thread (vpnd's event loop) calls the
+ * datapath_* functions. Worker i owns its two AF_XDP sockets and AEAD
+ * contexts s->tx[i], s->rx[i] of every session; worker 0 also owns the
+ * netlink sockets (next-hop lookups, neighbour events), the kernel UDP
+ * socket's receive side and the flush of held packets when a key arrives.
+ * dp->lock is an rwlock: workers hold it for reading once per batch, the
+ * control thread takes it for writing to change the table's shape (insert
+ * a peer, install or retire a session, drop held packets) and for reading
+ * to answer queries. Since workers never run while a writer holds the
+ * lock, a session can be freed (and its keys wiped) right when it is
+ * retired: no RCU needed. A worker takes the write lock only to insert a
+ * peer it has never seen. Per packet there is no lock: per-worker
+ * contexts, relaxed atomic counters, the nonce fetch-add (dp_tx.c), and a
+ * per-session spinlock around the replay window's update (dp_decap.c).
+ */
+#ifndef MAVPN_CTL_DP_INTERNAL_H
+#define MAVPN_CTL_DP_INTERNAL_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mavpn/datapath.h"
+#include "mavpn/wire.h"
+#include "dp_bpf.h"
+#include "dp_netlink.h"
+#include "dp_peer.h"
+#include "dp_xsk.h"
+
+#define DP_REQ_MAX		1024	/* queued key requests */
+#define DP_REQ_RETRY_MS		2000	/* re-ask if no key came by then */
+#define DP_NEIGH_REFRESH_MS	5000	/* re-read the kernel's entry */
+#define DP_NEIGH_GIVEUP_MS	3000	/* drop held packets after this */
+#define DP_COUNTER_MAX		(1ull << 60)	/* renew long before wrap */
+#define DP_ETH_P_IP		0x0800
+
+struct dp_eth {
+	uint8_t dst[6], src[6];
+	uint16_t proto;
+} __attribute__((packed));
+
+_Static_assert(sizeof(struct dp_eth) == MAVPN_ETH_HLEN, "eth");
+
+#define DP_OUTER_LEN	(MAVPN_ETH_HLEN + MAVPN_IP4_HLEN + MAVPN_UDP_HLEN)
+
+/*
+ * One worker: a thread with its own AF_XDP socket on overlay queue @id and,
+ * when the underlay NIC has that many queues, its own socket on underlay
+ * queue @id. A worker beyond the underlay's queues still takes its share
+ * of the overlay (plaintext -> seal) and sends the sealed datagrams with
+ * sendmmsg() on the kernel UDP socket, one syscall per batch: an AF_XDP
+ * socket per (device, queue) is all the kernel allows, and sharing one
+ * between threads would need a lock per packet. Nothing here is shared:
+ * each worker uses its own AEAD context of a session (s->tx[id],
+ * s->rx[id]).
+ */
+struct dp_worker {
+	struct datapath *dp;
+	int id;
+	struct dp_xsk ov;
+	struct dp_xsk ul;		/* ul.fd < 0: no underlay queue of ours */
+	int wake_fd;			/* worker 0: the datapath's wake_fd */
+	uint64_t icmp_ms;		/* last ICMP too-big sent (rate limit) */
+	pthread_t thread;
+	int started;
+	/* no underlay queue: a batch of sealed datagrams for sendmmsg */
+	unsigned int kn;
+	struct mmsghdr kmsg[DP_XSK_BATCH];
+	struct iovec kiov[DP_XSK_BATCH];
+	struct sockaddr_in kto[DP_XSK_BATCH];
+	uint8_t kbuf[DP_XSK_BATCH][DP_XSK_FRAME_SIZE];
+};
+
+struct datapath {
+	struct dp_config cfg;
+	char ov_name[IFNAMSIZ], far_name[IFNAMSIZ], ul_name[IFNAMSIZ];
+	uint32_t net_mask;		/* overlay prefix mask, network order */
+	int ul_ifindex, ov_ifindex, far_ifindex;
+	uint8_t ul_mac[DP_ETH_ALEN], ov_mac[DP_ETH_ALEN], far_mac[DP_ETH_ALEN];
+	uint32_t ul_ip;			/* fallback source address */
+	unsigned int ov_mtu;		/* mavpn0's MTU, from the underlay's */
+	/*
+	 * Largest inner packet we send: the overlay MTU as set at start, not
+	 * the (larger) one the underlay could carry, because it is also what
+	 * the peer's mavpn0 accepts (veth drops frames above its MTU).
+	 */
+	unsigned int inner_max;
+
+	struct dp_nl nl_ctl;		/* control thread: links, addresses */
+	struct dp_nl nl_wrk;		/* worker 0: routes, neighbours */
+	struct dp_nl nl_ev;		/* worker 0: neighbour-table events */
+	struct dp_xdp xdp;
+	struct dp_worker *w[DP_WORKERS_MAX];
+	int nworkers;
+	int ul_queues;			/* underlay rx queues we bind */
+	int udp_fd;			/* kernel path for the same port */
+	int wake_fd;			/* control -> worker 0 */
+	int req_fd;			/* worker -> control */
+	int veth_made;
+
+	pthread_rwlock_t lock;
+	struct dp_peers peers;
+
+	pthread_mutex_t req_lock;
+	uint32_t req[DP_REQ_MAX];
+	unsigned int req_head, req_len;
+
+	/* worker 0 only */
+	struct dp_peer *neigh_list[DP_MAX_PEERS];
+	int neigh_n;
+
+	int stop;			/* atomic */
+	struct dp_stats st;		/* atomic counters */
+
+	/* gateway routes; changed under the wrlock, read under rdlock */
+	struct dp_route routes[DP_ROUTES_MAX];
+	int nroutes;
+};
+
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int session_tx_live(const struct dp_session *s, uint64_t now)
+{
+	return s && (!s->expires_ms || now < s->expires_ms) &&
+	       DP_LOAD(s->tx_next) < DP_COUNTER_MAX &&
+	       (!s->tx_limit || DP_LOAD(s->tx_next) < s->tx_limit);
+}
+
+/* The session to send with: cur, or the pushed renewal (p->next) once the
+ * peer has used it or cur ran out (make before break, see dp_peer.h). */
+static inline struct dp_session *tx_session(const struct dp_peer *p,
+					     uint64_t now)
+{
+	struct dp_session *n = p->next;
+
+	if (n && (DP_LOAD(n->rx_used) || !session_tx_live(p->cur, now)))
+		return n;
+	return p->cur;
+}
+
+static inline void wake(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0) {
+		/* counter saturated: the reader is awake anyway */
+	}
+}
+
+static inline int mac_known(struct dp_peer *p)
+{
+	return DP_LOAD(p->mac) != 0;
+}
+
+/* dp_neigh.c: next hops, resolved by worker 0 */
+void neigh_want(struct datapath *dp, struct dp_peer *p);
+void neigh_ask(struct dp_worker *w, struct dp_peer *p);
+void neigh_events(struct dp_worker *w);
+void neigh_step(struct dp_worker *w, uint64_t now);
+
+/* dp_tx.c: overlay -> underlay */
+void kflush(struct dp_worker *w);
+void flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now);
+void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
+		      uint32_t len, uint64_t now);
+
+/* dp_rx.c: underlay -> overlay */
+void rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
+		       uint32_t len, uint64_t now);
+unsigned int rx_udp(struct dp_worker *w, uint64_t now);
+
+/* dp_worker.c: the worker pool */
+int workers_open(struct datapath *dp);
+void workers_close(struct datapath *dp);
+
+#endif /* MAVPN_CTL_DP_INTERNAL_H */

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Data plane: next-hop resolution. Worker 0 alone talks to the kernel
+ * (RTM_GETROUTE, RTM_GETNEIGH, NTF_USE, neighbour events) and publishes
+ * each peer's MAC as one atomic word; other workers ask it through a
+ * per-peer flag and the wake eventfd.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "mavpn/log.h"
+#include "dp_internal.h"
+
+/* --- neighbour resolution (worker 0) ------------------------------------ */
+
+void neigh_want(struct datapath *dp, struct dp_peer *p)
+{
+	if (p->neigh_queued || dp->neigh_n >= DP_MAX_PEERS)
+		return;
+	p->neigh_queued = 1;
+	dp->neigh_list[dp->neigh_n++] = p;
+}
+
+/* Any worker: have worker 0 (the only one with a resolve list) look up
+ * @p's next hop. The flag makes this one wakeup per lookup, not per packet. */
+void neigh_ask(struct dp_worker *w, struct dp_peer *p)
+{
+	if (!w->id) {
+		neigh_want(w->dp, p);
+		return;
+	}
+	if (!__atomic_exchange_n(&p->neigh_flag, 1, __ATOMIC_ACQ_REL))
+		wake(w->dp->wake_fd);
+}
+
+/*
+ * Look the peer's next hop up in the kernel: route, then neighbour entry.
+ * A STALE entry is used (like the kernel does) while NTF_USE makes the
+ * kernel re-confirm it: our traffic bypasses the stack, so nothing else
+ * would keep the entry fresh. Returns 1 if a MAC is known.
+ */
+static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
+{
+	static unsigned long rl;
+	enum dp_neigh_state st;
+	uint32_t nh, src;
+	uint8_t mac[DP_ETH_ALEN];
+	int oif, err;
+
+	err = dp_nl_route_get(&dp->nl_wrk, p->underlay_ip, &nh, &oif, &src);
+	if (!err && oif != dp->ul_ifindex)
+		err = -EXDEV;
+	if (err) {
+		if (log_ratelimited(&rl))
+			log_warn("datapath: no route to peer via underlay peer=%s underlay=%s err=%s",
+				 p->name, inet_ntoa((struct in_addr){ p->underlay_ip }),
+				 strerror(-err));
+		return mac_known(p);
+	}
+	DP_STORE(p->src_ip, src ? src : dp->ul_ip);
+	p->nh_ip = nh;
+	err = dp_nl_neigh_get(&dp->nl_wrk, oif, nh, mac, &st);
+	if (err)
+		return mac_known(p);
+	if (st != DP_NEIGH_NONE) {
+		uint64_t m = 0;
+
+		memcpy(&m, mac, DP_ETH_ALEN);
+		/* one store: the other workers see the old or the new MAC */
+		__atomic_store_n(&p->mac, m, __ATOMIC_RELEASE);
+		DP_STORE(p->neigh_at_ms, now);
+		p->neigh_wait_ms = 0;
+	}
+	if (st != DP_NEIGH_VALID)
+		dp_nl_neigh_use(&dp->nl_wrk, oif, nh);
+	return mac_known(p);
+}
+
+/* A neighbour entry changed: re-resolve every peer behind that next hop. */
+static void neigh_event(void *arg, int ifindex, uint32_t ip)
+{
+	struct datapath *dp = arg;
+	struct dp_peer *p;
+	unsigned int h;
+
+	if (ifindex != dp->ul_ifindex)
+		return;
+	for (h = 0; h < (1u << DP_HASH_BITS); h++)
+		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)
+			if (p->underlay_ip && (p->nh_ip == ip || ip == 0))
+				neigh_want(dp, p);
+}
+
+/*
+ * Worker 0: drain neighbour events. This is what makes the outer MAC
+ * follow the kernel's table at once (a peer's new MAC, announced by
+ * gratuitous ARP, or an ARP reply we were waiting for with packets held)
+ * rather than at the next periodic refresh.
+ */
+void neigh_events(struct dp_worker *w)
+{
+	struct datapath *dp = w->dp;
+
+	pthread_rwlock_rdlock(&dp->lock);
+	if (dp_nl_neigh_events(&dp->nl_ev, neigh_event, dp) == -ENOBUFS)
+		neigh_event(dp, dp->ul_ifindex, 0);	/* lost some: all */
+	pthread_rwlock_unlock(&dp->lock);
+}
+
+void neigh_step(struct dp_worker *w, uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	int i, keep = 0;
+
+	if (!dp->neigh_n)
+		return;
+	pthread_rwlock_rdlock(&dp->lock);
+	for (i = 0; i < dp->neigh_n; i++) {
+		struct dp_peer *p = dp->neigh_list[i];
+		int had = mac_known(p);
+
+		if (p->underlay_ip && neigh_resolve(dp, p, now) &&
+		    (!had || p->neigh_at_ms == now)) {
+			p->neigh_queued = 0;
+			flush_peer(w, p, now);
+			continue;
+		}
+		if (!p->neigh_wait_ms)
+			p->neigh_wait_ms = now;
+		if (now - p->neigh_wait_ms > DP_NEIGH_GIVEUP_MS) {
+			/* unresolvable: stop holding, the next packet retries */
+			uint32_t k;
+
+			pthread_mutex_lock(&p->pend_lock);
+			k = dp_pending_drop(p);
+			pthread_mutex_unlock(&p->pend_lock);
+			DP_ADD(p->drop_pending, k);
+			p->neigh_wait_ms = 0;
+			p->neigh_queued = 0;
+			continue;
+		}
+		dp->neigh_list[keep++] = p;
+	}
+	dp->neigh_n = keep;
+	pthread_rwlock_unlock(&dp->lock);
+}

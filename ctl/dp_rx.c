@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Data plane: underlay -> overlay. dp_decap() (dp_decap.c) does the work
+ * as a pure function; here the frame comes from the XSK or the kernel UDP
+ * socket, drops are counted and the packet goes to mavpn0x with an
+ * Ethernet header.
+ */
+#include <string.h>
+#include <sys/socket.h>
+
+#include "mavpn/wire.h"
+#include "dp_decap.h"
+#include "dp_internal.h"
+
+/* --- underlay -> overlay ------------------------------------------------ */
+
+/* Count a drop of @why on the peer when the session tells us which. */
+static void count_drop(struct datapath *dp, enum dp_drop why,
+		       struct dp_session *s)
+{
+	struct dp_peer *p = s ? s->peer : NULL;
+
+	switch (why) {
+	case DP_DROP_AUTH:
+		DP_INC(p->drop_auth);
+		break;
+	case DP_DROP_REPLAY:
+		DP_INC(p->drop_replay);
+		break;
+	case DP_DROP_UNKNOWN_KEY:
+		DP_INC(dp->st.drop_unknown_key);
+		break;
+	case DP_DROP_EXPIRED_KEY:
+		DP_INC(p->drop_expired);
+		DP_INC(dp->st.drop_expired);
+		break;
+	default:
+		/* authenticated but bad inside: the peer's fault */
+		if (p)
+			DP_INC(p->drop_malformed);
+		DP_INC(dp->st.drop_malformed);
+		break;
+	}
+}
+
+/* One UDP payload from the underlay, from the XSK or the kernel socket. */
+static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
+		       uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	struct dp_decap_ctx c = {
+		.peers = &dp->peers,
+		.self_ip = dp->cfg.overlay_ip,
+		.routes = dp->routes,
+		.nroutes = dp->nroutes,
+		.worker = w->id,
+		.now_ms = now,
+	};
+	struct dp_session *s;
+	struct dp_eth *eth;
+	enum dp_drop why;
+	uint32_t n = 0;
+	uint64_t addr;
+	uint8_t *f;
+
+	if (len > DP_XSK_FRAME_SIZE - MAVPN_ETH_HLEN) {
+		DP_INC(dp->st.drop_malformed);
+		return;
+	}
+	if (dp_xsk_frame_get(&w->ov, &addr)) {
+		DP_INC(dp->st.drop_tx_full);
+		return;
+	}
+	f = dp_xsk_data(&w->ov, addr);
+	why = dp_decap(&c, pl, len, f + MAVPN_ETH_HLEN, &n, &s);
+	if (why != DP_DROP_NONE) {
+		dp_xsk_frame_put(&w->ov, addr);
+		count_drop(dp, why, s);
+		return;
+	}
+	eth = (struct dp_eth *)f;
+	memcpy(eth->dst, dp->ov_mac, DP_ETH_ALEN);
+	memcpy(eth->src, dp->far_mac, DP_ETH_ALEN);
+	eth->proto = htons(DP_ETH_P_IP);
+	if (dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + n)) {
+		DP_INC(dp->st.drop_tx_full);
+		return;
+	}
+	DP_INC(s->peer->rx_packets);
+	DP_ADD(s->peer->rx_bytes, n);
+}
+
+void rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
+			      uint32_t len, uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	const uint8_t *pl;
+	uint32_t pllen;
+
+	DP_INC(dp->st.rx_frames_underlay);
+	if (dp_decap_outer(f, len, &pl, &pllen) != DP_DROP_NONE) {
+		DP_INC(dp->st.drop_malformed);
+		return;
+	}
+	rx_payload(w, pl, pllen, now);
+}
+
+/* Datagrams the kernel delivered to our UDP socket (see xdp_underlay). */
+unsigned int rx_udp(struct dp_worker *w, uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	uint8_t buf[DP_XSK_FRAME_SIZE];
+	unsigned int n = 0;
+
+	while (n < DP_XSK_BATCH) {
+		ssize_t len = recv(dp->udp_fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (len < 0)
+			break;
+		n++;
+		DP_INC(dp->st.rx_frames_underlay);
+		pthread_rwlock_rdlock(&dp->lock);
+		rx_payload(w, buf, len, now);
+		pthread_rwlock_unlock(&dp->lock);
+	}
+	return n;
+}

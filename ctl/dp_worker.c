@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Data plane: the worker pool. One thread per worker, its AF_XDP
+ * sockets, the poll loop; worker 0 also flushes held packets when a key
+ * arrives.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+
+#include "mavpn/log.h"
+#include "dp_internal.h"
+
+/* --- the worker --------------------------------------------------------- */
+
+typedef void (*rx_fn)(struct dp_worker *w, const uint8_t *f, uint32_t len,
+		      uint64_t now);
+
+/* One batch from @x; returns how many frames it took. */
+static unsigned int rx_batch(struct dp_worker *w, struct dp_xsk *x, rx_fn fn,
+			     uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	uint32_t idx, n, i;
+
+	n = xsk_ring_cons__peek(&x->rx, DP_XSK_BATCH, &idx);
+	if (!n)
+		return 0;
+	pthread_rwlock_rdlock(&dp->lock);
+	for (i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx,
+								  idx + i);
+
+		fn(w, dp_xsk_data(x, d->addr), d->len, now);
+		dp_xsk_frame_put(x, d->addr);
+	}
+	pthread_rwlock_unlock(&dp->lock);
+	xsk_ring_cons__release(&x->rx, n);
+	return n;
+}
+
+/* Worker 0, when woken: flush held packets, collect neighbour requests. */
+static void flush_all(struct dp_worker *w, uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	unsigned int h;
+	struct dp_peer *p;
+
+	pthread_rwlock_rdlock(&dp->lock);
+	for (h = 0; h < (1u << DP_HASH_BITS); h++) {
+		for (p = dp->peers.by_ip[h]; p; p = p->ip_next) {
+			if (__atomic_exchange_n(&p->neigh_flag, 0,
+						__ATOMIC_ACQ_REL))
+				neigh_want(dp, p);
+			if (!p->pend_head)
+				continue;
+			if (session_tx_live(tx_session(p, now), now) &&
+			    !mac_known(p))
+				neigh_want(dp, p);
+			flush_peer(w, p, now);
+		}
+	}
+	pthread_rwlock_unlock(&dp->lock);
+}
+
+/*
+ * The loop of every worker: sleep in poll() until a socket has frames,
+ * then take a batch from each ring, kick TX once per batch (copy mode
+ * needs a syscall per kick), and give rx frames back to the kernel.
+ * While a ring yields full batches the worker polls without sleeping.
+ * Worker 0 also drains the kernel UDP socket, resolves next hops and
+ * flushes held packets when the control thread installs a key.
+ */
+static void *worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct datapath *dp = w->dp;
+	struct pollfd pfd[5];
+	int npfd = 0, i_ul = -1, i_udp = -1, i_ev = -1, i_wake, busy = 0;
+
+	pfd[npfd++] = (struct pollfd){ .fd = w->ov.fd, .events = POLLIN };
+	if (w->ul.fd >= 0) {
+		i_ul = npfd;
+		pfd[npfd++] = (struct pollfd){ .fd = w->ul.fd, .events = POLLIN };
+	}
+	if (!w->id) {
+		i_udp = npfd;
+		pfd[npfd++] = (struct pollfd){ .fd = dp->udp_fd, .events = POLLIN };
+		i_ev = npfd;
+		pfd[npfd++] = (struct pollfd){ .fd = dp->nl_ev.fd, .events = POLLIN };
+	}
+	i_wake = npfd;
+	pfd[npfd++] = (struct pollfd){ .fd = w->wake_fd, .events = POLLIN };
+
+	while (!__atomic_load_n(&dp->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t now, v;
+		int timeout = busy ? 0 : (!w->id && dp->neigh_n) ? 10 : 200;
+
+		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
+			break;
+		now = now_ms();
+		if ((pfd[i_wake].revents & POLLIN) &&
+		    read(w->wake_fd, &v, sizeof(v)) > 0 && !w->id)
+			flush_all(w, now);
+		busy = rx_batch(w, &w->ov, rx_overlay_frame, now) ==
+		       DP_XSK_BATCH;
+		if (i_ul >= 0)
+			busy |= rx_batch(w, &w->ul, rx_underlay_frame, now) ==
+				DP_XSK_BATCH;
+		if (i_udp >= 0 && (pfd[i_udp].revents & POLLIN))
+			busy |= rx_udp(w, now) == DP_XSK_BATCH;
+		if (i_ev >= 0 && (pfd[i_ev].revents & POLLIN))
+			neigh_events(w);
+		if (!w->id)
+			neigh_step(w, now);
+		if (w->kn)
+			kflush(w);
+		if (i_ul >= 0)
+			dp_xsk_kick(&w->ul);
+		dp_xsk_kick(&w->ov);
+		dp_xsk_refill(&w->ov);
+		if (i_ul >= 0)
+			dp_xsk_refill(&w->ul);
+	}
+	return NULL;
+}
+
+/* Stop every worker and free what workers_open() made; partial ok. */
+void workers_close(struct datapath *dp)
+{
+	int i;
+
+	/* all stop before any socket goes: a worker may use any of them */
+	__atomic_store_n(&dp->stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < dp->nworkers; i++)
+		if (dp->w[i] && dp->w[i]->started)
+			wake(dp->w[i]->wake_fd);
+	for (i = 0; i < dp->nworkers; i++) {
+		struct dp_worker *w = dp->w[i];
+
+		if (!w)
+			continue;
+		if (w->started)
+			pthread_join(w->thread, NULL);
+		dp_xsk_close(&w->ul);
+		dp_xsk_close(&w->ov);
+		if (i && w->wake_fd >= 0)
+			close(w->wake_fd);
+		free(w);
+		dp->w[i] = NULL;
+	}
+}
+
+/*
+ * Worker i: AF_XDP socket on overlay queue i (the veth has one queue per
+ * worker) and on underlay queue i if the NIC has it; then the threads.
+ */
+int workers_open(struct datapath *dp)
+{
+	struct dp_worker *w;
+	int i, err;
+
+	for (i = 0; i < dp->nworkers; i++) {
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return -ENOMEM;
+		dp->w[i] = w;
+		w->dp = dp;
+		w->id = i;
+		w->ov.fd = w->ul.fd = -1;
+		w->wake_fd = i ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) :
+				 dp->wake_fd;
+		if (w->wake_fd < 0) {
+			err = -errno;
+			log_err("datapath: eventfd failed err=%s",
+				strerror(-err));
+			return err;
+		}
+		err = dp_xsk_open(&w->ov, dp->far_name, i,
+				  dp_xdp_ov_xskmap(&dp->xdp));
+		if (err) {
+			log_err("datapath: AF_XDP socket failed iface=%s queue=%d err=%s",
+				dp->far_name, i, strerror(-err));
+			return err;
+		}
+		if (i >= dp->ul_queues)
+			continue;
+		err = dp_xsk_open(&w->ul, dp->ul_name, i,
+				  dp_xdp_ul_xskmap(&dp->xdp));
+		if (err) {
+			log_err("datapath: AF_XDP socket failed iface=%s queue=%d err=%s",
+				dp->ul_name, i, strerror(-err));
+			return err;
+		}
+	}
+	for (i = 0; i < dp->nworkers; i++) {
+		w = dp->w[i];
+		err = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (err) {
+			log_err("datapath: worker thread failed err=%s",
+				strerror(-err));
+			return err;
+		}
+		w->started = 1;
+	}
+	return 0;
+}

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Private to vpnd (ctl/vpnd.c, vpnd_keys.c, vpnd_verbs.c): the daemon's
+ * state, struct vpnd, and what those files call of each other.
+ */
+#ifndef MAVPN_CTL_VPND_INTERNAL_H
+#define MAVPN_CTL_VPND_INTERNAL_H
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "mavpn/ctlmsg.h"
+#include "mavpn/ctlsock.h"
+#include "mavpn/datapath.h"
+#include "vpnd_state.h"
+
+#define VPND_OVERLAY_IFNAME	"mavpn0"
+#define VPND_MAX_FLOWS		512
+#define VPND_MAX_RESOLVES	32
+#define VPND_MAX_PEERS		1024
+
+enum flow_state {
+	FLOW_FREE = 0,
+	FLOW_WAITING,		/* wants a key; channel down, not sent yet */
+	FLOW_REQUESTED,		/* KEY_REQ sent, req_id set */
+	FLOW_DENIED,		/* hold-down after a DENY */
+};
+
+struct flow {
+	enum flow_state state;
+	uint32_t dst;		/* network order */
+	uint32_t req_id;
+	uint64_t until;		/* give up / hold-down end (ms) */
+	uint16_t dport;		/* of the flow that asked, 0 = unknown */
+	uint8_t proto;
+	char app[CTLMSG_APP_MAX];
+};
+
+/* A key we asked for, renewed before it expires (vpnd_keys.c). */
+struct renew {
+	uint32_t dst;		/* network order; 0 = free */
+	uint64_t at;		/* ms; UINT64_MAX: renewal in flight */
+	uint64_t pkts;		/* tx+rx packets when last granted */
+	uint16_t dport;
+	uint8_t proto;
+	char app[CTLMSG_APP_MAX];
+};
+
+struct resolve {
+	struct ctlsock_req *req;	/* NULL: slot free */
+	uint32_t req_id;
+	uint64_t until;
+	char name[CTLMSG_NAME_MAX];
+};
+
+struct vpnd_opts {
+	const char *state_dir;
+	const char *iface;
+	const char *sock_path;
+	int workers;
+	uint16_t port;
+	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
+};
+
+struct vpnd {
+	const struct vpnd_opts *o;
+	struct vpnd_state st;
+	uint32_t net, mask;		/* overlay prefix, network order */
+	struct datapath *dp;
+	struct shim *shim;
+	struct flowlog *fl;
+	struct gw *gw;			/* gateway routes */
+	char attached_file[PATH_MAX];
+	struct ctlsock *cs;
+	struct promhttp *metrics;	/* NULL unless --metrics */
+	struct chan *ch;
+	int epfd, tfd, sfd;
+	bool stop;
+	uint32_t next_req_id;
+	struct flow flows[VPND_MAX_FLOWS];
+	struct renew renews[VPND_MAX_FLOWS];
+	struct resolve resolves[VPND_MAX_RESOLVES];
+	struct {
+		uint64_t key_requests, key_granted, key_pushed, key_denied;
+		uint64_t key_install_failed, key_req_timeouts, flows_dropped;
+		uint64_t key_renewals, key_revoked;
+		uint64_t shim_events, dp_requests;
+	} cnt;
+	struct ctlmsg msg;		/* outgoing; big, kept off the stack */
+	struct dp_peer_stats peers[VPND_MAX_PEERS];
+};
+
+static inline const char *ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
+{
+	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+struct shim_event;
+
+/* vpnd_keys.c: flows, key requests, renewal, revocation */
+void on_chan_msg(void *arg, struct ctlmsg *m);
+void on_chan_link(void *arg, bool up);
+void on_shim_event(void *arg, const struct shim_event *e);
+void dp_requests(struct vpnd *v);
+void flow_expire(struct vpnd *v, uint64_t now);
+void renew_tick(struct vpnd *v, uint64_t now);
+
+/* vpnd_verbs.c: control-socket verbs, their text/JSON output, metrics */
+void resolve_answer(struct vpnd *v, const struct ctlmsg *m);
+void resolve_expire(struct vpnd *v, uint64_t now);
+int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
+		   const char *argstr, bool json);
+int metrics_render(void *arg, FILE *f);
+
+#endif /* MAVPN_CTL_VPND_INTERNAL_H */

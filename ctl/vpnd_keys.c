@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vpnd: flows and keys. A destination that needs a key (socket shim
+ * event, data plane request) becomes a KEY_REQ; grants and pushes are
+ * installed in the data plane; keys in use are renewed before they
+ * expire; a revoked peer loses its keys at once.
+ *
+ * Key requests: a destination D gets at most one KEY_REQ in flight. The
+ * flow table (v->flows) remembers D while the request is out (or while the
+ * channel is down and it waits to be sent), and for a few seconds after a
+ * DENY so a busy app cannot make us hammer the server with requests it
+ * refuses.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "mavpn/aead.h"
+#include "mavpn/log.h"
+#include "vpnd_chan.h"
+#include "vpnd_flowlog.h"
+#include "vpnd_route.h"
+#include "vpnd_shim.h"
+#include "vpnd_internal.h"
+
+/* A KEY_REQ without an answer is given up after this. */
+#define VPND_KEY_REQ_MS		10000
+/* After a DENY, no new request for the same destination for this long. */
+#define VPND_DENY_HOLD_MS	5000
+
+/* ---- key requests ------------------------------------------------------ */
+
+static struct flow *flow_find(struct vpnd *v, uint32_t dst)
+{
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++)
+		if (v->flows[i].state != FLOW_FREE && v->flows[i].dst == dst)
+			return &v->flows[i];
+	return NULL;
+}
+
+static struct flow *flow_by_req(struct vpnd *v, uint32_t req_id)
+{
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++)
+		if (v->flows[i].state == FLOW_REQUESTED &&
+		    v->flows[i].req_id == req_id)
+			return &v->flows[i];
+	return NULL;
+}
+
+static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN];
+	int ret;
+
+	ctlmsg_init(&v->msg, CTLMSG_KEY_REQ);
+	v->msg.req_id = ++v->next_req_id;
+	v->msg.overlay_ip = f->dst;
+	v->msg.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP);
+	if (f->app[0]) {
+		snprintf(v->msg.app, sizeof(v->msg.app), "%s", f->app);
+		v->msg.present |= CTLA_BIT(CTLA_APP);
+	}
+	/* Policy may allow only some ports: say which flow asks. */
+	if (f->proto) {
+		v->msg.proto = f->proto;
+		v->msg.present |= CTLA_BIT(CTLA_PROTO);
+	}
+	if (f->dport) {
+		v->msg.dst_port = f->dport;
+		v->msg.present |= CTLA_BIT(CTLA_DST_PORT);
+	}
+	ret = chan_send(v->ch, &v->msg);
+	if (ret < 0) {
+		f->state = FLOW_WAITING;	/* sent when the link is back */
+		return;
+	}
+	f->state = FLOW_REQUESTED;
+	f->req_id = v->msg.req_id;
+	f->until = now + VPND_KEY_REQ_MS;
+	v->cnt.key_requests++;
+	log_info("key: request req_id=%u dst=%s app=\"%s\"", f->req_id,
+		 ip4(f->dst, ip), f->app);
+}
+
+/* A flow towards @dst started (shim) or a packet waits for it (datapath);
+ * @renew: the key is still live but due for renewal. */
+static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
+			 uint16_t dport, uint8_t proto, bool renew)
+{
+	static unsigned long rl;
+	uint64_t now = chan_now_ms();
+	struct flow *f = NULL;
+	int i;
+
+	/* A LAN address whose gateway we do not know yet: the server maps
+	 * it to the gateway and the grant teaches us the route. */
+	if (((dst & v->mask) != v->net && !gw_is_remote(v->gw, dst)) ||
+	    dst == v->st.overlay_ip)
+		return;
+	if (flow_find(v, dst) || (!renew && datapath_has_key(v->dp, dst)))
+		return;
+	for (i = 0; i < VPND_MAX_FLOWS && !f; i++)
+		if (v->flows[i].state == FLOW_FREE)
+			f = &v->flows[i];
+	if (!f) {
+		v->cnt.flows_dropped++;
+		if (log_ratelimited(&rl))
+			log_warn("key: too many destinations waiting for a key");
+		return;
+	}
+	f->dst = dst;
+	f->req_id = 0;
+	f->until = now + VPND_KEY_REQ_MS;
+	f->dport = dport;
+	f->proto = proto;
+	snprintf(f->app, sizeof(f->app), "%s", app ? app : "");
+	f->state = FLOW_WAITING;
+	if (chan_up(v->ch))
+		flow_send(v, f, now);
+}
+
+void flow_expire(struct vpnd *v, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct flow *f;
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++) {
+		f = &v->flows[i];
+		if (f->state == FLOW_FREE || now < f->until)
+			continue;
+		if (f->state != FLOW_DENIED) {
+			/* Drop what the data plane holds so that the next
+			 * packet triggers a fresh request. */
+			log_warn("key: no answer for dst=%s state=%s",
+				 ip4(f->dst, ip), f->state == FLOW_WAITING ?
+				 "not connected" : "requested");
+			v->cnt.key_req_timeouts++;
+			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
+			datapath_key_refused(v->dp, f->dst);
+		}
+		f->state = FLOW_FREE;
+	}
+}
+
+static void key_from_msg(struct dp_key *k, const struct ctlmsg *m,
+			 int initiator)
+{
+	memset(k, 0, sizeof(*k));
+	k->key_id = m->key_id;
+	memcpy(k->secret, m->key, sizeof(k->secret));
+	k->initiator = initiator;
+	k->lifetime = m->lifetime;
+	snprintf(k->peer_name, sizeof(k->peer_name), "%s", m->name);
+	k->peer_overlay_ip = m->overlay_ip;
+	k->peer_underlay_ip = m->underlay_ip;
+	k->peer_port = m->udp_port;
+	k->max_packets = (m->present & CTLA_BIT(CTLA_MAX_PACKETS)) ?
+			 m->max_packets : 0;
+}
+
+static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
+{
+	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN];
+	struct dp_key k;
+	int ret;
+
+	key_from_msg(&k, m, initiator);
+	ret = datapath_install_key(v->dp, &k);
+	aead_wipe(&k, sizeof(k));
+	if (ret < 0) {
+		v->cnt.key_install_failed++;
+		log_err("key: install failed key_id=%u peer=%s: %s", m->key_id,
+			m->name, strerror(-ret));
+		return ret;
+	}
+	log_info("key: installed key_id=%u peer=%s overlay_ip=%s underlay=%s:%u role=%s lifetime=%u",
+		 m->key_id, m->name, ip4(m->overlay_ip, ip),
+		 ip4(m->underlay_ip, uip), m->udp_port,
+		 initiator ? "initiator" : "responder", m->lifetime);
+	return 0;
+}
+
+/* ---- key renewal and revocation ---------------------------------------- */
+
+/*
+ * Key renewal (make-before-break): for each key we requested, ask for the
+ * next one at VPND_RENEW_PCT of its lifetime if the peer saw traffic since
+ * the last grant; an idle key is left to expire (the next packet asks
+ * again). The data plane keeps the old key for receive until the new one
+ * is in use on both ends.
+ */
+#define VPND_RENEW_PCT		80
+
+/* Packets both ways with @dst so far; 0 if it has no key. */
+static uint64_t peer_activity(struct vpnd *v, uint32_t dst)
+{
+	int i, n = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
+
+	for (i = 0; i < n; i++)
+		if (v->peers[i].overlay_ip == dst)
+			return v->peers[i].tx_packets + v->peers[i].rx_packets;
+	return 0;
+}
+
+static struct renew *renew_find(struct vpnd *v, uint32_t dst, bool create)
+{
+	struct renew *free_slot = NULL;
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++) {
+		if (v->renews[i].dst == dst)
+			return &v->renews[i];
+		if (!v->renews[i].dst && !free_slot)
+			free_slot = &v->renews[i];
+	}
+	if (create && free_slot) {
+		memset(free_slot, 0, sizeof(*free_slot));
+		free_slot->dst = dst;
+	}
+	return create ? free_slot : NULL;
+}
+
+/* We installed a key we asked for (@f: the request, if still known). */
+static void renew_schedule(struct vpnd *v, const struct ctlmsg *m,
+			   const struct flow *f)
+{
+	struct renew *r = renew_find(v, m->overlay_ip, true);
+
+	if (!r || !m->lifetime)
+		return;
+	r->at = chan_now_ms() + (uint64_t)m->lifetime * 10 * VPND_RENEW_PCT;
+	r->pkts = peer_activity(v, m->overlay_ip);
+	if (f) {
+		r->dport = f->dport;
+		r->proto = f->proto;
+		snprintf(r->app, sizeof(r->app), "%s", f->app);
+	}
+}
+
+void renew_tick(struct vpnd *v, uint64_t now)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct renew *r;
+	uint64_t pkts;
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++) {
+		r = &v->renews[i];
+		if (!r->dst || now < r->at)
+			continue;
+		pkts = peer_activity(v, r->dst);
+		if (pkts == r->pkts || !chan_up(v->ch)) {
+			r->dst = 0;	/* idle (or no server): let it expire */
+			continue;
+		}
+		r->at = UINT64_MAX;	/* until the grant reschedules it */
+		v->cnt.key_renewals++;
+		log_info("key: renewing dst=%s", ip4(r->dst, ip));
+		flow_trigger(v, r->dst, r->app, r->dport, r->proto, true);
+	}
+}
+
+/* The server revoked host @m->name: forget every key with it, now. */
+static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct renew *r;
+	struct flow *f;
+	int ret;
+
+	ret = datapath_remove_peer(v->dp, m->overlay_ip);
+	r = renew_find(v, m->overlay_ip, false);
+	if (r)
+		r->dst = 0;
+	f = flow_find(v, m->overlay_ip);
+	if (f)
+		f->state = FLOW_FREE;
+	/* The server repeats every revocation at each HELLO: only one that
+	 * took keys away is worth a warning and the counter. */
+	if (ret == -ENOENT) {
+		log_debug("key: peer revoked by the server name=%s overlay_ip=%s keys=none",
+			  m->name, ip4(m->overlay_ip, ip));
+		return;
+	}
+	v->cnt.key_revoked++;
+	log_warn("key: peer revoked by the server name=%s overlay_ip=%s keys=%s",
+		 m->name, ip4(m->overlay_ip, ip),
+		 ret == 0 ? "removed" : strerror(-ret));
+}
+
+/* ---- control channel messages ------------------------------------------ */
+
+void on_chan_msg(void *arg, struct ctlmsg *m)
+{
+	struct vpnd *v = arg;
+	char ip[INET_ADDRSTRLEN];
+	struct flow *f;
+	uint32_t key_id;
+	int ret;
+
+	switch (m->type) {
+	case CTLMSG_KEY_GRANT:
+		f = flow_by_req(v, m->req_id);
+		if (f)
+			f->state = FLOW_FREE;
+		/* Routes first: held LAN packets flush with the key. */
+		if (m->present & CTLA_BIT(CTLA_ROUTES))
+			gw_learn(v->gw, m->overlay_ip, m->routes);
+		if (!key_install(v, m, 1)) {
+			renew_schedule(v, m, f);
+			v->cnt.key_granted++;
+			flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_GRANTED);
+			/* asked for a LAN address, granted its gateway */
+			if (f && f->dst != m->overlay_ip)
+				flowlog_settle(v->fl, f->dst, FLOWLOG_GRANTED);
+		}
+		break;
+	case CTLMSG_KEY_PUSH:
+		key_id = m->key_id;
+		if (m->present & CTLA_BIT(CTLA_ROUTES))
+			gw_learn(v->gw, m->overlay_ip, m->routes);
+		/* The server grants to the initiator only after our ACK: ACK
+		 * only what the data plane really holds. */
+		if (key_install(v, m, 0))
+			break;
+		v->cnt.key_pushed++;
+		ctlmsg_init(&v->msg, CTLMSG_KEY_PUSH_ACK);
+		v->msg.key_id = key_id;
+		v->msg.present = CTLA_BIT(CTLA_KEY_ID);
+		chan_send(v->ch, &v->msg);
+		break;
+	case CTLMSG_HELLO_ACK:
+		/* Gateway routes: ours, and the LANs behind other hosts. */
+		ret = gw_hello(v->gw, (m->present & CTLA_BIT(CTLA_ROUTES)) ?
+			       m->routes : NULL,
+			       (m->present & CTLA_BIT(CTLA_NET_ROUTES)) ?
+			       m->net_routes : NULL);
+		if (ret)
+			log_warn("gw: bad routes in HELLO_ACK: %s",
+				 strerror(-ret));
+		break;
+	case CTLMSG_KEY_DENY:
+		v->cnt.key_denied++;
+		log_warn("key: denied req_id=%u dst=%s reason=\"%s\"",
+			 m->req_id, ip4(m->overlay_ip, ip), m->reason);
+		f = flow_by_req(v, m->req_id);
+		if (!f)
+			f = flow_find(v, m->overlay_ip);
+		if (f) {
+			f->state = FLOW_DENIED;
+			f->until = chan_now_ms() + VPND_DENY_HOLD_MS;
+			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
+		}
+		flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_DENIED);
+		datapath_key_refused(v->dp, m->overlay_ip);
+		break;
+	case CTLMSG_RESOLVE_RESP:
+		resolve_answer(v, m);
+		break;
+	case CTLMSG_KEY_REVOKE:
+		key_revoked(v, m);
+		break;
+	default:
+		log_warn("chan: unexpected message type=%s",
+			 ctlmsg_type_name(m->type));
+		break;
+	}
+}
+
+void on_chan_link(void *arg, bool up)
+{
+	struct vpnd *v = arg;
+	uint64_t now = chan_now_ms();
+	int i;
+
+	for (i = 0; i < VPND_MAX_FLOWS; i++) {
+		struct flow *f = &v->flows[i];
+
+		if (up && f->state == FLOW_WAITING)
+			flow_send(v, f, now);
+		else if (!up && f->state == FLOW_REQUESTED)
+			f->state = FLOW_WAITING;	/* answer is lost */
+	}
+	if (up)
+		return;
+	for (i = 0; i < VPND_MAX_RESOLVES; i++) {
+		if (!v->resolves[i].req)
+			continue;
+		ctlsock_reply_err(v->resolves[i].req,
+				  "connection to the server lost");
+		v->resolves[i].req = NULL;
+	}
+}
+
+/* ---- flow sources ------------------------------------------------------ */
+
+void on_shim_event(void *arg, const struct shim_event *e)
+{
+	struct vpnd *v = arg;
+	struct flowlog_entry fe = {
+		.daddr = e->daddr, .dport = e->dport, .proto = e->proto,
+		.hook = e->hook, .pid = e->pid,
+	};
+	uint32_t dst = e->daddr;
+
+	v->cnt.shim_events++;
+	/* A LAN behind a gateway: the key is the gateway's. */
+	fe.via = gw_key_dst(v->gw, dst);
+	if (fe.via)
+		dst = fe.via;
+	memcpy(fe.comm, e->comm, sizeof(fe.comm));
+	shim_cgroup_path(v->shim, e->cgroup_id, fe.app, sizeof(fe.app));
+	if (e->verdict == SHIM_VERDICT_BLOCKED) {
+		fe.verdict = FLOWLOG_BLOCKED;
+		flowlog_add(v->fl, &fe);
+		return;
+	}
+	if (datapath_has_key(v->dp, dst))
+		fe.verdict = FLOWLOG_PASS;
+	else if (flow_find(v, dst))
+		fe.verdict = FLOWLOG_PENDING;
+	else
+		fe.verdict = FLOWLOG_REQUESTED;
+	flowlog_add(v->fl, &fe);
+	if (fe.verdict == FLOWLOG_REQUESTED)
+		flow_trigger(v, dst, fe.app, e->dport, e->proto, false);
+}
+
+void dp_requests(struct vpnd *v)
+{
+	struct pollfd p = { .fd = datapath_request_fd(v->dp), .events = POLLIN };
+	uint64_t cnt;
+	uint32_t dst;
+
+	/* Reset the eventfd before draining so no wakeup is lost. */
+	if (poll(&p, 1, 0) == 1 && read(p.fd, &cnt, sizeof(cnt)) < 0 &&
+	    errno != EAGAIN)
+		log_warn("datapath: request fd read failed err=\"%s\"",
+			 strerror(errno));
+	while (datapath_next_request(v->dp, &dst) == 1) {
+		struct flowlog_entry fe = { .daddr = dst };
+
+		v->cnt.dp_requests++;
+		if (flow_find(v, dst) || datapath_has_key(v->dp, dst))
+			continue;
+		fe.verdict = FLOWLOG_REQUESTED;
+		flowlog_add(v->fl, &fe);
+		flow_trigger(v, dst, NULL, 0, 0, false);
+	}
+}

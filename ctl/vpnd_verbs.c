@@ -1,0 +1,438 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vpnd: what it answers on the control socket (status, peers, flows,
+ * attach, detach, resolve), as text or JSON, and the metrics scrape.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "mavpn/jsonw.h"
+#include "mavpn/log.h"
+#include "vpnd_chan.h"
+#include "vpnd_flowlog.h"
+#include "vpnd_metrics.h"
+#include "vpnd_shim.h"
+#include "vpnd_internal.h"
+
+#define VPND_RESOLVE_MS		3000
+
+/* ---- control socket ---------------------------------------------------- */
+
+static void reply_json(struct ctlsock_req *r, struct jsonw *j)
+{
+	if (j && jsonw_get(j)) {
+		char *doc;
+
+		if (asprintf(&doc, "%s\n", jsonw_get(j)) >= 0) {
+			ctlsock_reply_ok(r, doc);
+			free(doc);
+			jsonw_free(j);
+			return;
+		}
+	}
+	ctlsock_reply_err(r, "out of memory");
+	jsonw_free(j);
+}
+
+void resolve_answer(struct vpnd *v, const struct ctlmsg *m)
+{
+	char ip[INET_ADDRSTRLEN], text[128];
+	struct resolve *r = NULL;
+	struct jsonw *j;
+	int i;
+
+	for (i = 0; i < VPND_MAX_RESOLVES; i++)
+		if (v->resolves[i].req && v->resolves[i].req_id == m->req_id)
+			r = &v->resolves[i];
+	if (!r)
+		return;			/* answered late: already timed out */
+	if (!(m->present & CTLA_BIT(CTLA_OVERLAY_IP))) {
+		ctlsock_reply_err(r->req, "cannot resolve \"%s\": %s", r->name,
+				  m->reason[0] ? m->reason : "unknown name");
+	} else if (ctlsock_req_json(r->req)) {
+		j = jsonw_new();
+		if (j) {
+			jsonw_obj_begin(j, NULL);
+			jsonw_str(j, "name", r->name);
+			jsonw_str(j, "overlay_ip", ip4(m->overlay_ip, ip));
+			jsonw_obj_end(j);
+		}
+		reply_json(r->req, j);
+	} else {
+		snprintf(text, sizeof(text), "%s\n", ip4(m->overlay_ip, ip));
+		ctlsock_reply_ok(r->req, text);
+	}
+	r->req = NULL;
+}
+
+static void do_status(struct vpnd *v, struct ctlsock_req *r)
+{
+	uint64_t now = chan_now_ms(), up = chan_up_since(v->ch);
+	char ip[INET_ADDRSTRLEN], *text = NULL;
+	struct shim_counters sc;
+	struct dp_stats ds;
+	size_t tlen = 0;
+	struct jsonw *j;
+	const char *p;
+	FILE *f;
+	int i;
+
+	memset(&ds, 0, sizeof(ds));
+	datapath_stats(v->dp, &ds);
+	shim_get_counters(v->shim, &sc);
+	ip4(v->st.overlay_ip, ip);
+
+	if (ctlsock_req_json(r)) {
+		j = jsonw_new();
+		if (!j)
+			goto oom;
+		jsonw_obj_begin(j, NULL);
+		jsonw_obj_begin(j, "self");
+		jsonw_str(j, "name", v->st.name);
+		jsonw_str(j, "overlay_ip", ip);
+		jsonw_u64(j, "overlay_plen", v->st.overlay_plen);
+		jsonw_bool(j, "connected", chan_up(v->ch));
+		jsonw_obj_end(j);
+		jsonw_obj_begin(j, "server");
+		jsonw_str(j, "address", v->st.server);
+		jsonw_bool(j, "connected", chan_up(v->ch));
+		jsonw_u64(j, "up_seconds", up ? (now - up) / 1000 : 0);
+		jsonw_u64(j, "connect_attempts", chan_reconnects(v->ch));
+		jsonw_obj_end(j);
+		jsonw_obj_begin(j, "underlay");
+		jsonw_str(j, "iface", v->o->iface);
+		jsonw_u64(j, "port", v->o->port);
+		jsonw_obj_end(j);
+		jsonw_str(j, "overlay_iface", VPND_OVERLAY_IFNAME);
+		jsonw_u64(j, "workers", ds.workers ? ds.workers : v->o->workers);
+		jsonw_obj_begin(j, "dp_stats");
+		jsonw_u64(j, "rx_frames_overlay", ds.rx_frames_overlay);
+		jsonw_u64(j, "rx_frames_underlay", ds.rx_frames_underlay);
+		jsonw_u64(j, "drop_malformed", ds.drop_malformed);
+		jsonw_u64(j, "drop_unknown_key", ds.drop_unknown_key);
+		jsonw_u64(j, "drop_no_key", ds.drop_no_key);
+		jsonw_u64(j, "drop_tx_full", ds.drop_tx_full);
+		jsonw_u64(j, "drop_expired", ds.drop_expired);
+		jsonw_u64(j, "drop_auth", ds.drop_auth);
+		jsonw_u64(j, "drop_replay", ds.drop_replay);
+		jsonw_u64(j, "drop_pending", ds.drop_pending);
+		jsonw_u64(j, "drop_too_big", ds.drop_too_big);
+		jsonw_u64(j, "icmp_too_big", ds.icmp_too_big);
+		jsonw_obj_end(j);
+		jsonw_obj_begin(j, "keys");
+		jsonw_u64(j, "requests_sent", v->cnt.key_requests);
+		jsonw_u64(j, "granted", v->cnt.key_granted);
+		jsonw_u64(j, "pushed", v->cnt.key_pushed);
+		jsonw_u64(j, "denied", v->cnt.key_denied);
+		jsonw_u64(j, "timeouts", v->cnt.key_req_timeouts);
+		jsonw_u64(j, "install_failed", v->cnt.key_install_failed);
+		jsonw_u64(j, "renewals", v->cnt.key_renewals);
+		jsonw_u64(j, "revoked", v->cnt.key_revoked);
+		jsonw_obj_end(j);
+		jsonw_obj_begin(j, "shim");
+		jsonw_u64(j, "seen", sc.seen);
+		jsonw_u64(j, "events", sc.events);
+		jsonw_u64(j, "dedup", sc.dedup);
+		jsonw_u64(j, "drops", sc.drops);
+		jsonw_u64(j, "blocked", sc.blocked);
+		jsonw_u64(j, "blocked_packets", sc.blocked_pkt);
+		jsonw_u64(j, "blocked_inbound", sc.blocked_in);
+		jsonw_u64(j, "datapath_requests", v->cnt.dp_requests);
+		jsonw_arr_begin(j, "attached");
+		for (i = 0; (p = shim_attached(v->shim, i)); i++)
+			jsonw_str(j, NULL, p);
+		jsonw_arr_end(j);
+		jsonw_obj_end(j);
+		jsonw_obj_end(j);
+		reply_json(r, j);
+		return;
+	}
+
+	f = open_memstream(&text, &tlen);
+	if (!f)
+		goto oom;
+	fprintf(f, "name:      %s\n", v->st.name);
+	fprintf(f, "overlay:   %s/%u on %s\n", ip, v->st.overlay_plen,
+		VPND_OVERLAY_IFNAME);
+	if (chan_up(v->ch))
+		fprintf(f, "server:    %s connected (up %" PRIu64 "s)\n",
+			v->st.server, (now - up) / 1000);
+	else
+		fprintf(f, "server:    %s not connected (%u attempts)\n",
+			v->st.server, chan_reconnects(v->ch));
+	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
+	fprintf(f, "workers:   %d\n", ds.workers ? ds.workers : v->o->workers);
+	fprintf(f, "keys:      %" PRIu64 " requested, %" PRIu64 " granted, %"
+		PRIu64 " pushed, %" PRIu64 " denied, %" PRIu64 " timed out\n",
+		v->cnt.key_requests, v->cnt.key_granted, v->cnt.key_pushed,
+		v->cnt.key_denied, v->cnt.key_req_timeouts);
+	fprintf(f, "datapath:  rx overlay %" PRIu64 ", rx underlay %" PRIu64
+		", drops: malformed %" PRIu64 " unknown-key %" PRIu64
+		" expired %" PRIu64 " auth %" PRIu64 " replay %" PRIu64
+		" pending %" PRIu64 " no-key %" PRIu64 " tx-full %" PRIu64 "\n",
+		ds.rx_frames_overlay, ds.rx_frames_underlay, ds.drop_malformed,
+		ds.drop_unknown_key, ds.drop_expired, ds.drop_auth,
+		ds.drop_replay, ds.drop_pending, ds.drop_no_key,
+		ds.drop_tx_full);
+	fprintf(f, "shim:      %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64
+		" connects/sends blocked, %" PRIu64 " packets blocked, %" PRIu64
+		" inbound not via %s blocked\n", sc.events, sc.drops,
+		sc.blocked, sc.blocked_pkt, sc.blocked_in, VPND_OVERLAY_IFNAME);
+	for (i = 0; (p = shim_attached(v->shim, i)); i++)
+		fprintf(f, "attached:  %s\n", p);
+	if (fclose(f) || !text)
+		goto oom;
+	ctlsock_reply_ok(r, text);
+	free(text);
+	return;
+oom:
+	free(text);
+	ctlsock_reply_err(r, "out of memory");
+}
+
+static void do_peers(struct vpnd *v, struct ctlsock_req *r)
+{
+	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN + 8], *text = NULL;
+	struct dp_peer_stats *p;
+	size_t tlen = 0;
+	struct jsonw *j;
+	int i, n;
+	FILE *f;
+
+	n = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
+	if (n < 0)
+		n = 0;
+	if (ctlsock_req_json(r)) {
+		j = jsonw_new();
+		if (!j) {
+			ctlsock_reply_err(r, "out of memory");
+			return;
+		}
+		jsonw_arr_begin(j, NULL);
+		for (i = 0; i < n; i++) {
+			p = &v->peers[i];
+			jsonw_obj_begin(j, NULL);
+			jsonw_str(j, "name", p->name);
+			jsonw_str(j, "overlay_ip", ip4(p->overlay_ip, ip));
+			jsonw_str(j, "underlay_ip", ip4(p->underlay_ip, uip));
+			jsonw_u64(j, "port", p->port);
+			jsonw_u64(j, "key_id", p->key_id);
+			jsonw_u64(j, "tx_packets", p->tx_packets);
+			jsonw_u64(j, "tx_bytes", p->tx_bytes);
+			jsonw_u64(j, "rx_packets", p->rx_packets);
+			jsonw_u64(j, "rx_bytes", p->rx_bytes);
+			jsonw_u64(j, "drop_replay", p->drop_replay);
+			jsonw_u64(j, "drop_auth", p->drop_auth);
+			jsonw_u64(j, "drop_pending", p->drop_pending);
+			jsonw_u64(j, "drop_expired", p->drop_expired);
+			jsonw_u64(j, "drop_malformed", p->drop_malformed);
+			jsonw_u64(j, "pending", p->pending);
+			jsonw_obj_end(j);
+		}
+		jsonw_arr_end(j);
+		reply_json(r, j);
+		return;
+	}
+	f = open_memstream(&text, &tlen);
+	if (!f) {
+		ctlsock_reply_err(r, "out of memory");
+		return;
+	}
+	fprintf(f, "%-16s %-15s %-21s %10s %10s %12s %10s %12s %7s %7s %7s\n",
+		"NAME", "OVERLAY", "ENDPOINT", "KEY_ID", "TX_PKTS", "TX_BYTES",
+		"RX_PKTS", "RX_BYTES", "REPLAY", "AUTH", "PENDING");
+	for (i = 0; i < n; i++) {
+		p = &v->peers[i];
+		ip4(p->underlay_ip, uip);
+		snprintf(uip + strlen(uip), 8, ":%u", p->port);
+		fprintf(f, "%-16s %-15s %-21s %10u %10" PRIu64 " %12" PRIu64
+			" %10" PRIu64 " %12" PRIu64 " %7" PRIu64 " %7" PRIu64
+			" %7u\n", p->name, ip4(p->overlay_ip, ip), uip,
+			p->key_id, p->tx_packets, p->tx_bytes, p->rx_packets,
+			p->rx_bytes, p->drop_replay, p->drop_auth, p->pending);
+	}
+	if (fclose(f) || !text) {
+		free(text);
+		ctlsock_reply_err(r, "out of memory");
+		return;
+	}
+	ctlsock_reply_ok(r, text);
+	free(text);
+}
+
+static void do_flows(struct vpnd *v, struct ctlsock_req *r)
+{
+	char *body = flowlog_format(v->fl, ctlsock_req_json(r));
+
+	if (!body) {
+		ctlsock_reply_err(r, "out of memory");
+		return;
+	}
+	ctlsock_reply_ok(r, body);
+	free(body);
+}
+
+static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
+		      bool attach)
+{
+	const char *verb = attach ? "attach" : "detach";
+	char body[PATH_MAX + 64];
+	struct jsonw *j;
+	int ret;
+
+	if (!*path) {
+		ctlsock_reply_err(r, "%s needs a cgroup directory", verb);
+		return;
+	}
+	ret = attach ? shim_attach(v->shim, path) : shim_detach(v->shim, path);
+	if (ret == -EINVAL)
+		ctlsock_reply_err(r, "cannot attach \"%s\": not a cgroup v2 directory",
+				  path);
+	else if (ret == -EALREADY)
+		ctlsock_reply_err(r, "cannot attach \"%s\": already attached",
+				  path);
+	else if (ret == -EPERM && attach)
+		ctlsock_reply_err(r, "cannot attach \"%s\": the cgroup2 root would allow every process",
+				  path);
+	else if (ret == -ENOENT && !attach)
+		ctlsock_reply_err(r, "cannot detach \"%s\": not attached", path);
+	else if (ret < 0)
+		ctlsock_reply_err(r, "cannot %s \"%s\": %s", verb, path,
+				  strerror(-ret));
+	if (ret < 0)
+		return;
+	log_info("shim: %sed cgroup=\"%s\"", verb, path);
+	/* A restarted vpnd re-attaches what was attached (fail closed). */
+	ret = shim_save(v->shim, v->attached_file);
+	if (ret < 0)
+		log_warn("shim: cannot save %s: %s", v->attached_file,
+			 strerror(-ret));
+	if (ctlsock_req_json(r)) {
+		j = jsonw_new();
+		if (j) {
+			jsonw_obj_begin(j, NULL);
+			jsonw_str(j, attach ? "attached" : "detached", path);
+			jsonw_obj_end(j);
+		}
+		reply_json(r, j);
+		return;
+	}
+	snprintf(body, sizeof(body), "%sed %s\n", verb, path);
+	ctlsock_reply_ok(r, body);
+}
+
+static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
+{
+	struct resolve *s = NULL;
+	int i;
+
+	if (!*name || strlen(name) >= CTLMSG_NAME_MAX || strchr(name, ' ')) {
+		ctlsock_reply_err(r, "cannot resolve \"%s\": not a host name",
+				  name);
+		return 0;
+	}
+	if (!chan_up(v->ch)) {
+		ctlsock_reply_err(r, "cannot resolve \"%s\": not connected to the server",
+				  name);
+		return 0;
+	}
+	for (i = 0; i < VPND_MAX_RESOLVES && !s; i++)
+		if (!v->resolves[i].req)
+			s = &v->resolves[i];
+	if (!s) {
+		ctlsock_reply_err(r, "cannot resolve \"%s\": too many lookups in flight",
+				  name);
+		return 0;
+	}
+	ctlmsg_init(&v->msg, CTLMSG_RESOLVE_REQ);
+	v->msg.req_id = ++v->next_req_id;
+	snprintf(v->msg.name, sizeof(v->msg.name), "%s", name);
+	v->msg.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_NAME);
+	if (chan_send(v->ch, &v->msg) < 0) {
+		ctlsock_reply_err(r, "cannot resolve \"%s\": connection to the server lost",
+				  name);
+		return 0;
+	}
+	s->req = r;
+	s->req_id = v->msg.req_id;
+	s->until = chan_now_ms() + VPND_RESOLVE_MS;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return 1;
+}
+
+void resolve_expire(struct vpnd *v, uint64_t now)
+{
+	int i;
+
+	for (i = 0; i < VPND_MAX_RESOLVES; i++) {
+		if (!v->resolves[i].req || now < v->resolves[i].until)
+			continue;
+		ctlsock_reply_err(v->resolves[i].req,
+				  "cannot resolve \"%s\": no answer from the server",
+				  v->resolves[i].name);
+		v->resolves[i].req = NULL;
+	}
+}
+
+int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
+			  const char *argstr, bool json)
+{
+	struct vpnd *v = arg;
+
+	(void)json;
+	if (!strcmp(verb, "status"))
+		do_status(v, r);
+	else if (!strcmp(verb, "peers"))
+		do_peers(v, r);
+	else if (!strcmp(verb, "flows"))
+		do_flows(v, r);
+	else if (!strcmp(verb, "attach"))
+		do_attach(v, r, argstr, true);
+	else if (!strcmp(verb, "detach"))
+		do_attach(v, r, argstr, false);
+	else if (!strcmp(verb, "resolve"))
+		return do_resolve(v, r, argstr);
+	else
+		ctlsock_reply_err(r, "unknown request \"%s\"", verb);
+	return 0;
+}
+
+/* ---- metrics ----------------------------------------------------------- */
+
+/* A scrape: the same counters `vpnctl status` and `peers` show. */
+int metrics_render(void *arg, FILE *f)
+{
+	struct vpnd *v = arg;
+	uint64_t up = chan_up_since(v->ch);
+	struct vpnd_metrics_src s = {
+		.name = v->st.name,
+		.overlay_ip = v->st.overlay_ip,
+		.server_up = chan_up(v->ch),
+		.server_up_seconds = up ? (chan_now_ms() - up) / 1000 : 0,
+		.server_connects = chan_reconnects(v->ch),
+		.key_requests = v->cnt.key_requests,
+		.key_granted = v->cnt.key_granted,
+		.key_pushed = v->cnt.key_pushed,
+		.key_denied = v->cnt.key_denied,
+		.key_timeouts = v->cnt.key_req_timeouts,
+		.key_install_failed = v->cnt.key_install_failed,
+		.flows_dropped = v->cnt.flows_dropped,
+		.shim_events = v->cnt.shim_events,
+		.dp_requests = v->cnt.dp_requests,
+		.peers = v->peers,
+	};
+
+	while (shim_attached(v->shim, s.attached_cgroups))
+		s.attached_cgroups++;
+	shim_get_counters(v->shim, &s.shim);
+	datapath_stats(v->dp, &s.dp);
+	s.rings_ok = !datapath_ring_stats(v->dp, s.rings);
+	s.npeers = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
+	if (s.npeers < 0)
+		s.npeers = 0;
+	return vpnd_metrics_write(f, &s);
+}
