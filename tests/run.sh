@@ -19,7 +19,7 @@ count_unit() { # cmocka output file
 
 echo "== unit tests (cmocka)"
 out=$(mktemp)
-tests/run-unit.sh build/tests/test_* 2>&1 | tee "$out"
+tests/run-unit.sh $(find build/tests -maxdepth 1 -name "test_*" -type f -executable | sort) 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 count_unit "$out"
 if [ "$rc" -ne 0 ] && ! grep -q '^\[  FAILED  \]' "$out"; then
