@@ -25,8 +25,10 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 
 #include "mavpn/ctlsock.h"
@@ -138,6 +140,32 @@ static void vpnd_loop(struct vpnd *v)
 	}
 }
 
+/* True if capability @cap is in our effective set. */
+static bool cap_effective(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+/*
+ * The data plane and the shim need CAP_NET_ADMIN (interfaces, XDP, routes)
+ * and CAP_BPF or CAP_SYS_ADMIN (loading programs, cgroup links). Say so in
+ * one line up front rather than fail half-way through setup with EPERM.
+ */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return -errno;
+	if (!cap_effective(d, CAP_NET_ADMIN) ||
+	    !(cap_effective(d, CAP_BPF) || cap_effective(d, CAP_SYS_ADMIN))) {
+		log_err("run: missing privileges: needs CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN); run as root");
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int vpnd_run(const struct vpnd_opts *o)
 {
 	struct itimerspec its = {
@@ -151,6 +179,9 @@ static int vpnd_run(const struct vpnd_opts *o)
 	sigset_t mask;
 	int err, i;
 
+	err = check_privileges();
+	if (err)
+		return err;
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
