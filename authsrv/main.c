@@ -3,7 +3,7 @@
  * authsrv command line: a verb table, one function per command. Commands
  * print one line on success (or one JSON document with --json) and one
  * line on stderr, quoting the offending input, on failure.
- * Exit codes: 0 ok, 1 failure, 2 usage error or not implemented.
+ * Exit codes: 0 ok, 1 failure, 2 usage error.
  */
 #include <arpa/inet.h>
 #include <errno.h>
