@@ -98,6 +98,11 @@ $(B)/tests/test_flowlog: tests/unit/test_flowlog.c ctl/flowlog.c ctl/vpnd_flowlo
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmavpn.a -lcmocka $(LDLIBS_CRYPTO)
 
+# The data plane's peer table: ctl/dp_peer.c linked in (no AF_XDP, no netlink).
+$(B)/tests/test_dp_peer: tests/unit/test_dp_peer.c ctl/dp_peer.c $(wildcard ctl/dp_*.h) $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ictl -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS_CRYPTO) -lpthread
+
 # libFuzzer targets: built with clang, the library sources compiled in.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)

@@ -46,7 +46,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 		err = -EEXIST;
 		goto out;
 	}
-	p = dp_peer_get(&dp->peers, k->peer_overlay_ip);
+	p = dp_peer_get(&dp->peers, k->peer_overlay_ip, now_ms());
 	if (!p) {
 		err = -errno;
 		goto out;
@@ -232,6 +232,10 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 			out->drop_pending += DP_LOAD(p->drop_pending);
 		}
 	}
+	/* ... and those of peers reclaimed from a full table */
+	out->drop_auth += dp->peers.gone_drop_auth;
+	out->drop_replay += dp->peers.gone_drop_replay;
+	out->drop_pending += dp->peers.gone_drop_pending;
 	pthread_rwlock_unlock(&dp->lock);
 }
 

@@ -26,7 +26,8 @@
  * to answer queries. Since workers never run while a writer holds the
  * lock, a session can be freed (and its keys wiped) right when it is
  * retired: no RCU needed. A worker takes the write lock only to insert a
- * peer it has never seen. Per packet there is no lock: per-worker
+ * peer it has never seen (which, in a full table, may reclaim an idle
+ * key-less peer: see dp_peer_get() in dp_peer.c). Per packet there is no lock: per-worker
  * contexts, relaxed atomic counters, the nonce fetch-add (dp_tx.c), and a
  * per-session spinlock around the replay window's update (dp_decap.c).
  */
@@ -49,7 +50,6 @@
 #include "dp_xsk.h"
 
 #define DP_REQ_MAX		1024	/* queued key requests */
-#define DP_REQ_RETRY_MS		2000	/* re-ask if no key came by then */
 #define DP_NEIGH_REFRESH_MS	5000	/* re-read the kernel's entry */
 #define DP_NEIGH_GIVEUP_MS	3000	/* drop held packets after this */
 #define DP_COUNTER_MAX		(1ull << 60)	/* renew long before wrap */

@@ -21,14 +21,75 @@ struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip)
 	return NULL;
 }
 
-struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip)
+/*
+ * Reclaim. Every destination a packet went to gets an entry, key or not,
+ * so traffic to DP_MAX_PEERS distinct overlay addresses (a sweep of the
+ * prefix, denied destinations) would fill the table for good; hence a full
+ * table frees one idle key-less entry to make room. This is done here, in
+ * dp_peer_get(), because its only callers already hold dp->lock for
+ * writing: the control thread in datapath_install_key(), and a worker in
+ * rx_overlay_frame(), which drops its read lock and takes the write lock
+ * just to insert a new peer. With the write lock held no worker is inside
+ * a batch, and none keeps a peer pointer across it (rx_overlay_frame()
+ * looks the peer up again after relocking, the batch loops keep none), so
+ * the entry can be freed at once. Only pointers that outlive the lock
+ * matter, and they rule a peer out: a session's ->peer (so cur, prev and
+ * next must all be NULL), worker 0's resolve list (neigh_queued, and
+ * neigh_flag, a lookup asked for). Held packets are kept (nothing
+ * pending), and so is the state of a key request still in flight (asked
+ * less than DP_REQ_RETRY_MS ago), which also throttles requests after a
+ * refusal or removal; the key request queue holds addresses, not pointers,
+ * and a key arriving for a reclaimed address simply creates it again. A
+ * peer younger than DP_REQ_RETRY_MS is kept too, so that workers inserting
+ * different destinations into a full table do not evict each other's new
+ * entries before their first packet was held and the key requested.
+ */
+static int peer_idle(const struct dp_peer *p, uint64_t now)
+{
+	return !p->cur && !p->prev && !p->next &&
+	       !p->pend_head && !DP_LOAD(p->pending) &&
+	       !p->neigh_queued && !DP_LOAD(p->neigh_flag) &&
+	       now - p->created_ms >= DP_REQ_RETRY_MS &&
+	       !(DP_LOAD(p->requested) &&
+		 now - DP_LOAD(p->requested_ms) < DP_REQ_RETRY_MS);
+}
+
+/* Write lock held: free one idle peer; 1 if one was found. The scan starts
+ * one bucket after the last reclaim so that entries go round-robin. */
+static int peer_reclaim(struct dp_peers *t, uint64_t now)
+{
+	const unsigned int nb = 1u << DP_HASH_BITS;
+	struct dp_peer **pp, *p;
+	unsigned int i, h;
+
+	for (i = 0; i < nb; i++) {
+		h = (t->reclaim_h + i) % nb;
+		for (pp = &t->by_ip[h]; (p = *pp); pp = &p->ip_next) {
+			if (!peer_idle(p, now))
+				continue;
+			*pp = p->ip_next;
+			t->gone_drop_auth += DP_LOAD(p->drop_auth);
+			t->gone_drop_replay += DP_LOAD(p->drop_replay);
+			t->gone_drop_pending += DP_LOAD(p->drop_pending);
+			pthread_mutex_destroy(&p->pend_lock);
+			free(p);
+			t->npeers--;
+			t->reclaim_h = (h + 1) % nb;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip,
+			    uint64_t now_ms)
 {
 	struct dp_peer *p = dp_peer_find(t, overlay_ip);
 	unsigned int h;
 
 	if (p)
 		return p;
-	if (t->npeers >= DP_MAX_PEERS) {
+	if (t->npeers >= DP_MAX_PEERS && !peer_reclaim(t, now_ms)) {
 		errno = ENOSPC;
 		return NULL;
 	}
@@ -36,6 +97,7 @@ struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip)
 	if (!p)
 		return NULL;
 	p->overlay_ip = overlay_ip;
+	p->created_ms = now_ms;
 	pthread_mutex_init(&p->pend_lock, NULL);
 	h = hash32(overlay_ip);
 	p->ip_next = t->by_ip[h];

@@ -25,6 +25,7 @@
 #define DP_PENDING_MAX		128	/* held packets per peer */
 #define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */
 #define DP_MAX_PEERS		4096	/* peers known, with or without key */
+#define DP_REQ_RETRY_MS		2000	/* re-ask if no key came by then */
 #define DP_HASH_BITS		8
 
 #define DP_INC(x)	__atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
@@ -94,6 +95,7 @@ struct dp_peer {
 	uint32_t pending;		/* atomic for readers */
 	int requested;			/* key request queued, not answered */
 	uint64_t requested_ms;
+	uint64_t created_ms;		/* inserted; young peers are kept */
 
 	/* counters (atomic) */
 	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
@@ -107,11 +109,19 @@ struct dp_peers {
 	struct dp_peer *by_ip[1 << DP_HASH_BITS];
 	struct dp_session *by_kid[1 << DP_HASH_BITS];
 	int npeers;
+	unsigned int reclaim_h;		/* bucket the next reclaim scan starts at */
+	/* per-peer drop counters of reclaimed peers (totals stay monotonic) */
+	uint64_t gone_drop_auth, gone_drop_replay, gone_drop_pending;
 };
 
 struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip);
-/* Find or create; NULL (errno ENOSPC/ENOMEM) when the table is full. */
-struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip);
+/*
+ * Find or create; the table's write lock must be held. When the table is
+ * full, an idle key-less peer is reclaimed (freed) to make room (see
+ * dp_peer.c); NULL (errno ENOSPC/ENOMEM) if none is idle.
+ */
+struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip,
+			    uint64_t now_ms);
 struct dp_session *dp_session_find(struct dp_peers *t, uint32_t key_id);
 
 /*

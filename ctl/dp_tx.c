@@ -319,7 +319,7 @@ void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		/* First packet to a new destination: insert under wrlock. */
 		pthread_rwlock_unlock(&dp->lock);
 		pthread_rwlock_wrlock(&dp->lock);
-		p = dp_peer_get(&dp->peers, nh);
+		p = dp_peer_get(&dp->peers, nh, now);
 		pthread_rwlock_unlock(&dp->lock);
 		pthread_rwlock_rdlock(&dp->lock);
 		/* unlocked for a moment: look it up again. By @nh, not the

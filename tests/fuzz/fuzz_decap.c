@@ -49,7 +49,7 @@ static void setup(void)
 	memset(k.secret, 0x42, sizeof(k.secret));
 	k.peer_overlay_ip = htonl(PEER_IP);
 	sess = dp_session_new(&k, 1, 0);
-	p = dp_peer_get(&peers, k.peer_overlay_ip);
+	p = dp_peer_get(&peers, k.peer_overlay_ip, 0);
 	if (!sess || !p)
 		abort();
 	dp_session_install(&peers, p, sess);

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The data plane's peer table (ctl/dp_peer.c): a table filled with
+ * key-less destinations still takes a new peer (an idle entry is
+ * reclaimed), and an entry with a session, held packets, a key request in
+ * flight, a next-hop lookup queued or a young age is never reclaimed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dp_peer.h"
+
+#define T0	1000000ull		/* "now" when the table was filled */
+#define LATER	(T0 + DP_REQ_RETRY_MS)	/* fillers are idle by then */
+#define BASE	0x0a400000u		/* 10.64.0.0, host order */
+
+static uint32_t addr(uint32_t i)
+{
+	return htonl(BASE + i);
+}
+
+static int setup(void **state)
+{
+	struct dp_peers *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct dp_peers *t = *state;
+
+	dp_peers_free(t);
+	free(t);
+	return 0;
+}
+
+/* DP_MAX_PEERS key-less peers created at T0 (addresses 1..MAX). */
+static void fill(struct dp_peers *t)
+{
+	uint32_t i;
+
+	for (i = 1; i <= DP_MAX_PEERS; i++)
+		assert_non_null(dp_peer_get(t, addr(i), T0));
+	assert_int_equal(t->npeers, DP_MAX_PEERS);
+}
+
+static struct dp_session *session(uint32_t key_id, uint32_t overlay_ip)
+{
+	struct dp_key k = {
+		.key_id = key_id,
+		.initiator = 1,
+		.peer_name = "test",
+		.peer_overlay_ip = overlay_ip,
+		.peer_underlay_ip = htonl(0xc0a80002u),
+		.peer_port = 4500,
+	};
+	struct dp_session *s;
+
+	memset(k.secret, 0x5a, sizeof(k.secret));
+	s = dp_session_new(&k, 1, T0);
+	assert_non_null(s);
+	return s;
+}
+
+static int count(struct dp_peers *t)
+{
+	struct dp_peer *p;
+	unsigned int h;
+	int n = 0;
+
+	for (h = 0; h < (1u << DP_HASH_BITS); h++)
+		for (p = t->by_ip[h]; p; p = p->ip_next)
+			n++;
+	return n;
+}
+
+static void test_get_finds_existing(void **state)
+{
+	struct dp_peers *t = *state;
+	struct dp_peer *p = dp_peer_get(t, addr(1), T0);
+
+	assert_non_null(p);
+	assert_ptr_equal(dp_peer_get(t, addr(1), T0), p);
+	assert_ptr_equal(dp_peer_find(t, addr(1)), p);
+	assert_int_equal(t->npeers, 1);
+}
+
+/* The defect: a full table of key-less peers refused every new one. */
+static void test_full_table_reclaims_keyless(void **state)
+{
+	struct dp_peers *t = *state;
+	uint32_t i;
+
+	fill(t);
+	/* still young: kept, the table is full */
+	errno = 0;
+	assert_null(dp_peer_get(t, addr(DP_MAX_PEERS + 1), T0 + 1));
+	assert_int_equal(errno, ENOSPC);
+	/* idle later: each new destination takes an old entry's place */
+	for (i = 1; i <= DP_MAX_PEERS; i++) {
+		uint32_t a = addr(DP_MAX_PEERS + i);
+
+		assert_non_null(dp_peer_get(t, a, LATER));
+		assert_non_null(dp_peer_find(t, a));
+		assert_int_equal(t->npeers, DP_MAX_PEERS);
+	}
+	for (i = 1; i <= DP_MAX_PEERS; i++)
+		assert_null(dp_peer_find(t, addr(i)));
+	/* the new ones are young now: kept */
+	assert_null(dp_peer_get(t, addr(3 * DP_MAX_PEERS), LATER + 1));
+	/* and idle in their turn, a retry interval later */
+	for (i = 1; i <= DP_MAX_PEERS; i++)
+		assert_non_null(dp_peer_get(t, addr(2 * DP_MAX_PEERS + i),
+					    LATER + DP_REQ_RETRY_MS));
+	assert_int_equal(t->npeers, DP_MAX_PEERS);
+	assert_int_equal(count(t), DP_MAX_PEERS);
+}
+
+/* A key can be installed for a new peer in a table full of key-less ones
+ * (the control thread's path, datapath_install_key()). */
+static void test_full_table_key_install(void **state)
+{
+	struct dp_peers *t = *state;
+	uint32_t a = addr(DP_MAX_PEERS + 7);
+	struct dp_session *s = session(77, a);
+	struct dp_peer *p;
+
+	fill(t);
+	p = dp_peer_get(t, a, LATER);
+	assert_non_null(p);
+	dp_session_install(t, p, s);
+	assert_ptr_equal(dp_session_find(t, 77), s);
+	assert_ptr_equal(s->peer, p);
+}
+
+/*
+ * Every peer that is busy (session in cur, prev or next; held packets; a
+ * recent key request; a queued next-hop lookup) survives any number of
+ * reclaims; once only busy peers are left, dp_peer_get() fails instead.
+ */
+static void test_busy_never_reclaimed(void **state)
+{
+	struct dp_peers *t = *state;
+	enum { CUR = 1, PREV, NEXT, PEND, REQ, NEIGH, FLAG, NBUSY = FLAG };
+	struct dp_peer *busy[NBUSY + 1];
+	struct dp_session *old;
+	uint8_t pkt[40] = { 0x45 };
+	uint32_t i;
+
+	fill(t);
+	for (i = 1; i <= NBUSY; i++)
+		busy[i] = dp_peer_find(t, addr(i));
+	dp_session_install(t, busy[CUR], session(1, addr(CUR)));
+	/* prev only: install two, then drop cur by hand (as removal would
+	 * leave it, minus prev) */
+	old = session(2, addr(PREV));
+	dp_session_install(t, busy[PREV], old);
+	dp_session_install(t, busy[PREV], session(3, addr(PREV)));
+	assert_ptr_equal(busy[PREV]->prev, old);
+	dp_session_retire(t, busy[PREV]->cur);
+	busy[PREV]->cur = NULL;
+	dp_session_install_next(t, busy[NEXT], session(4, addr(NEXT)));
+	assert_null(busy[NEXT]->cur);
+	assert_non_null(busy[NEXT]->next);
+	assert_int_equal(dp_pending_push(busy[PEND], pkt, sizeof(pkt), LATER),
+			 0);
+	busy[REQ]->requested = 1;
+	/* asked just under the retry interval before LATER: in flight */
+	busy[REQ]->requested_ms = LATER - DP_REQ_RETRY_MS + 1;
+	busy[NEIGH]->neigh_queued = 1;
+	busy[FLAG]->neigh_flag = 1;
+
+	/* reclaim every other peer, and then some */
+	for (i = 1; i <= DP_MAX_PEERS - NBUSY; i++)
+		assert_non_null(dp_peer_get(t, addr(DP_MAX_PEERS + i), LATER));
+	/* now only busy peers and young ones are left */
+	errno = 0;
+	assert_null(dp_peer_get(t, addr(3 * DP_MAX_PEERS), LATER));
+	assert_int_equal(errno, ENOSPC);
+	for (i = 1; i <= NBUSY; i++)
+		assert_ptr_equal(dp_peer_find(t, addr(i)), busy[i]);
+	assert_ptr_equal(dp_session_find(t, 1)->peer, busy[CUR]);
+	assert_ptr_equal(dp_session_find(t, 2)->peer, busy[PREV]);
+	assert_ptr_equal(dp_session_find(t, 4)->peer, busy[NEXT]);
+	assert_int_equal(busy[PEND]->pending, 1);
+
+	/* a moment later the request is stale (the peers made at LATER
+	 * are still young): that peer, and only it, can go */
+	assert_non_null(dp_peer_get(t, addr(3 * DP_MAX_PEERS), LATER + 1));
+	assert_null(dp_peer_find(t, addr(REQ)));
+	for (i = 1; i <= NBUSY; i++)
+		if (i != REQ)
+			assert_ptr_equal(dp_peer_find(t, addr(i)), busy[i]);
+	assert_int_equal(t->npeers, DP_MAX_PEERS);
+	assert_int_equal(count(t), DP_MAX_PEERS);
+}
+
+/* Drop counters of a reclaimed peer are kept in the table's totals. */
+static void test_reclaim_keeps_drop_counters(void **state)
+{
+	struct dp_peers *t = *state;
+	struct dp_peer *p;
+	uint32_t next = DP_MAX_PEERS + 1;
+
+	fill(t);
+	p = dp_peer_find(t, addr(1));
+	p->drop_pending = 3;
+	p->drop_auth = 2;
+	p->drop_replay = 1;
+	while (dp_peer_find(t, addr(1))) {
+		assert_true(next <= 2 * DP_MAX_PEERS);
+		assert_non_null(dp_peer_get(t, addr(next++), LATER));
+	}
+	assert_true(t->gone_drop_pending >= 3);
+	assert_true(t->gone_drop_auth >= 2);
+	assert_true(t->gone_drop_replay >= 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_get_finds_existing,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_table_reclaims_keyless,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_table_key_install,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_busy_never_reclaimed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_keeps_drop_counters,
+						setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
