@@ -33,7 +33,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 	if (!dp || !k || !k->peer_overlay_ip || !k->peer_underlay_ip ||
 	    !k->peer_port)
 		return -EINVAL;
-	s = dp_session_new(k, dp->cfg.workers, now_ms());
+	s = dp_session_new(k, dp->cfg.workers, dp_now_ms());
 	if (!s)
 		return -errno;
 
@@ -46,7 +46,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 		err = -EEXIST;
 		goto out;
 	}
-	p = dp_peer_get(&dp->peers, k->peer_overlay_ip, now_ms());
+	p = dp_peer_get(&dp->peers, k->peer_overlay_ip, dp_now_ms());
 	if (!p) {
 		err = -errno;
 		goto out;
@@ -62,7 +62,8 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 	 * which gets the new one a round trip later, uses it. The live key is
 	 * the one we send with now: cur, or an earlier renewal still waiting
 	 * in p->next that the peer already used (cur may have expired). */
-	if (!k->initiator && session_tx_live(tx_session(p, now_ms()), now_ms()))
+	if (!k->initiator &&
+	    dp_session_tx_live(dp_tx_session(p, dp_now_ms()), dp_now_ms()))
 		dp_session_install_next(&dp->peers, p, s);
 	else
 		dp_session_install(&dp->peers, p, s);
@@ -73,7 +74,7 @@ out:
 	if (s)
 		dp_session_retire(&dp->peers, s);	/* not linked: frees */
 	if (!err)
-		wake(dp->wake_fd);	/* the worker flushes held packets */
+		dp_wake(dp->wake_fd);	/* the worker flushes held packets */
 	return err;
 }
 
@@ -96,7 +97,7 @@ int datapath_remove_peer(struct datapath *dp, uint32_t overlay_ip)
 		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
 		/* new requests only after the retry interval */
 		DP_STORE(p->requested, 1);
-		DP_STORE(p->requested_ms, now_ms());
+		DP_STORE(p->requested_ms, dp_now_ms());
 	}
 	pthread_rwlock_unlock(&dp->lock);
 	return had ? 0 : -ENOENT;
@@ -114,7 +115,7 @@ void datapath_key_refused(struct datapath *dp, uint32_t overlay_ip)
 		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
 		/* ask again only after the retry interval, not per packet */
 		p->requested = 1;
-		p->requested_ms = now_ms();
+		p->requested_ms = dp_now_ms();
 	}
 	pthread_rwlock_unlock(&dp->lock);
 }
@@ -156,7 +157,8 @@ int datapath_has_key(struct datapath *dp, uint32_t overlay_ip)
 	pthread_rwlock_rdlock(&dp->lock);
 	p = dp_peer_find(&dp->peers, overlay_ip);
 	if (p)
-		live = session_tx_live(tx_session(p, now_ms()), now_ms());
+		live = dp_session_tx_live(dp_tx_session(p, dp_now_ms()),
+					  dp_now_ms());
 	pthread_rwlock_unlock(&dp->lock);
 	return live;
 }
@@ -186,7 +188,7 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->underlay_ip = p->underlay_ip;
 			o->port = p->port;
 			/* the key we send with */
-			o->key_id = tx_session(p, now_ms())->key_id;
+			o->key_id = dp_tx_session(p, dp_now_ms())->key_id;
 			o->tx_packets = DP_LOAD(p->tx_packets);
 			o->tx_bytes = DP_LOAD(p->tx_bytes);
 			o->rx_packets = DP_LOAD(p->rx_packets);

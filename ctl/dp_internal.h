@@ -138,7 +138,7 @@ struct datapath {
 	int nroutes;
 };
 
-static inline uint64_t now_ms(void)
+static inline uint64_t dp_now_ms(void)
 {
 	struct timespec ts;
 
@@ -146,7 +146,7 @@ static inline uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static inline int session_tx_live(const struct dp_session *s, uint64_t now)
+static inline int dp_session_tx_live(const struct dp_session *s, uint64_t now)
 {
 	return s && (!s->expires_ms || now < s->expires_ms) &&
 	       DP_LOAD(s->tx_next) < DP_COUNTER_MAX &&
@@ -155,17 +155,17 @@ static inline int session_tx_live(const struct dp_session *s, uint64_t now)
 
 /* The session to send with: cur, or the pushed renewal (p->next) once the
  * peer has used it or cur ran out (make before break, see dp_peer.h). */
-static inline struct dp_session *tx_session(const struct dp_peer *p,
-					     uint64_t now)
+static inline struct dp_session *dp_tx_session(const struct dp_peer *p,
+						uint64_t now)
 {
 	struct dp_session *n = p->next;
 
-	if (n && (DP_LOAD(n->rx_used) || !session_tx_live(p->cur, now)))
+	if (n && (DP_LOAD(n->rx_used) || !dp_session_tx_live(p->cur, now)))
 		return n;
 	return p->cur;
 }
 
-static inline void wake(int fd)
+static inline void dp_wake(int fd)
 {
 	uint64_t one = 1;
 
@@ -174,30 +174,30 @@ static inline void wake(int fd)
 	}
 }
 
-static inline int mac_known(struct dp_peer *p)
+static inline int dp_mac_known(struct dp_peer *p)
 {
 	return DP_LOAD(p->mac) != 0;
 }
 
 /* dp_neigh.c: next hops, resolved by worker 0 */
-void neigh_want(struct datapath *dp, struct dp_peer *p);
-void neigh_ask(struct dp_worker *w, struct dp_peer *p);
-void neigh_events(struct dp_worker *w);
-void neigh_step(struct dp_worker *w, uint64_t now);
+void dp_neigh_want(struct datapath *dp, struct dp_peer *p);
+void dp_neigh_ask(struct dp_worker *w, struct dp_peer *p);
+void dp_neigh_events(struct dp_worker *w);
+void dp_neigh_step(struct dp_worker *w, uint64_t now);
 
 /* dp_tx.c: overlay -> underlay */
-void kflush(struct dp_worker *w);
-void flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now);
-void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
-		      uint32_t len, uint64_t now);
+void dp_kflush(struct dp_worker *w);
+void dp_flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now);
+void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
+			 uint32_t len, uint64_t now);
 
 /* dp_rx.c: underlay -> overlay */
-void rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
-		       uint32_t len, uint64_t now);
-unsigned int rx_udp(struct dp_worker *w, uint64_t now);
+void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
+			  uint32_t len, uint64_t now);
+unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now);
 
 /* dp_worker.c: the worker pool */
-int workers_open(struct datapath *dp);
-void workers_close(struct datapath *dp);
+int dp_workers_open(struct datapath *dp);
+void dp_workers_close(struct datapath *dp);
 
 #endif /* MAVPN_CTL_DP_INTERNAL_H */

@@ -15,7 +15,7 @@
 
 /* --- neighbour resolution (worker 0) ------------------------------------ */
 
-void neigh_want(struct datapath *dp, struct dp_peer *p)
+void dp_neigh_want(struct datapath *dp, struct dp_peer *p)
 {
 	if (p->neigh_queued || dp->neigh_n >= DP_MAX_PEERS)
 		return;
@@ -25,14 +25,14 @@ void neigh_want(struct datapath *dp, struct dp_peer *p)
 
 /* Any worker: have worker 0 (the only one with a resolve list) look up
  * @p's next hop. The flag makes this one wakeup per lookup, not per packet. */
-void neigh_ask(struct dp_worker *w, struct dp_peer *p)
+void dp_neigh_ask(struct dp_worker *w, struct dp_peer *p)
 {
 	if (!w->id) {
-		neigh_want(w->dp, p);
+		dp_neigh_want(w->dp, p);
 		return;
 	}
 	if (!__atomic_exchange_n(&p->neigh_flag, 1, __ATOMIC_ACQ_REL))
-		wake(w->dp->wake_fd);
+		dp_wake(w->dp->wake_fd);
 }
 
 /*
@@ -57,13 +57,13 @@ static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 			log_warn("datapath: no route to peer via underlay peer=%s underlay=%s err=%s",
 				 p->name, inet_ntoa((struct in_addr){ p->underlay_ip }),
 				 strerror(-err));
-		return mac_known(p);
+		return dp_mac_known(p);
 	}
 	DP_STORE(p->src_ip, src ? src : dp->ul_ip);
 	p->nh_ip = nh;
 	err = dp_nl_neigh_get(&dp->nl_wrk, oif, nh, mac, &st);
 	if (err)
-		return mac_known(p);
+		return dp_mac_known(p);
 	if (st != DP_NEIGH_NONE) {
 		uint64_t m = 0;
 
@@ -75,7 +75,7 @@ static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 	}
 	if (st != DP_NEIGH_VALID)
 		dp_nl_neigh_use(&dp->nl_wrk, oif, nh);
-	return mac_known(p);
+	return dp_mac_known(p);
 }
 
 /* A neighbour entry changed: re-resolve every peer behind that next hop. */
@@ -90,7 +90,7 @@ static void neigh_event(void *arg, int ifindex, uint32_t ip)
 	for (h = 0; h < (1u << DP_HASH_BITS); h++)
 		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)
 			if (p->underlay_ip && (p->nh_ip == ip || ip == 0))
-				neigh_want(dp, p);
+				dp_neigh_want(dp, p);
 }
 
 /*
@@ -99,7 +99,7 @@ static void neigh_event(void *arg, int ifindex, uint32_t ip)
  * gratuitous ARP, or an ARP reply we were waiting for with packets held)
  * rather than at the next periodic refresh.
  */
-void neigh_events(struct dp_worker *w)
+void dp_neigh_events(struct dp_worker *w)
 {
 	struct datapath *dp = w->dp;
 
@@ -109,7 +109,7 @@ void neigh_events(struct dp_worker *w)
 	pthread_rwlock_unlock(&dp->lock);
 }
 
-void neigh_step(struct dp_worker *w, uint64_t now)
+void dp_neigh_step(struct dp_worker *w, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	int i, keep = 0;
@@ -119,12 +119,12 @@ void neigh_step(struct dp_worker *w, uint64_t now)
 	pthread_rwlock_rdlock(&dp->lock);
 	for (i = 0; i < dp->neigh_n; i++) {
 		struct dp_peer *p = dp->neigh_list[i];
-		int had = mac_known(p);
+		int had = dp_mac_known(p);
 
 		if (p->underlay_ip && neigh_resolve(dp, p, now) &&
 		    (!had || p->neigh_at_ms == now)) {
 			p->neigh_queued = 0;
-			flush_peer(w, p, now);
+			dp_flush_peer(w, p, now);
 			continue;
 		}
 		if (!p->neigh_wait_ms)

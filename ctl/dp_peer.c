@@ -28,9 +28,9 @@ struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip)
  * table frees one idle key-less entry to make room. This is done here, in
  * dp_peer_get(), because its only callers already hold dp->lock for
  * writing: the control thread in datapath_install_key(), and a worker in
- * rx_overlay_frame(), which drops its read lock and takes the write lock
+ * dp_rx_overlay_frame(), which drops its read lock and takes the write lock
  * just to insert a new peer. With the write lock held no worker is inside
- * a batch, and none keeps a peer pointer across it (rx_overlay_frame()
+ * a batch, and none keeps a peer pointer across it (dp_rx_overlay_frame()
  * looks the peer up again after relocking, the batch loops keep none), so
  * the entry can be freed at once. Only pointers that outlive the lock
  * matter, and they rule a peer out: a session's ->peer (so cur, prev and

@@ -90,8 +90,8 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	DP_ADD(s->peer->rx_bytes, n);
 }
 
-void rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
-			      uint32_t len, uint64_t now)
+void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
+			  uint32_t len, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	const uint8_t *pl;
@@ -106,7 +106,7 @@ void rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 }
 
 /* Datagrams the kernel delivered to our UDP socket (see xdp_underlay). */
-unsigned int rx_udp(struct dp_worker *w, uint64_t now)
+unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	uint8_t buf[DP_XSK_FRAME_SIZE];

@@ -259,7 +259,7 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 		goto err_udp;
 	}
 
-	err = workers_open(dp);
+	err = dp_workers_open(dp);
 	if (err)
 		goto err_workers;
 	log_info("datapath: up overlay=%s/%u far=%s underlay=%s port=%u workers=%d underlay_queues=%d xdp_overlay=%s xdp_underlay=%s",
@@ -270,7 +270,7 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 	return dp;
 
 err_workers:
-	workers_close(dp);
+	dp_workers_close(dp);
 	close(dp->udp_fd);
 err_udp:
 err_xdp:
@@ -302,7 +302,7 @@ void datapath_stop(struct datapath *dp)
 
 	if (!dp)
 		return;
-	workers_close(dp);
+	dp_workers_close(dp);
 	if (!dp_xdp_ul_counters(&dp->xdp, c))
 		log_info("datapath: xdp_underlay redirect=%llu pass_not_ipv4=%llu pass_not_udp=%llu pass_other_port=%llu pass_fragment=%llu pass_malformed=%llu",
 			 (unsigned long long)c[MAVPN_XDP_UL_REDIRECT],

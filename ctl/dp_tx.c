@@ -59,13 +59,13 @@ static void request_key(struct datapath *dp, struct dp_peer *p, uint64_t now)
 	}
 	pthread_mutex_unlock(&dp->req_lock);
 	if (queued)
-		wake(dp->req_fd);
+		dp_wake(dp->req_fd);
 }
 
 /* --- overlay -> underlay ------------------------------------------------ */
 
 /* Send the sealed datagrams a worker without an underlay queue batched. */
-void kflush(struct dp_worker *w)
+void dp_kflush(struct dp_worker *w)
 {
 	unsigned int done = 0;
 	int n;
@@ -169,28 +169,28 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 			.msg_iov = &w->kiov[w->kn], .msg_iovlen = 1,
 		};
 		if (++w->kn == DP_XSK_BATCH)
-			kflush(w);
+			dp_kflush(w);
 	}
 	DP_INC(p->tx_packets);
 	DP_ADD(p->tx_bytes, len);
 	if (now - DP_LOAD(p->neigh_at_ms) > DP_NEIGH_REFRESH_MS)
-		neigh_ask(w, p);
+		dp_neigh_ask(w, p);
 }
 
 /* Send what @p holds, if it can be sent now. */
-void flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now)
+void dp_flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 {
 	struct dp_pkt *q;
 
 	if (!__atomic_load_n(&p->pend_head, __ATOMIC_RELAXED) ||
-	    !session_tx_live(tx_session(p, now), now) || !mac_known(p))
+	    !dp_session_tx_live(dp_tx_session(p, now), now) || !dp_mac_known(p))
 		return;
 	pthread_mutex_lock(&p->pend_lock);
 	while ((q = dp_pending_pop(p))) {
 		if (now - q->at_ms > DP_PENDING_TTL_MS)
 			DP_INC(p->drop_pending);
 		else
-			tx_sealed(w, p, tx_session(p, now), q->data, q->len,
+			tx_sealed(w, p, dp_tx_session(p, now), q->data, q->len,
 				  now);
 		free(q);
 	}
@@ -272,8 +272,8 @@ static void icmp_too_big(struct dp_worker *w, const struct dp_ip4 *in,
 		DP_INC(dp->st.icmp_too_big);
 }
 
-void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
-			     uint32_t len, uint64_t now)
+void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
+			 uint32_t len, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	const struct dp_eth *eth = (const void *)f;
@@ -331,16 +331,16 @@ void rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 			return;
 		}
 	}
-	if (!session_tx_live(tx_session(p, now), now)) {
+	if (!dp_session_tx_live(dp_tx_session(p, now), now)) {
 		hold(p, (const uint8_t *)ip, tot, now);
 		request_key(dp, p, now);
 		return;
 	}
-	if (!mac_known(p)) {
+	if (!dp_mac_known(p)) {
 		hold(p, (const uint8_t *)ip, tot, now);
-		neigh_ask(w, p);
+		dp_neigh_ask(w, p);
 		return;
 	}
-	flush_peer(w, p, now);		/* keep order behind held packets */
-	tx_sealed(w, p, tx_session(p, now), (const uint8_t *)ip, tot, now);
+	dp_flush_peer(w, p, now);	/* keep order behind held packets */
+	tx_sealed(w, p, dp_tx_session(p, now), (const uint8_t *)ip, tot, now);
 }

@@ -52,13 +52,13 @@ static void flush_all(struct dp_worker *w, uint64_t now)
 		for (p = dp->peers.by_ip[h]; p; p = p->ip_next) {
 			if (__atomic_exchange_n(&p->neigh_flag, 0,
 						__ATOMIC_ACQ_REL))
-				neigh_want(dp, p);
+				dp_neigh_want(dp, p);
 			if (!p->pend_head)
 				continue;
-			if (session_tx_live(tx_session(p, now), now) &&
-			    !mac_known(p))
-				neigh_want(dp, p);
-			flush_peer(w, p, now);
+			if (dp_session_tx_live(dp_tx_session(p, now), now) &&
+			    !dp_mac_known(p))
+				dp_neigh_want(dp, p);
+			dp_flush_peer(w, p, now);
 		}
 	}
 	pthread_rwlock_unlock(&dp->lock);
@@ -99,23 +99,23 @@ static void *worker_main(void *arg)
 
 		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
 			break;
-		now = now_ms();
+		now = dp_now_ms();
 		if ((pfd[i_wake].revents & POLLIN) &&
 		    read(w->wake_fd, &v, sizeof(v)) > 0 && !w->id)
 			flush_all(w, now);
-		busy = rx_batch(w, &w->ov, rx_overlay_frame, now) ==
+		busy = rx_batch(w, &w->ov, dp_rx_overlay_frame, now) ==
 		       DP_XSK_BATCH;
 		if (i_ul >= 0)
-			busy |= rx_batch(w, &w->ul, rx_underlay_frame, now) ==
+			busy |= rx_batch(w, &w->ul, dp_rx_underlay_frame, now) ==
 				DP_XSK_BATCH;
 		if (i_udp >= 0 && (pfd[i_udp].revents & POLLIN))
-			busy |= rx_udp(w, now) == DP_XSK_BATCH;
+			busy |= dp_rx_udp(w, now) == DP_XSK_BATCH;
 		if (i_ev >= 0 && (pfd[i_ev].revents & POLLIN))
-			neigh_events(w);
+			dp_neigh_events(w);
 		if (!w->id)
-			neigh_step(w, now);
+			dp_neigh_step(w, now);
 		if (w->kn)
-			kflush(w);
+			dp_kflush(w);
 		if (i_ul >= 0)
 			dp_xsk_kick(&w->ul);
 		dp_xsk_kick(&w->ov);
@@ -126,8 +126,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Stop every worker and free what workers_open() made; partial ok. */
-void workers_close(struct datapath *dp)
+/* Stop every worker and free what dp_workers_open() made; partial ok. */
+void dp_workers_close(struct datapath *dp)
 {
 	int i;
 
@@ -135,7 +135,7 @@ void workers_close(struct datapath *dp)
 	__atomic_store_n(&dp->stop, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < dp->nworkers; i++)
 		if (dp->w[i] && dp->w[i]->started)
-			wake(dp->w[i]->wake_fd);
+			dp_wake(dp->w[i]->wake_fd);
 	for (i = 0; i < dp->nworkers; i++) {
 		struct dp_worker *w = dp->w[i];
 
@@ -156,7 +156,7 @@ void workers_close(struct datapath *dp)
  * Worker i: AF_XDP socket on overlay queue i (the veth has one queue per
  * worker) and on underlay queue i if the NIC has it; then the threads.
  */
-int workers_open(struct datapath *dp)
+int dp_workers_open(struct datapath *dp)
 {
 	struct dp_worker *w;
 	int i, err;

@@ -86,9 +86,9 @@ static void on_tick(struct vpnd *v)
 	chan_tick(v->ch, now);
 	ctlsock_tick(v->cs, now);
 	promhttp_tick(v->metrics);
-	flow_expire(v, now);
-	renew_tick(v, now);
-	resolve_expire(v, now);
+	vpnd_flow_expire(v, now);
+	vpnd_renew_tick(v, now);
+	vpnd_resolve_expire(v, now);
 }
 
 static void vpnd_loop(struct vpnd *v)
@@ -116,7 +116,7 @@ static void vpnd_loop(struct vpnd *v)
 				shim_poll(v->shim);
 				break;
 			case EV_DPREQ:
-				dp_requests(v);
+				vpnd_dp_requests(v);
 				break;
 			case EV_CTLSOCK:
 				ctlsock_process(v->cs);
@@ -172,7 +172,8 @@ static int vpnd_run(const struct vpnd_opts *o)
 		.it_interval = { 0, VPND_TICK_MS * 1000000L },
 		.it_value = { 0, VPND_TICK_MS * 1000000L },
 	};
-	struct chan_ops ops = { .msg = on_chan_msg, .link = on_chan_link };
+	struct chan_ops ops = { .msg = vpnd_on_chan_msg,
+				.link = vpnd_on_chan_link };
 	struct dp_config dc;
 	struct vpnd *v;
 	char ip[INET_ADDRSTRLEN];
@@ -217,7 +218,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	}
 	/* Before the data plane: a second vpnd on the same socket must not
 	 * get as far as touching the first one's interfaces. */
-	v->cs = ctlsock_open(o->sock_path, on_ctl_request, v);
+	v->cs = ctlsock_open(o->sock_path, vpnd_on_ctl_request, v);
 	if (!v->cs) {
 		err = -errno;
 		goto err_sfd;
@@ -241,7 +242,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_cs;
 	}
 	v->shim = shim_open(v->net, v->st.overlay_plen, v->st.overlay_ip,
-			    VPND_OVERLAY_IFNAME, on_shim_event, v);
+			    VPND_OVERLAY_IFNAME, vpnd_on_shim_event, v);
 	if (!v->shim) {
 		err = -errno;
 		goto err_dp;
@@ -295,7 +296,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_ep;
 	}
 	if (o->metrics) {
-		v->metrics = promhttp_open(o->metrics, metrics_render, v);
+		v->metrics = promhttp_open(o->metrics, vpnd_metrics_render, v);
 		err = v->metrics ? ep_add(v->epfd, promhttp_fd(v->metrics),
 					  EV_METRICS) : -errno;
 		if (err) {
@@ -307,7 +308,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	}
 
 	log_info("run: up name=%s overlay_ip=%s/%u iface=%s port=%u workers=%d sock=%s server=%s",
-		 v->st.name, ip4(v->st.overlay_ip, ip), v->st.overlay_plen,
+		 v->st.name, vpnd_ip4(v->st.overlay_ip, ip), v->st.overlay_plen,
 		 o->iface, o->port, o->workers, o->sock_path, v->st.server);
 	vpnd_loop(v);
 	err = 0;

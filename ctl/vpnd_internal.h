@@ -94,7 +94,7 @@ struct vpnd {
 	struct dp_peer_stats peers[VPND_MAX_PEERS];
 };
 
-static inline const char *ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
+static inline const char *vpnd_ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
 {
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
@@ -102,18 +102,18 @@ static inline const char *ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
 struct shim_event;
 
 /* vpnd_keys.c: flows, key requests, renewal, revocation */
-void on_chan_msg(void *arg, struct ctlmsg *m);
-void on_chan_link(void *arg, bool up);
-void on_shim_event(void *arg, const struct shim_event *e);
-void dp_requests(struct vpnd *v);
-void flow_expire(struct vpnd *v, uint64_t now);
-void renew_tick(struct vpnd *v, uint64_t now);
+void vpnd_on_chan_msg(void *arg, struct ctlmsg *m);
+void vpnd_on_chan_link(void *arg, bool up);
+void vpnd_on_shim_event(void *arg, const struct shim_event *e);
+void vpnd_dp_requests(struct vpnd *v);
+void vpnd_flow_expire(struct vpnd *v, uint64_t now);
+void vpnd_renew_tick(struct vpnd *v, uint64_t now);
 
 /* vpnd_verbs.c: control-socket verbs, their text/JSON output, metrics */
-void resolve_answer(struct vpnd *v, const struct ctlmsg *m);
-void resolve_expire(struct vpnd *v, uint64_t now);
-int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
-		   const char *argstr, bool json);
-int metrics_render(void *arg, FILE *f);
+void vpnd_resolve_answer(struct vpnd *v, const struct ctlmsg *m);
+void vpnd_resolve_expire(struct vpnd *v, uint64_t now);
+int vpnd_on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
+			const char *argstr, bool json);
+int vpnd_metrics_render(void *arg, FILE *f);
 
 #endif /* MAVPN_CTL_VPND_INTERNAL_H */

@@ -86,7 +86,7 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 	f->until = now + VPND_KEY_REQ_MS;
 	v->cnt.key_requests++;
 	log_info("key: request req_id=%u dst=%s app=\"%s\"", f->req_id,
-		 ip4(f->dst, ip), f->app);
+		 vpnd_ip4(f->dst, ip), f->app);
 }
 
 /* A flow towards @dst started (shim) or a packet waits for it (datapath);
@@ -126,7 +126,7 @@ static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 		flow_send(v, f, now);
 }
 
-void flow_expire(struct vpnd *v, uint64_t now)
+void vpnd_flow_expire(struct vpnd *v, uint64_t now)
 {
 	char ip[INET_ADDRSTRLEN];
 	struct flow *f;
@@ -140,7 +140,7 @@ void flow_expire(struct vpnd *v, uint64_t now)
 			/* Drop what the data plane holds so that the next
 			 * packet triggers a fresh request. */
 			log_warn("key: no answer for dst=%s state=%s",
-				 ip4(f->dst, ip), f->state == FLOW_WAITING ?
+				 vpnd_ip4(f->dst, ip), f->state == FLOW_WAITING ?
 				 "not connected" : "requested");
 			v->cnt.key_req_timeouts++;
 			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
@@ -182,8 +182,8 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 		return ret;
 	}
 	log_info("key: installed key_id=%u peer=%s overlay_ip=%s underlay=%s:%u role=%s lifetime=%u",
-		 m->key_id, m->name, ip4(m->overlay_ip, ip),
-		 ip4(m->underlay_ip, uip), m->udp_port,
+		 m->key_id, m->name, vpnd_ip4(m->overlay_ip, ip),
+		 vpnd_ip4(m->underlay_ip, uip), m->udp_port,
 		 initiator ? "initiator" : "responder", m->lifetime);
 	return 0;
 }
@@ -245,7 +245,7 @@ static void renew_schedule(struct vpnd *v, const struct ctlmsg *m,
 	}
 }
 
-void renew_tick(struct vpnd *v, uint64_t now)
+void vpnd_renew_tick(struct vpnd *v, uint64_t now)
 {
 	char ip[INET_ADDRSTRLEN];
 	struct renew *r;
@@ -263,7 +263,7 @@ void renew_tick(struct vpnd *v, uint64_t now)
 		}
 		r->at = UINT64_MAX;	/* until the grant reschedules it */
 		v->cnt.key_renewals++;
-		log_info("key: renewing dst=%s", ip4(r->dst, ip));
+		log_info("key: renewing dst=%s", vpnd_ip4(r->dst, ip));
 		flow_trigger(v, r->dst, r->app, r->dport, r->proto, true);
 	}
 }
@@ -287,18 +287,18 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 	 * took keys away is worth a warning and the counter. */
 	if (ret == -ENOENT) {
 		log_debug("key: peer revoked by the server name=%s overlay_ip=%s keys=none",
-			  m->name, ip4(m->overlay_ip, ip));
+			  m->name, vpnd_ip4(m->overlay_ip, ip));
 		return;
 	}
 	v->cnt.key_revoked++;
 	log_warn("key: peer revoked by the server name=%s overlay_ip=%s keys=%s",
-		 m->name, ip4(m->overlay_ip, ip),
+		 m->name, vpnd_ip4(m->overlay_ip, ip),
 		 ret == 0 ? "removed" : strerror(-ret));
 }
 
 /* ---- control channel messages ------------------------------------------ */
 
-void on_chan_msg(void *arg, struct ctlmsg *m)
+void vpnd_on_chan_msg(void *arg, struct ctlmsg *m)
 {
 	struct vpnd *v = arg;
 	char ip[INET_ADDRSTRLEN];
@@ -350,7 +350,7 @@ void on_chan_msg(void *arg, struct ctlmsg *m)
 	case CTLMSG_KEY_DENY:
 		v->cnt.key_denied++;
 		log_warn("key: denied req_id=%u dst=%s reason=\"%s\"",
-			 m->req_id, ip4(m->overlay_ip, ip), m->reason);
+			 m->req_id, vpnd_ip4(m->overlay_ip, ip), m->reason);
 		f = flow_by_req(v, m->req_id);
 		if (!f)
 			f = flow_find(v, m->overlay_ip);
@@ -363,7 +363,7 @@ void on_chan_msg(void *arg, struct ctlmsg *m)
 		datapath_key_refused(v->dp, m->overlay_ip);
 		break;
 	case CTLMSG_RESOLVE_RESP:
-		resolve_answer(v, m);
+		vpnd_resolve_answer(v, m);
 		break;
 	case CTLMSG_KEY_REVOKE:
 		key_revoked(v, m);
@@ -375,7 +375,7 @@ void on_chan_msg(void *arg, struct ctlmsg *m)
 	}
 }
 
-void on_chan_link(void *arg, bool up)
+void vpnd_on_chan_link(void *arg, bool up)
 {
 	struct vpnd *v = arg;
 	uint64_t now = chan_now_ms();
@@ -402,7 +402,7 @@ void on_chan_link(void *arg, bool up)
 
 /* ---- flow sources ------------------------------------------------------ */
 
-void on_shim_event(void *arg, const struct shim_event *e)
+void vpnd_on_shim_event(void *arg, const struct shim_event *e)
 {
 	struct vpnd *v = arg;
 	struct flowlog_entry fe = {
@@ -434,7 +434,7 @@ void on_shim_event(void *arg, const struct shim_event *e)
 		flow_trigger(v, dst, fe.app, e->dport, e->proto, false);
 }
 
-void dp_requests(struct vpnd *v)
+void vpnd_dp_requests(struct vpnd *v)
 {
 	struct pollfd p = { .fd = datapath_request_fd(v->dp), .events = POLLIN };
 	uint64_t cnt;

@@ -38,7 +38,7 @@ static void reply_json(struct ctlsock_req *r, struct jsonw *j)
 	jsonw_free(j);
 }
 
-void resolve_answer(struct vpnd *v, const struct ctlmsg *m)
+void vpnd_resolve_answer(struct vpnd *v, const struct ctlmsg *m)
 {
 	char ip[INET_ADDRSTRLEN], text[128];
 	struct resolve *r = NULL;
@@ -58,12 +58,12 @@ void resolve_answer(struct vpnd *v, const struct ctlmsg *m)
 		if (j) {
 			jsonw_obj_begin(j, NULL);
 			jsonw_str(j, "name", r->name);
-			jsonw_str(j, "overlay_ip", ip4(m->overlay_ip, ip));
+			jsonw_str(j, "overlay_ip", vpnd_ip4(m->overlay_ip, ip));
 			jsonw_obj_end(j);
 		}
 		reply_json(r->req, j);
 	} else {
-		snprintf(text, sizeof(text), "%s\n", ip4(m->overlay_ip, ip));
+		snprintf(text, sizeof(text), "%s\n", vpnd_ip4(m->overlay_ip, ip));
 		ctlsock_reply_ok(r->req, text);
 	}
 	r->req = NULL;
@@ -84,7 +84,7 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 	memset(&ds, 0, sizeof(ds));
 	datapath_stats(v->dp, &ds);
 	shim_get_counters(v->shim, &sc);
-	ip4(v->st.overlay_ip, ip);
+	vpnd_ip4(v->st.overlay_ip, ip);
 
 	if (ctlsock_req_json(r)) {
 		j = jsonw_new();
@@ -217,8 +217,8 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 			p = &v->peers[i];
 			jsonw_obj_begin(j, NULL);
 			jsonw_str(j, "name", p->name);
-			jsonw_str(j, "overlay_ip", ip4(p->overlay_ip, ip));
-			jsonw_str(j, "underlay_ip", ip4(p->underlay_ip, uip));
+			jsonw_str(j, "overlay_ip", vpnd_ip4(p->overlay_ip, ip));
+			jsonw_str(j, "underlay_ip", vpnd_ip4(p->underlay_ip, uip));
 			jsonw_u64(j, "port", p->port);
 			jsonw_u64(j, "key_id", p->key_id);
 			jsonw_u64(j, "tx_packets", p->tx_packets);
@@ -247,11 +247,11 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 		"RX_PKTS", "RX_BYTES", "REPLAY", "AUTH", "PENDING");
 	for (i = 0; i < n; i++) {
 		p = &v->peers[i];
-		ip4(p->underlay_ip, uip);
+		vpnd_ip4(p->underlay_ip, uip);
 		snprintf(uip + strlen(uip), 8, ":%u", p->port);
 		fprintf(f, "%-16s %-15s %-21s %10u %10" PRIu64 " %12" PRIu64
 			" %10" PRIu64 " %12" PRIu64 " %7" PRIu64 " %7" PRIu64
-			" %7u\n", p->name, ip4(p->overlay_ip, ip), uip,
+			" %7u\n", p->name, vpnd_ip4(p->overlay_ip, ip), uip,
 			p->key_id, p->tx_packets, p->tx_bytes, p->rx_packets,
 			p->rx_bytes, p->drop_replay, p->drop_auth, p->pending);
 	}
@@ -364,7 +364,7 @@ static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
 	return 1;
 }
 
-void resolve_expire(struct vpnd *v, uint64_t now)
+void vpnd_resolve_expire(struct vpnd *v, uint64_t now)
 {
 	int i;
 
@@ -378,8 +378,8 @@ void resolve_expire(struct vpnd *v, uint64_t now)
 	}
 }
 
-int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
-			  const char *argstr, bool json)
+int vpnd_on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
+			const char *argstr, bool json)
 {
 	struct vpnd *v = arg;
 
@@ -404,7 +404,7 @@ int on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
 /* ---- metrics ----------------------------------------------------------- */
 
 /* A scrape: the same counters `vpnctl status` and `peers` show. */
-int metrics_render(void *arg, FILE *f)
+int vpnd_metrics_render(void *arg, FILE *f)
 {
 	struct vpnd *v = arg;
 	uint64_t up = chan_up_since(v->ch);
