@@ -17,31 +17,14 @@ trap topo_down EXIT
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 
 topo_up || fail "topology"
-"$MV_BIN/authsrv" init --state "$MV_TMP/srv" > "$MV_TMP/srv-init.log" 2>&1 || fail "init"
-bg_start "$MV_TMP/authsrv.log" $(nsx srv) "$MV_BIN/authsrv" serve --state "$MV_TMP/srv" \
-	--listen "0.0.0.0:$MV_PORT_SRV" --key-lifetime 300 --key-packets 300
-wait_for 10 "authsrv listening" in_ns srv bash -c "exec 3<>/dev/tcp/127.0.0.1/$MV_PORT_SRV" \
-	|| fail "authsrv did not start"
+start_authsrv --key-lifetime 300 --key-packets 300 || fail "authsrv did not start"
 start_host h1 || fail "h1"
 start_host h2 || fail "h2"
 h2ip=$(vpnctl_on h1 resolve h2) || fail "resolve"
 
 log_step "ping h1 -> h2: 1000 packets, keys of 300"
-# ping runs in an attached cgroup: the socket shim lets nothing else out.
-bg_start "$MV_TMP/ping.log" $(nsx h1) "$MV_BIN/vpnctl" --sock "$MV_TMP/h1.sock" run -- \
-	ping -q -c 1000 -i 0.01 -W 2 "$h2ip"
-ping_pid=${MV_PIDS[-1]}
-: > "$MV_TMP/keyids"
-while kill -0 "$ping_pid" 2>/dev/null; do
-	vpnctl_on h1 --json peers 2>/dev/null | json_get \
-		'"\n".join(str(p["key_id"]) for p in d if p["name"]=="h2")' >> "$MV_TMP/keyids" 2>/dev/null
-	sleep 0.3
-done
-wait "$ping_pid" 2>/dev/null
-cat "$MV_TMP/ping.log" | tail -n 3
-sent=$(awk '/packets transmitted/ {print $1}' "$MV_TMP/ping.log")
-recv=$(awk '/packets transmitted/ {print $4}' "$MV_TMP/ping.log")
-ids=$(grep -v '^$' "$MV_TMP/keyids" | sort -u | wc -l)
+ping_sampling_keys 1000 0.01 "$h2ip"
+sent=$PING_SENT recv=$PING_RECV ids=$KEY_IDS
 renewals=$(vpnctl_on h1 --json status | json_get 'd["keys"]["renewals"]')
 grants=$(grep -c '"event":"key_grant"' "$MV_TMP/srv/audit.log")
 echo "pings: $sent sent, $recv received; key ids seen on h1: $ids; renewals: $renewals; grants: $grants"

@@ -94,11 +94,12 @@ topo_down() {
 }
 
 # authsrv in ns srv with a fresh state directory.
-start_authsrv() {
+# Further arguments go to `authsrv serve` (e.g. --key-lifetime 4).
+start_authsrv() { # [serve-args...]
 	"$MV_BIN/authsrv" init --state "$MV_TMP/srv" >"$MV_TMP/srv-init.log" 2>&1 || {
 		cat "$MV_TMP/srv-init.log" >&2; return 1; }
 	bg_start "$MV_TMP/authsrv.log" $(nsx srv) "$MV_BIN/authsrv" serve \
-		--state "$MV_TMP/srv" --listen "0.0.0.0:$MV_PORT_SRV"
+		--state "$MV_TMP/srv" --listen "0.0.0.0:$MV_PORT_SRV" "$@"
 	wait_for 10 "authsrv listening" in_ns srv bash -c "exec 3<>/dev/tcp/127.0.0.1/$MV_PORT_SRV"
 }
 
@@ -165,3 +166,24 @@ in_cg() { # cgroup host cmd...
 
 # Print field $2 of `vpnctl --json` output on stdin addressed as python expr.
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# Ping $1 times every $2 s from h1 to $3 in an attached cgroup (the shim lets
+# nothing else out), sampling h1's key id for h2 every 0.3 s. Sets
+# PING_SENT, PING_RECV and KEY_IDS (distinct key ids seen).
+ping_sampling_keys() { # count interval dst
+	local pid
+	bg_start "$MV_TMP/ping.log" $(nsx h1) "$MV_BIN/vpnctl" --sock "$MV_TMP/h1.sock" run -- \
+		ping -q -c "$1" -i "$2" -W 2 "$3"
+	pid=${MV_PIDS[-1]}
+	: > "$MV_TMP/keyids"
+	while kill -0 "$pid" 2>/dev/null; do
+		vpnctl_on h1 --json peers 2>/dev/null | json_get \
+			'"\n".join(str(p["key_id"]) for p in d if p["name"]=="h2")' >> "$MV_TMP/keyids" 2>/dev/null
+		sleep 0.3
+	done
+	wait "$pid" 2>/dev/null
+	tail -n 3 "$MV_TMP/ping.log"
+	PING_SENT=$(awk '/packets transmitted/ {print $1}' "$MV_TMP/ping.log")
+	PING_RECV=$(awk '/packets transmitted/ {print $4}' "$MV_TMP/ping.log")
+	KEY_IDS=$(grep -v '^$' "$MV_TMP/keyids" | sort -u | wc -l)
+}
