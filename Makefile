@@ -20,11 +20,19 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(B)/%.skel.h,$(BPF_SRCS))
 
+# One folder, one target (docs/architecture.md has the map):
+#   lib/           -> build/libmavpn.a     (used by every program)
+#   ctl/datapath/  -> build/libdatapath.a  (the AF_XDP data plane, linked into vpnd)
+#   ctl/vpnd/      -> build/bin/vpnd
+#   ctl/vpnctl/    -> build/bin/vpnctl
+#   authsrv/       -> build/bin/authsrv
+#   bpf/           -> build/bpf/*.bpf.o and build/*.skel.h (compiled into vpnd)
 LIB_SRCS   := $(wildcard lib/*.c)
 LIB_OBJS   := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS))
+DP_SRCS    := $(wildcard ctl/datapath/*.c)
 AUTHSRV_SRCS := $(wildcard authsrv/*.c)
-VPNCTL_SRCS  := $(wildcard ctl/vpnctl*.c)
-VPND_SRCS    := $(filter-out $(VPNCTL_SRCS),$(wildcard ctl/*.c))
+VPNCTL_SRCS  := $(wildcard ctl/vpnctl/*.c)
+VPND_SRCS    := $(wildcard ctl/vpnd/*.c)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -72,7 +80,10 @@ $(B)/bin/authsrv: $(patsubst %.c,$(B)/%.o,$(AUTHSRV_SRCS)) $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CRYPTO) -lsqlite3
 
-$(B)/bin/vpnd: $(patsubst %.c,$(B)/%.o,$(VPND_SRCS)) $(B)/libmavpn.a
+$(B)/libdatapath.a: $(patsubst %.c,$(B)/%.o,$(DP_SRCS))
+	ar rcs $@ $^
+
+$(B)/bin/vpnd: $(patsubst %.c,$(B)/%.o,$(VPND_SRCS)) $(B)/libdatapath.a $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_BPF) $(LDLIBS_CRYPTO) -lpthread
 
@@ -85,23 +96,23 @@ $(B)/tests/%: tests/unit/%.c $(B)/libmavpn.a
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
 
 # The policy driver tests authsrv's own module, not libmavpn.
-$(B)/tests/test_policy: tests/unit/test_policy.c authsrv/policy.c authsrv/util.c $(B)/libmavpn.a
+$(B)/tests/test_policy: tests/unit/test_policy.c authsrv/policy.c authsrv/authsrv.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
 
-# These compile their ctl/ module in (#include) to reach its static parts.
-$(B)/tests/test_route: tests/unit/test_route.c ctl/route.c ctl/vpnd_route.h $(B)/libmavpn.a
+# These compile their ctl/vpnd/ module in (#include) to reach its static parts.
+$(B)/tests/test_route: tests/unit/test_route.c ctl/vpnd/route.c ctl/vpnd/gw.c ctl/vpnd/route.h ctl/vpnd/gw.h $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmavpn.a -lcmocka $(LDLIBS_CRYPTO)
 
-$(B)/tests/test_flowlog: tests/unit/test_flowlog.c ctl/flowlog.c ctl/vpnd_flowlog.h $(B)/libmavpn.a
+$(B)/tests/test_flowlog: tests/unit/test_flowlog.c ctl/vpnd/flowlog.c ctl/vpnd/flowlog.h $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libmavpn.a -lcmocka $(LDLIBS_CRYPTO)
 
-# The data plane's peer table: ctl/dp_peer.c linked in (no AF_XDP, no netlink).
-$(B)/tests/test_dp_peer: tests/unit/test_dp_peer.c ctl/dp_peer.c $(wildcard ctl/dp_*.h) $(B)/libmavpn.a
+# The data plane's peer table: ctl/datapath/dp_peer.c linked in (no AF_XDP, no netlink).
+$(B)/tests/test_dp_peer: tests/unit/test_dp_peer.c ctl/datapath/dp_peer.c $(wildcard ctl/datapath/*.h) $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ictl -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS_CRYPTO) -lpthread
+	$(CC) $(CFLAGS) -Ictl/datapath -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS_CRYPTO) -lpthread
 
 # libFuzzer targets: built with clang, the library sources compiled in.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
@@ -113,10 +124,10 @@ $(XDP_TEST): tests/dp/xdp_run.c $(SKELS) include/mavpn/xdp_abi.h
 	$(CC) $(CFLAGS) -o $@ $< -lcmocka $(LDLIBS_BPF)
 
 # The decapsulation target also needs the data plane's pure parts (no
-# AF_XDP, no netlink): the peer table and ctl/dp_decap.c.
-$(B)/fuzz/fuzz_decap: tests/fuzz/fuzz_decap.c ctl/dp_decap.c ctl/dp_peer.c $(LIB_SRCS) $(wildcard ctl/dp_*.h)
+# AF_XDP, no netlink): the peer table and ctl/datapath/dp_decap.c.
+$(B)/fuzz/fuzz_decap: tests/fuzz/fuzz_decap.c ctl/datapath/dp_decap.c ctl/datapath/dp_peer.c $(LIB_SRCS) $(wildcard ctl/datapath/*.h)
 	@mkdir -p $(@D)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ictl -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LDLIBS_CRYPTO) -lpthread
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -Ictl/datapath -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c,$^) $(LDLIBS_CRYPTO) -lpthread
 
 unit: $(UNIT_BINS) $(XDP_TEST)
 	@tests/run-unit.sh $(UNIT_BINS) $(XDP_TEST)
@@ -198,5 +209,5 @@ container:
 clean:
 	rm -rf $(B)
 
-# Header dependencies written by -MMD (private headers in ctl/, authsrv/).
+# Header dependencies written by -MMD (private headers in ctl/*/, authsrv/).
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

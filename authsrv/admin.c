@@ -222,7 +222,7 @@ int admin_server_verb(void *arg, const char *verb, const char *argstr,
 	/* The CLI committed before asking: read what it wrote. */
 	registry_read_end(srv->reg);
 	if (!strcmp(verb, "online")) {
-		for (i = 0; i < SERVER_ONLINE_BUCKETS; i++)
+		for (i = 0; i < SESSION_ONLINE_BUCKETS; i++)
 			for (s = srv->by_name[i]; s; s = s->name_next)
 				fprintf(out, "%s\n", s->name);
 		return 0;
@@ -249,7 +249,7 @@ int admin_server_verb(void *arg, const char *verb, const char *argstr,
 				 h.name);
 			return -EINVAL;
 		}
-		s = server_find_online(srv, h.name);
+		s = session_find_online(srv, h.name);
 		if (s)
 			session_error(s, "host %s is revoked", h.name);
 		n = keysvc_revoke(srv, &h);

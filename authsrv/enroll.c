@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "authsrv.h"
+#include "enroll.h"
 #include "mavpn/log.h"
 #include "pki.h"
 #include "registry.h"
@@ -32,7 +33,7 @@ static void enroll_refuse(struct session *s, const char *host,
 					 .reason = audit_reason });
 	log_info("enrollment refused addr=%s host=%s reason=\"%s\"", s->addr,
 		 host ? host : "-", audit_reason);
-	server_auth_failed(s->srv, s);
+	ratelimit_auth_failed(s->srv, s);
 	session_error(s, "%s", client_reason);
 }
 

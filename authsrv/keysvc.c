@@ -508,7 +508,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
 		return;
 	}
-	b = server_find_online(srv, hb.name);
+	b = session_find_online(srv, hb.name);
 	if (!b) {
 		snprintf(reason, sizeof(reason), "peer %s is offline", hb.name);
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
@@ -734,7 +734,7 @@ int keysvc_revoke(struct server *srv, const struct reg_host *h)
 	if (keysvc_revoked_add(k, h->name, h->overlay_ip))
 		log_warn("cannot remember revoked host=%s for later HELLOs",
 			 h->name);
-	authsrv_metrics_revoked(h->overlay_ip);
+	metrics_revoked(h->overlay_ip);
 	for (e = k->fifo_head; e; e = e->fnext) {
 		if (e->expires_ms <= now)
 			continue;
@@ -764,7 +764,7 @@ int keysvc_revoke(struct server *srv, const struct reg_host *h)
 	for (i = 0; i < n; i++) {
 		if (i && peers[i] == peers[i - 1])
 			continue;
-		s = server_find_online_ip(srv, peers[i]);
+		s = session_find_online_ip(srv, peers[i]);
 		if (!s)
 			continue;	/* offline: its keys die with vpnd or expire */
 		session_send(s, &m);

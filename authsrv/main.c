@@ -753,7 +753,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 	log_init("authsrv", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	so.dir = dir;
 	so.listen = listen;
-	return authsrv_serve(&so);
+	return server_serve(&so);
 }
 
 static const struct cmd cmds[] = {

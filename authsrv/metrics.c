@@ -164,7 +164,7 @@ static uint64_t live_count(void)
 	return n;
 }
 
-void authsrv_metrics_sent(const struct session *s, const struct ctlmsg *msg)
+void metrics_sent(const struct session *s, const struct ctlmsg *msg)
 {
 	if (msg->type <= CTLMSG_TYPE_MAX)
 		m.sent[msg->type]++;
@@ -188,18 +188,18 @@ void authsrv_metrics_sent(const struct session *s, const struct ctlmsg *msg)
 
 /* Not per KEY_REVOKE sent: those are repeated at every HELLO, and the
  * walk over the live records is O(grants). */
-void authsrv_metrics_revoked(uint32_t overlay_ip)
+void metrics_revoked(uint32_t overlay_ip)
 {
 	live_revoke(overlay_ip);
 }
 
-void authsrv_metrics_received(const struct ctlmsg *msg)
+void metrics_received(const struct ctlmsg *msg)
 {
 	if (msg->type <= CTLMSG_TYPE_MAX)
 		m.rcvd[msg->type]++;
 }
 
-void authsrv_metrics_tls_failed(void)
+void metrics_tls_failed(void)
 {
 	m.tls_failed++;
 }
@@ -311,24 +311,24 @@ static int metrics_render(void *arg, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
-int authsrv_metrics_open(struct server *srv, const char *addr)
+int metrics_open(struct server *srv, const char *addr)
 {
 	metrics_http = promhttp_open(addr, metrics_render, srv);
 	return metrics_http ? promhttp_fd(metrics_http) : -errno;
 }
 
-void authsrv_metrics_process(void)
+void metrics_process(void)
 {
 	if (metrics_http)
 		promhttp_process(metrics_http);
 }
 
-void authsrv_metrics_tick(void)
+void metrics_tick(void)
 {
 	promhttp_tick(metrics_http);
 }
 
-void authsrv_metrics_close(void)
+void metrics_close(void)
 {
 	promhttp_close(metrics_http);
 	metrics_http = NULL;

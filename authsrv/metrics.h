@@ -20,19 +20,19 @@ struct session;
 
 /* @m was queued to @s (counted by type; grants, denials by reason,
  * revocations and refusals are derived from it). */
-void authsrv_metrics_sent(const struct session *s, const struct ctlmsg *m);
+void metrics_sent(const struct session *s, const struct ctlmsg *m);
 /* The host with @overlay_ip was revoked: its keys are no longer live. */
-void authsrv_metrics_revoked(uint32_t overlay_ip);
+void metrics_revoked(uint32_t overlay_ip);
 /* @m arrived on a session. */
-void authsrv_metrics_received(const struct ctlmsg *m);
+void metrics_received(const struct ctlmsg *m);
 /* A TLS handshake failed (not a peer that simply went away). */
-void authsrv_metrics_tls_failed(void);
+void metrics_tls_failed(void);
 
 /* Serve http://@addr/metrics for @srv: the fd for the server's epoll set,
  * or -errno (-EINVAL: bad @addr). One endpoint per process. */
-int authsrv_metrics_open(struct server *srv, const char *addr);
-void authsrv_metrics_process(void);	/* the fd is readable */
-void authsrv_metrics_tick(void);	/* drop stalled scrapers */
-void authsrv_metrics_close(void);	/* no-op when not open */
+int metrics_open(struct server *srv, const char *addr);
+void metrics_process(void);	/* the fd is readable */
+void metrics_tick(void);	/* drop stalled scrapers */
+void metrics_close(void);	/* no-op when not open */
 
 #endif /* AUTHSRV_METRICS_H */

@@ -19,48 +19,48 @@
  * attacker with many addresses can evict others' buckets, but each of its
  * addresses is still held to the same burst and rate.
  */
-static struct server_rl *server_rl_slot(struct server *srv, uint32_t ip,
+static struct ratelimit_entry *ratelimit_slot(struct server *srv, uint32_t ip,
 					uint64_t now, bool create)
 {
-	struct server_rl *r = &srv->rl[(ip * 2654435761u) >> 20];
+	struct ratelimit_entry *r = &srv->rl[(ip * 2654435761u) >> 20];
 	double t;
 
-	_Static_assert(SERVER_RL_SLOTS == 1 << 12, "rl hash width");
+	_Static_assert(RATELIMIT_SLOTS == 1 << 12, "rl hash width");
 	if (r->ip == ip) {
-		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
+		t = r->tokens + (double)(now - r->last_ms) * RATELIMIT_PER_S /
 				1000.0;
-		r->tokens = t > SERVER_RL_BURST ? SERVER_RL_BURST : t;
+		r->tokens = t > RATELIMIT_BURST ? RATELIMIT_BURST : t;
 		r->last_ms = now;
 		return r;
 	}
 	if (!create)
 		return NULL;
 	if (r->ip) {
-		t = r->tokens + (double)(now - r->last_ms) * SERVER_RL_PER_S /
+		t = r->tokens + (double)(now - r->last_ms) * RATELIMIT_PER_S /
 				1000.0;
-		if (t < SERVER_RL_BURST)
+		if (t < RATELIMIT_BURST)
 			return NULL;	/* still remembering: keep it */
 	}
 	memset(r, 0, sizeof(*r));
 	r->ip = ip;
-	r->tokens = SERVER_RL_BURST;
+	r->tokens = RATELIMIT_BURST;
 	r->last_ms = now;
 	return r;
 }
 
-void server_auth_failed(struct server *srv, struct session *s)
+void ratelimit_auth_failed(struct server *srv, struct session *s)
 {
-	struct server_rl *r = server_rl_slot(srv, s->peer_ip,
+	struct ratelimit_entry *r = ratelimit_slot(srv, s->peer_ip,
 					     authsrv_mono_ms(), true);
 
 	if (r && r->tokens >= 1)
 		r->tokens -= 1;
 }
 
-bool server_rl_admit(struct server *srv, uint32_t ip, const char *addr)
+bool ratelimit_admit(struct server *srv, uint32_t ip, const char *addr)
 {
 	uint64_t now = authsrv_mono_ms();
-	struct server_rl *r = server_rl_slot(srv, ip, now, false);
+	struct ratelimit_entry *r = ratelimit_slot(srv, ip, now, false);
 
 	if (!r || r->tokens >= 1)
 		return true;

@@ -12,12 +12,12 @@
 struct server;
 struct session;
 
-#define SERVER_RL_SLOTS		4096	/* failure rate limit, per source IP */
-#define SERVER_RL_BURST		20	/* failures allowed in a burst */
-#define SERVER_RL_PER_S		1	/* then this many per second */
+#define RATELIMIT_SLOTS		4096	/* failure rate limit, per source IP */
+#define RATELIMIT_BURST		20	/* failures allowed in a burst */
+#define RATELIMIT_PER_S		1	/* then this many per second */
 
 /* Failed authentications per source address (token bucket). */
-struct server_rl {
+struct ratelimit_entry {
 	uint32_t ip;			/* network order; 0 = free slot */
 	uint32_t refused;		/* connections refused since last log */
 	double tokens;
@@ -25,9 +25,9 @@ struct server_rl {
 };
 
 /* A failed authentication from @s's address: spends a rate-limit token. */
-void server_auth_failed(struct server *srv, struct session *s);
+void ratelimit_auth_failed(struct server *srv, struct session *s);
 /* May a new connection from @ip (@addr for the log) start? Refusals are
  * logged and audited once a second. */
-bool server_rl_admit(struct server *srv, uint32_t ip, const char *addr);
+bool ratelimit_admit(struct server *srv, uint32_t ip, const char *addr);
 
 #endif /* AUTHSRV_RATELIMIT_H */

@@ -112,7 +112,7 @@ static int server_run(struct server *srv)
 			if (p == &server_tag_listen) {
 				session_accept(srv);
 			} else if (p == &server_tag_metrics) {
-				authsrv_metrics_process();
+				metrics_process();
 			} else if (p == &server_tag_admin) {
 				admin_accept(srv->admin_fd, admin_server_verb, srv);
 			} else if (p == &server_tag_signal) {
@@ -129,7 +129,7 @@ static int server_run(struct server *srv)
 		now = authsrv_mono_ms();
 		if (now >= next_tick) {
 			keysvc_tick(srv, now);
-			authsrv_metrics_tick();
+			metrics_tick();
 			session_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
 		}
@@ -164,7 +164,7 @@ static void server_raise_nofile(unsigned int want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-int authsrv_serve(const struct serve_opts *o)
+int server_serve(const struct serve_opts *o)
 {
 	const char *dir = o->dir, *listen_addr = o->listen;
 	char path[4096], chain[4096], key[4096], ca[4096];
@@ -284,7 +284,7 @@ int authsrv_serve(const struct serve_opts *o)
 		goto out_fds;
 	}
 	if (o->metrics) {
-		ret = authsrv_metrics_open(srv, o->metrics);
+		ret = metrics_open(srv, o->metrics);
 		if (ret >= 0)
 			ret = server_add_fd(srv, ret, &server_tag_metrics);
 		if (ret < 0) {
@@ -310,7 +310,7 @@ int authsrv_serve(const struct serve_opts *o)
 	session_reap(srv);
 	status_remove(dir);
 out_fds:
-	authsrv_metrics_close();
+	metrics_close();
 	admin_close(srv->admin_fd, dir);
 	if (srv->lfd >= 0)
 		close(srv->lfd);

@@ -49,18 +49,14 @@ struct server {
 	uint32_t overlay_net;		/* network order */
 	uint8_t overlay_plen;
 	bool status_dirty;
-	struct session *by_name[SERVER_ONLINE_BUCKETS];
-	struct session *by_ip[SERVER_ONLINE_BUCKETS];
-	struct server_rl rl[SERVER_RL_SLOTS];
+	struct session *by_name[SESSION_ONLINE_BUCKETS];
+	struct session *by_ip[SESSION_ONLINE_BUCKETS];
+	struct ratelimit_entry rl[RATELIMIT_SLOTS];
 };
 
-int authsrv_serve(const struct serve_opts *o);
+int server_serve(const struct serve_opts *o);
 /* (Re)load the stored policy into @srv; on an error (@err set) the old
  * one stays. */
 int server_load_policy(struct server *srv, char *err, size_t errlen);
-
-/* Handle ENROLL_REQ on an ENROLL session (enroll.c). */
-void enroll_handle(struct server *srv, struct session *s,
-		   const struct ctlmsg *m);
 
 #endif /* AUTHSRV_SERVER_H */

@@ -21,6 +21,7 @@
 
 #include "audit.h"
 #include "authsrv.h"
+#include "enroll.h"
 #include "keysvc.h"
 #include "metrics.h"
 #include "mavpn/log.h"
@@ -34,25 +35,25 @@
 
 /* ---- online sessions by name and by overlay address ---- */
 
-static unsigned int server_hash_name(const char *s)
+static unsigned int session_hash_name(const char *s)
 {
 	uint32_t h = 2166136261u;	/* FNV-1a */
 
 	while (*s)
 		h = (h ^ (uint8_t)*s++) * 16777619u;
-	return h & (SERVER_ONLINE_BUCKETS - 1);
+	return h & (SESSION_ONLINE_BUCKETS - 1);
 }
 
-static unsigned int server_hash_ip(uint32_t ip)
+static unsigned int session_hash_ip(uint32_t ip)
 {
 	return (ip * 2654435761u) >> 18;
 }
-_Static_assert(SERVER_ONLINE_BUCKETS == 1 << 14, "ip hash width");
+_Static_assert(SESSION_ONLINE_BUCKETS == 1 << 14, "ip hash width");
 
-static void server_online_add(struct server *srv, struct session *s)
+static void session_online_add(struct server *srv, struct session *s)
 {
-	unsigned int hn = server_hash_name(s->name);
-	unsigned int hi = server_hash_ip(s->overlay_ip);
+	unsigned int hn = session_hash_name(s->name);
+	unsigned int hi = session_hash_ip(s->overlay_ip);
 
 	s->name_next = srv->by_name[hn];
 	srv->by_name[hn] = s;
@@ -61,20 +62,20 @@ static void server_online_add(struct server *srv, struct session *s)
 	s->hashed = true;
 }
 
-static void server_online_del(struct server *srv, struct session *s)
+static void session_online_del(struct server *srv, struct session *s)
 {
 	struct session **pp;
 
 	if (!s->hashed)
 		return;
-	for (pp = &srv->by_name[server_hash_name(s->name)]; *pp;
+	for (pp = &srv->by_name[session_hash_name(s->name)]; *pp;
 	     pp = &(*pp)->name_next) {
 		if (*pp == s) {
 			*pp = s->name_next;
 			break;
 		}
 	}
-	for (pp = &srv->by_ip[server_hash_ip(s->overlay_ip)]; *pp;
+	for (pp = &srv->by_ip[session_hash_ip(s->overlay_ip)]; *pp;
 	     pp = &(*pp)->ip_next) {
 		if (*pp == s) {
 			*pp = s->ip_next;
@@ -120,7 +121,7 @@ void session_close(struct session *s, const char *why)
 			 s->addr, session_who(s), why);
 	if (s->state == SESS_ONLINE)
 		srv->status_dirty = true;
-	server_online_del(srv, s);
+	session_online_del(srv, s);
 	s->dead = true;
 	session_unlink(&srv->sessions, s);
 	session_push(&srv->dead, s);
@@ -135,7 +136,7 @@ void session_send(struct session *s, const struct ctlmsg *m)
 		return;
 	ret = tlsconn_send(s->tc, m);
 	if (!ret)
-		authsrv_metrics_sent(s, m);
+		metrics_sent(s, m);
 	if (ret < 0) {
 		log_warn("send failed addr=%s host=%s type=%s error=\"%s\"",
 			 s->addr, session_who(s), ctlmsg_type_name(m->type),
@@ -149,7 +150,7 @@ static void session_wind_down(struct session *s)
 {
 	if (s->state == SESS_ONLINE) {
 		s->srv->status_dirty = true;
-		server_online_del(s->srv, s);
+		session_online_del(s->srv, s);
 		keysvc_session_gone(s->srv, s);
 	}
 	s->state = SESS_CLOSING;
@@ -181,27 +182,27 @@ void session_error(struct session *s, const char *fmt, ...)
 	session_wind_down(s);
 }
 
-struct session *server_find_online(struct server *srv, const char *name)
+struct session *session_find_online(struct server *srv, const char *name)
 {
 	struct session *s;
 
-	for (s = srv->by_name[server_hash_name(name)]; s; s = s->name_next)
+	for (s = srv->by_name[session_hash_name(name)]; s; s = s->name_next)
 		if (!strcmp(s->name, name))
 			return s;
 	return NULL;
 }
 
-struct session *server_find_online_ip(struct server *srv, uint32_t ip)
+struct session *session_find_online_ip(struct server *srv, uint32_t ip)
 {
 	struct session *s;
 
-	for (s = srv->by_ip[server_hash_ip(ip)]; s; s = s->ip_next)
+	for (s = srv->by_ip[session_hash_ip(ip)]; s; s = s->ip_next)
 		if (s->overlay_ip == ip)
 			return s;
 	return NULL;
 }
 
-static void server_refuse_auth(struct session *s, const char *host,
+static void session_refuse_auth(struct session *s, const char *host,
 			       const char *reason)
 {
 	struct audit_rec a = {
@@ -210,12 +211,12 @@ static void server_refuse_auth(struct session *s, const char *host,
 	};
 
 	audit_write(&a);
-	server_auth_failed(s->srv, s);
+	ratelimit_auth_failed(s->srv, s);
 	session_error(s, "%s", reason);
 }
 
 /* ALPN ctl: the certificate decides who this is. */
-static void server_ctl_auth(struct server *srv, struct session *s)
+static void session_ctl_auth(struct server *srv, struct session *s)
 {
 	SSL *ssl = tlsconn_ssl(s->tc);
 	char name[CTLMSG_NAME_MAX], serial[AUTHSRV_SERIAL_HEX_MAX];
@@ -226,28 +227,28 @@ static void server_ctl_auth(struct server *srv, struct session *s)
 
 	peer = SSL_get0_peer_certificate(ssl);
 	if (!peer || SSL_get_verify_result(ssl) != X509_V_OK) {
-		server_refuse_auth(s, NULL, "client certificate required");
+		session_refuse_auth(s, NULL, "client certificate required");
 		return;
 	}
 	if (pki_cert_cn(peer, name, sizeof(name)) ||
 	    !authsrv_valid_name(name) || pki_cert_serial(peer, serial)) {
-		server_refuse_auth(s, NULL,
+		session_refuse_auth(s, NULL,
 				   "client certificate has no valid host name");
 		return;
 	}
 	ret = registry_host_by_name(srv->reg, name, &h);
 	if (ret == -ENOENT) {
 		snprintf(reason, sizeof(reason), "host %s is not enrolled", name);
-		server_refuse_auth(s, name, reason);
+		session_refuse_auth(s, name, reason);
 		return;
 	}
 	if (ret) {
-		server_refuse_auth(s, name, "registry error");
+		session_refuse_auth(s, name, "registry error");
 		return;
 	}
 	if (h.revoked) {
 		snprintf(reason, sizeof(reason), "host %s is revoked", name);
-		server_refuse_auth(s, name, reason);
+		session_refuse_auth(s, name, reason);
 		return;
 	}
 	/* Only the certificate issued at enrollment counts. */
@@ -255,7 +256,7 @@ static void server_ctl_auth(struct server *srv, struct session *s)
 	    registry_serial_revoked(srv->reg, serial)) {
 		snprintf(reason, sizeof(reason),
 			 "certificate of host %s is not the current one", name);
-		server_refuse_auth(s, name, reason);
+		session_refuse_auth(s, name, reason);
 		return;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
@@ -267,7 +268,7 @@ static void server_ctl_auth(struct server *srv, struct session *s)
 	log_info("authenticated addr=%s host=%s", s->addr, name);
 }
 
-static void server_on_handshake(struct server *srv, struct session *s)
+static void session_on_handshake(struct server *srv, struct session *s)
 {
 	const char *alpn = tlsconn_alpn(s->tc);
 
@@ -276,14 +277,14 @@ static void server_on_handshake(struct server *srv, struct session *s)
 		s->deadline_ms = authsrv_mono_ms() + SESSION_HELLO_MS;
 		log_debug("enrollment connection addr=%s", s->addr);
 	} else if (!strcmp(alpn, TLSCONN_ALPN_CTL)) {
-		server_ctl_auth(srv, s);
+		session_ctl_auth(srv, s);
 	} else {
 		/* The ALPN callbacks make this unreachable. */
 		session_close(s, "no ALPN protocol");
 	}
 }
 
-static void server_hello(struct server *srv, struct session *s,
+static void session_hello(struct server *srv, struct session *s,
 			 const struct ctlmsg *m)
 {
 	char addr[INET_ADDRSTRLEN];
@@ -294,7 +295,7 @@ static void server_hello(struct server *srv, struct session *s,
 		session_error(s, "HELLO needs a nonzero udp_port");
 		return;
 	}
-	old = server_find_online(srv, s->name);
+	old = session_find_online(srv, s->name);
 	if (old) {
 		log_info("replacing session host=%s old_addr=%s new_addr=%s",
 			 s->name, old->addr, s->addr);
@@ -304,7 +305,7 @@ static void server_hello(struct server *srv, struct session *s,
 	s->udp_port = m->udp_port;
 	s->since = authsrv_now();
 	s->state = SESS_ONLINE;
-	server_online_add(srv, s);
+	session_online_add(srv, s);
 	s->deadline_ms = 0;
 	srv->status_dirty = true;
 
@@ -322,7 +323,7 @@ static void server_hello(struct server *srv, struct session *s,
 		 s->name, addr, s->addr, s->udp_port);
 }
 
-static void server_resolve(struct server *srv, struct session *s,
+static void session_resolve(struct server *srv, struct session *s,
 			   const struct ctlmsg *m)
 {
 	struct reg_host h;
@@ -347,14 +348,14 @@ static void server_resolve(struct server *srv, struct session *s,
 	session_send(s, &r);
 }
 
-static void server_dispatch(struct server *srv, struct session *s,
+static void session_dispatch(struct server *srv, struct session *s,
 			    const struct ctlmsg *m)
 {
 	struct ctlmsg r;
 
 	log_debug("message addr=%s host=%s type=%s", s->addr, session_who(s),
 		  ctlmsg_type_name(m->type));
-	authsrv_metrics_received(m);
+	metrics_received(m);
 	if (m->type == CTLMSG_PING && (s->state == SESS_CTL_HELLO ||
 				       s->state == SESS_ONLINE)) {
 		ctlmsg_init(&r, CTLMSG_PONG);
@@ -372,7 +373,7 @@ static void server_dispatch(struct server *srv, struct session *s,
 		break;
 	case SESS_CTL_HELLO:
 		if (m->type == CTLMSG_HELLO) {
-			server_hello(srv, s, m);
+			session_hello(srv, s, m);
 			return;
 		}
 		break;
@@ -385,7 +386,7 @@ static void server_dispatch(struct server *srv, struct session *s,
 			keysvc_push_ack(srv, s, m);
 			return;
 		case CTLMSG_RESOLVE_REQ:
-			server_resolve(srv, s, m);
+			session_resolve(srv, s, m);
 			return;
 		}
 		break;
@@ -397,7 +398,7 @@ static void server_dispatch(struct server *srv, struct session *s,
 	session_error(s, "unexpected %s message", ctlmsg_type_name(m->type));
 }
 
-static void server_update_events(struct server *srv, struct session *s)
+static void session_update_events(struct server *srv, struct session *s)
 {
 	struct epoll_event ev = { .data.ptr = s };
 	uint32_t mask;
@@ -457,8 +458,8 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 			/* A peer that just went away is not an attack; a
 			 * failed verification or protocol version is. */
 			if (ret != -ECONNRESET) {
-				server_auth_failed(srv, s);
-				authsrv_metrics_tls_failed();
+				ratelimit_auth_failed(srv, s);
+				metrics_tls_failed();
 				audit_write(&(struct audit_rec){
 					.event = "auth_refused", .addr = s->addr,
 					.reason = "TLS handshake failed" });
@@ -470,7 +471,7 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 		}
 		if (ret == 0)
 			goto out;
-		server_on_handshake(srv, s);
+		session_on_handshake(srv, s);
 		if (s->dead || s->state >= SESS_CLOSING)
 			goto out;
 	}
@@ -494,11 +495,11 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 			log_warn("malformed message addr=%s host=%s error=\"%s\"",
 				 s->addr, session_who(s), strerror(-ret));
 			if (s->state != SESS_ONLINE)
-				server_auth_failed(srv, s);
+				ratelimit_auth_failed(srv, s);
 			session_error(s, "malformed message");
 			break;
 		}
-		server_dispatch(srv, s, &m);
+		session_dispatch(srv, s, &m);
 		ctlmsg_wipe(&m);
 	}
 	ctlmsg_wipe(&m);
@@ -510,7 +511,7 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 		}
 	}
 out:
-	server_update_events(srv, s);
+	session_update_events(srv, s);
 }
 
 void session_accept(struct server *srv)
@@ -542,7 +543,7 @@ void session_accept(struct server *srv)
 			continue;
 		}
 		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
-		if (!server_rl_admit(srv, sa.sin_addr.s_addr, ip)) {
+		if (!ratelimit_admit(srv, sa.sin_addr.s_addr, ip)) {
 			close(fd);
 			continue;
 		}
@@ -594,12 +595,12 @@ void session_sweep(struct server *srv, uint64_t now)
 		 */
 		switch (s->state) {
 		case SESS_HANDSHAKE:
-			server_auth_failed(srv, s);
+			ratelimit_auth_failed(srv, s);
 			session_close(s, "handshake timeout");
 			break;
 		case SESS_ENROLL:
 		case SESS_CTL_HELLO:
-			server_auth_failed(srv, s);
+			ratelimit_auth_failed(srv, s);
 			session_error(s, "timeout waiting for %s",
 				      s->state == SESS_ENROLL ? "ENROLL_REQ" :
 								"HELLO");

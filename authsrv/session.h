@@ -21,7 +21,7 @@
 
 struct server;
 
-#define SERVER_ONLINE_BUCKETS	16384	/* online sessions by name and by IP */
+#define SESSION_ONLINE_BUCKETS	16384	/* online sessions by name and by IP */
 
 enum sess_state {
 	SESS_HANDSHAKE,
@@ -71,9 +71,9 @@ void session_finish(struct session *s);
 /* Drop the connection now (freed later). */
 void session_close(struct session *s, const char *why);
 /* The online (HELLO done) session of host @name, or NULL. */
-struct session *server_find_online(struct server *srv, const char *name);
+struct session *session_find_online(struct server *srv, const char *name);
 /* The online session of the host with overlay address @ip, or NULL. */
-struct session *server_find_online_ip(struct server *srv, uint32_t ip);
+struct session *session_find_online_ip(struct server *srv, uint32_t ip);
 
 /* The listening socket is readable: accept every waiting connection. */
 void session_accept(struct server *srv);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Component test of the data plane (ctl/dp_*.c, bpf/xdp_*.bpf.c) with two
+# Component test of the data plane (ctl/datapath/*.c, bpf/xdp_*.bpf.c) with two
 # hosts made of network namespaces, keys given by hand (no authsrv):
 #
 #   ns A                                         ns B

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target for the data plane's decapsulation (ctl/dp_decap.c):
+ * libFuzzer target for the data plane's decapsulation (ctl/datapath/dp_decap.c):
  * everything a worker does with a datagram from the wire before it hands
  * the inner packet to the overlay, without AF_XDP. One peer with one
  * session is installed; the first input byte picks the mode:

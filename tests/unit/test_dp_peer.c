@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The data plane's peer table (ctl/dp_peer.c): a table filled with
+ * The data plane's peer table (ctl/datapath/dp_peer.c): a table filled with
  * key-less destinations still takes a new peer (an idle entry is
  * reclaimed), and an entry with a session, held packets, a key request in
  * flight, a next-hop lookup queued or a young age is never reclaimed.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The recent-flows ring behind `vpnctl flows` (ctl/flowlog.c, compiled in):
+ * The recent-flows ring behind `vpnctl flows` (ctl/vpnd/flowlog.c, compiled in):
  * wrap-around keeps the newest FLOWLOG_MAX oldest first, settling changes
  * only open requests for that destination (direct or via a gateway), and
  * both formats are produced.
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "../../ctl/flowlog.c"
+#include "../../ctl/vpnd/flowlog.c"
 
 static struct flowlog_entry entry(uint32_t daddr, uint32_t via, uint16_t port,
 				  enum flowlog_verdict v)

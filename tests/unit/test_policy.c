@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * authsrv policy: parser errors (with their line) and a decision table.
- * Built with authsrv/policy.c and authsrv/util.c (see the Makefile rule).
+ * Built with authsrv/policy.c and authsrv/authsrv.c (see the Makefile rule).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -119,7 +119,7 @@ static void test_errors(void **state)
 	}
 }
 
-/* The one rule for names and tags (authsrv/util.c), used by the CLI, the
+/* The one rule for names and tags (authsrv/authsrv.c), used by the CLI, the
  * server and the policy parser alike. */
 static void test_names_and_tags(void **state)
 {

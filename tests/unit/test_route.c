@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Gateway route lists (ctl/route.c): the "cidr,cidr" parser, table-driven,
+ * Gateway route lists (ctl/vpnd/route.c, gw.c): the "cidr,cidr" parser, table-driven,
  * and the gateway table's longest-prefix lookup, with the kernel, socket
  * shim and data plane stubbed out (the module is compiled in).
  */
@@ -11,7 +11,8 @@
 
 #include <cmocka.h>
 
-#include "../../ctl/route.c"
+#include "../../ctl/vpnd/route.c"
+#include "../../ctl/vpnd/gw.c"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

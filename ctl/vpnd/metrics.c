@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 #include "mavpn/promhttp.h"
-#include "vpnd_metrics.h"
+#include "metrics.h"
 
 #define P "mavpn_vpnd_"
 
@@ -33,7 +33,7 @@ static void peer_labels(FILE *f, const struct dp_peer_stats *p)
 }
 
 /* One per-peer family: @off is the counter's offset in dp_peer_stats. */
-static void peer_family(FILE *f, const struct vpnd_metrics_src *s,
+static void peer_family(FILE *f, const struct metrics_src *s,
 			const char *name, const char *type, const char *help,
 			size_t off)
 {
@@ -48,7 +48,7 @@ static void peer_family(FILE *f, const struct vpnd_metrics_src *s,
 	}
 }
 
-static void peer_drops(FILE *f, const struct vpnd_metrics_src *s)
+static void peer_drops(FILE *f, const struct metrics_src *s)
 {
 	static const struct {
 		const char *reason;
@@ -77,7 +77,7 @@ static void peer_drops(FILE *f, const struct vpnd_metrics_src *s)
 }
 
 /* AF_XDP socket counters from the kernel, one series per socket. */
-static void rings(FILE *f, const struct vpnd_metrics_src *s)
+static void rings(FILE *f, const struct metrics_src *s)
 {
 	static const char *const side[DP_RING_MAX] = {
 		[DP_RING_OVERLAY] = "overlay", [DP_RING_UNDERLAY] = "underlay",
@@ -117,7 +117,7 @@ static void rings(FILE *f, const struct vpnd_metrics_src *s)
 	}
 }
 
-int vpnd_metrics_write(FILE *f, const struct vpnd_metrics_src *s)
+int metrics_write(FILE *f, const struct metrics_src *s)
 {
 	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN];
 	const struct dp_peer_stats *p;

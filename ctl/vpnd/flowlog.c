@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "mavpn/jsonw.h"
-#include "vpnd_flowlog.h"
+#include "flowlog.h"
 
 struct flowlog {
 	unsigned int head;		/* next slot to write */

@@ -6,8 +6,8 @@
  * table (no sockets, no AF_XDP), so that tests/fuzz/fuzz_decap.c can drive
  * it with any input. Every rejection names one reason from enum dp_drop.
  */
-#ifndef MAVPN_CTL_DP_DECAP_H
-#define MAVPN_CTL_DP_DECAP_H
+#ifndef MAVPN_CTL_DATAPATH_DP_DECAP_H
+#define MAVPN_CTL_DATAPATH_DP_DECAP_H
 
 #include <stdint.h>
 
@@ -78,4 +78,4 @@ enum dp_drop dp_decap(const struct dp_decap_ctx *c, const uint8_t *pl,
 		      uint32_t len, uint8_t *out, uint32_t *inner_len,
 		      struct dp_session **sp);
 
-#endif /* MAVPN_CTL_DP_DECAP_H */
+#endif /* MAVPN_CTL_DATAPATH_DP_DECAP_H */

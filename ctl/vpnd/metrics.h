@@ -3,7 +3,7 @@
  * vpnd's Prometheus metrics (`vpnd run --metrics ADDR:PORT`).
  *
  * vpnd keeps its counters where they are counted; at scrape time it fills
- * one struct vpnd_metrics_src and vpnd_metrics_write() turns it into the
+ * one struct metrics_src and metrics_write() turns it into the
  * text exposition format. The HTTP side is lib/promhttp.c. Metric names
  * are part of the operator contract (docs/operations.md lists them):
  * add, never rename.
@@ -16,9 +16,9 @@
 #include <stdio.h>
 
 #include "mavpn/datapath.h"
-#include "vpnd_shim.h"
+#include "shim.h"
 
-struct vpnd_metrics_src {
+struct metrics_src {
 	const char *name;		/* this host */
 	uint32_t overlay_ip;		/* network order */
 	bool server_up;
@@ -36,6 +36,6 @@ struct vpnd_metrics_src {
 	int npeers;
 };
 
-int vpnd_metrics_write(FILE *f, const struct vpnd_metrics_src *s);
+int metrics_write(FILE *f, const struct metrics_src *s);
 
 #endif /* MAVPN_CTL_VPND_METRICS_H */

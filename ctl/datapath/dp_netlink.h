@@ -5,8 +5,8 @@
  * pair, its address, the underlay's addresses, and next-hop MAC resolution
  * through the kernel's neighbour table. All functions return 0 or -errno.
  */
-#ifndef MAVPN_CTL_DP_NETLINK_H
-#define MAVPN_CTL_DP_NETLINK_H
+#ifndef MAVPN_CTL_DATAPATH_DP_NETLINK_H
+#define MAVPN_CTL_DATAPATH_DP_NETLINK_H
 
 #include <stdint.h>
 
@@ -73,4 +73,4 @@ int dp_if_disable_offloads(const char *ifname);
 /* Write @val to /proc/sys/net/ipv6/conf/@ifname/@key; -ENOENT w/o IPv6. */
 int dp_if_ipv6_sysctl(const char *ifname, const char *key, const char *val);
 
-#endif /* MAVPN_CTL_DP_NETLINK_H */
+#endif /* MAVPN_CTL_DATAPATH_DP_NETLINK_H */

@@ -9,8 +9,8 @@
  * tx ring, or the completion ring (kernel sent it, not reaped yet). The
  * worker moves frames free -> fill, rx -> free, free -> tx, comp -> free.
  */
-#ifndef MAVPN_CTL_DP_XSK_H
-#define MAVPN_CTL_DP_XSK_H
+#ifndef MAVPN_CTL_DATAPATH_DP_XSK_H
+#define MAVPN_CTL_DATAPATH_DP_XSK_H
 
 #include <stdint.h>
 #include <xdp/xsk.h>
@@ -61,4 +61,4 @@ int dp_xsk_tx(struct dp_xsk *x, uint64_t addr, uint32_t len);
 /* Tell the kernel about queued TX (copy mode needs a syscall). */
 void dp_xsk_kick(struct dp_xsk *x);
 
-#endif /* MAVPN_CTL_DP_XSK_H */
+#endif /* MAVPN_CTL_DATAPATH_DP_XSK_H */

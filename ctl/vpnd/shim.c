@@ -28,7 +28,7 @@
 
 #include "mavpn/log.h"
 #include "shim_sock.skel.h"
-#include "vpnd_shim.h"
+#include "shim.h"
 
 #define SHIM_MAX_ATTACH		64
 /* How deep below an attached directory we look for an event's cgroup. */

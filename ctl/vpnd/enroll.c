@@ -27,9 +27,9 @@
 #include <openssl/x509v3.h>
 
 #include "mavpn/tlsconn.h"
-#include "vpnd_chan.h"
-#include "vpnd_enroll.h"
-#include "vpnd_state.h"
+#include "chan.h"
+#include "enroll.h"
+#include "state.h"
 
 #define enroll_fail(...) fprintf(stderr, "enroll: " __VA_ARGS__)
 

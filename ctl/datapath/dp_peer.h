@@ -11,8 +11,8 @@
  * own mutex (slow path); counters are relaxed atomics so the control thread
  * may read them anytime.
  */
-#ifndef MAVPN_CTL_DP_PEER_H
-#define MAVPN_CTL_DP_PEER_H
+#ifndef MAVPN_CTL_DATAPATH_DP_PEER_H
+#define MAVPN_CTL_DATAPATH_DP_PEER_H
 
 #include <pthread.h>
 #include <stdint.h>
@@ -150,4 +150,4 @@ uint32_t dp_pending_drop(struct dp_peer *p);
 /* Free every peer and session (wiping keys). */
 void dp_peers_free(struct dp_peers *t);
 
-#endif /* MAVPN_CTL_DP_PEER_H */
+#endif /* MAVPN_CTL_DATAPATH_DP_PEER_H */

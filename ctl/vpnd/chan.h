@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "mavpn/ctlmsg.h"
-#include "vpnd_state.h"
+#include "state.h"
 
 #define CHAN_BACKOFF_MIN_MS	1000
 #define CHAN_BACKOFF_MAX_MS	30000

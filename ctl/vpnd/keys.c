@@ -20,11 +20,13 @@
 
 #include "mavpn/aead.h"
 #include "mavpn/log.h"
-#include "vpnd_chan.h"
-#include "vpnd_flowlog.h"
-#include "vpnd_route.h"
-#include "vpnd_shim.h"
-#include "vpnd_internal.h"
+#include "chan.h"
+#include "flowlog.h"
+#include "gw.h"
+#include "shim.h"
+#include "keys.h"
+#include "verbs.h"
+#include "vpnd.h"
 
 /* A KEY_REQ without an answer is given up after this. */
 #define VPND_KEY_REQ_MS		10000
@@ -126,7 +128,7 @@ static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 		flow_send(v, f, now);
 }
 
-void vpnd_flow_expire(struct vpnd *v, uint64_t now)
+void keys_flow_expire(struct vpnd *v, uint64_t now)
 {
 	char ip[INET_ADDRSTRLEN];
 	struct flow *f;
@@ -245,7 +247,7 @@ static void renew_schedule(struct vpnd *v, const struct ctlmsg *m,
 	}
 }
 
-void vpnd_renew_tick(struct vpnd *v, uint64_t now)
+void keys_renew_tick(struct vpnd *v, uint64_t now)
 {
 	char ip[INET_ADDRSTRLEN];
 	struct renew *r;
@@ -298,7 +300,7 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 
 /* ---- control channel messages ------------------------------------------ */
 
-void vpnd_on_chan_msg(void *arg, struct ctlmsg *m)
+void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 {
 	struct vpnd *v = arg;
 	char ip[INET_ADDRSTRLEN];
@@ -363,7 +365,7 @@ void vpnd_on_chan_msg(void *arg, struct ctlmsg *m)
 		datapath_key_refused(v->dp, m->overlay_ip);
 		break;
 	case CTLMSG_RESOLVE_RESP:
-		vpnd_resolve_answer(v, m);
+		verbs_resolve_answer(v, m);
 		break;
 	case CTLMSG_KEY_REVOKE:
 		key_revoked(v, m);
@@ -375,7 +377,7 @@ void vpnd_on_chan_msg(void *arg, struct ctlmsg *m)
 	}
 }
 
-void vpnd_on_chan_link(void *arg, bool up)
+void keys_on_chan_link(void *arg, bool up)
 {
 	struct vpnd *v = arg;
 	uint64_t now = chan_now_ms();
@@ -402,7 +404,7 @@ void vpnd_on_chan_link(void *arg, bool up)
 
 /* ---- flow sources ------------------------------------------------------ */
 
-void vpnd_on_shim_event(void *arg, const struct shim_event *e)
+void keys_on_shim_event(void *arg, const struct shim_event *e)
 {
 	struct vpnd *v = arg;
 	struct flowlog_entry fe = {
@@ -434,7 +436,7 @@ void vpnd_on_shim_event(void *arg, const struct shim_event *e)
 		flow_trigger(v, dst, fe.app, e->dport, e->proto, false);
 }
 
-void vpnd_dp_requests(struct vpnd *v)
+void keys_dp_requests(struct vpnd *v)
 {
 	struct pollfd p = { .fd = datapath_request_fd(v->dp), .events = POLLIN };
 	uint64_t cnt;

@@ -1,28 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/*
- * vpnd's local control socket (vpnctl talks to it).
- *
- * A unix stream socket, mode 0660. One request per connection: a line
- *   [json ]VERB[ ARG]\n
- * with VERB one of attach, detach, status, peers, resolve. The answer is
- *   ok\n<body>            (body: text, or one JSON document with "json ")
- *   error <one line>\n
- * and vpnd closes the connection after it, so a client reads to EOF.
- */
-#ifndef MAVPN_CTLSOCK_H
-#define MAVPN_CTLSOCK_H
+/* vpnd's side of the local control socket (protocol: mavpn/ctlproto.h). */
+#ifndef MAVPN_CTL_VPND_CTLSOCK_H
+#define MAVPN_CTL_VPND_CTLSOCK_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CTLSOCK_PATH_DEFAULT	"/run/mavpn/vpnd.sock"
-#define CTLSOCK_JSON_PREFIX	"json "
-/* A request line, newline included (verb + a cgroup path). */
-#define CTLSOCK_LINE_MAX	4200
-/* A client must send its line within this. */
-#define CTLSOCK_READ_MS		2000
-/* vpnd gives up writing an answer after this. */
-#define CTLSOCK_WRITE_MS	2000
+#include "mavpn/ctlproto.h"
 
 struct ctlsock;
 struct ctlsock_req;
@@ -56,4 +40,4 @@ void ctlsock_reply_ok(struct ctlsock_req *r, const char *body);
 void ctlsock_reply_err(struct ctlsock_req *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-#endif /* MAVPN_CTLSOCK_H */
+#endif /* MAVPN_CTL_VPND_CTLSOCK_H */

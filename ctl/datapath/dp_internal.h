@@ -31,8 +31,8 @@
  * contexts, relaxed atomic counters, the nonce fetch-add (dp_tx.c), and a
  * per-session spinlock around the replay window's update (dp_decap.c).
  */
-#ifndef MAVPN_CTL_DP_INTERNAL_H
-#define MAVPN_CTL_DP_INTERNAL_H
+#ifndef MAVPN_CTL_DATAPATH_DP_INTERNAL_H
+#define MAVPN_CTL_DATAPATH_DP_INTERNAL_H
 
 #include <net/if.h>
 #include <netinet/in.h>
@@ -200,4 +200,4 @@ unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now);
 int dp_workers_open(struct datapath *dp);
 void dp_workers_close(struct datapath *dp);
 
-#endif /* MAVPN_CTL_DP_INTERNAL_H */
+#endif /* MAVPN_CTL_DATAPATH_DP_INTERNAL_H */

@@ -25,14 +25,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mavpn/ctlsock.h"
+#include "mavpn/ctlproto.h"
 #include "mavpn/jsonw.h"
 
 /* How long we wait for vpnd's answer (resolve waits up to 3 s there). */
 #define VPNCTL_TIMEOUT_S	10
 #define VPNCTL_REPLY_MAX	(4 * 1024 * 1024)
 
-static const char *sock_path = CTLSOCK_PATH_DEFAULT;
+static const char *sock_path = CTLPROTO_PATH_DEFAULT;
 static bool json;
 
 /* The one error path: a line on stderr and, with --json, a JSON object. */
@@ -91,9 +91,9 @@ static int request(const char *verb, const char *arg, char **body)
 		     strerror(errno));
 		goto out_fd;
 	}
-	llen = asprintf(&line, "%s%s%s%s\n", json ? CTLSOCK_JSON_PREFIX : "",
+	llen = asprintf(&line, "%s%s%s%s\n", json ? CTLPROTO_JSON_PREFIX : "",
 			verb, arg ? " " : "", arg ? arg : "");
-	if (llen < 0 || llen > CTLSOCK_LINE_MAX) {
+	if (llen < 0 || llen > CTLPROTO_LINE_MAX) {
 		fail("%s: argument too long", verb);
 		goto out_fd;
 	}
@@ -182,7 +182,7 @@ static void usage(FILE *f)
 		"  --help        this text (also: vpnctl COMMAND --help)\n"
 		"\n"
 		"exit status: 0 ok, 1 failure, 2 usage error\n",
-		CTLSOCK_PATH_DEFAULT);
+		CTLPROTO_PATH_DEFAULT);
 }
 
 static const struct {

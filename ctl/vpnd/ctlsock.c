@@ -3,7 +3,7 @@
  * Control socket server. Clients are few and short-lived, so each one is a
  * struct ctlsock_req on an inner epoll set (one fd for vpnd's loop). The
  * answer is written in blocking mode with a send timeout: a reply is a few
- * KiB at most and a stuck client costs at most CTLSOCK_WRITE_MS.
+ * KiB at most and a stuck client costs at most CTLPROTO_WRITE_MS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mavpn/ctlsock.h"
+#include "ctlsock.h"
 #include "mavpn/log.h"
 
 struct ctlsock_req {
@@ -30,7 +30,7 @@ struct ctlsock_req {
 	bool listed;			/* on cs->reading */
 	uint64_t deadline;
 	size_t len;
-	char line[CTLSOCK_LINE_MAX + 1];
+	char line[CTLPROTO_LINE_MAX + 1];
 };
 
 struct ctlsock {
@@ -200,7 +200,7 @@ static void ctlsock_accept(struct ctlsock *cs)
 		}
 		r->cs = cs;
 		r->fd = fd;
-		r->deadline = ctlsock_now_ms() + CTLSOCK_READ_MS;
+		r->deadline = ctlsock_now_ms() + CTLPROTO_READ_MS;
 		ev.data.ptr = r;
 		if (epoll_ctl(cs->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			close(fd);
@@ -223,9 +223,9 @@ static void ctlsock_dispatch(struct ctlsock_req *r)
 	*nl = '\0';
 	if (nl > r->line && nl[-1] == '\r')
 		nl[-1] = '\0';
-	if (!strncmp(verb, CTLSOCK_JSON_PREFIX, strlen(CTLSOCK_JSON_PREFIX))) {
+	if (!strncmp(verb, CTLPROTO_JSON_PREFIX, strlen(CTLPROTO_JSON_PREFIX))) {
 		r->json = true;
-		verb += strlen(CTLSOCK_JSON_PREFIX);
+		verb += strlen(CTLPROTO_JSON_PREFIX);
 	}
 	arg = strchr(verb, ' ');
 	if (arg)
@@ -244,7 +244,7 @@ static void ctlsock_read(struct ctlsock_req *r)
 {
 	ssize_t n;
 
-	n = read(r->fd, r->line + r->len, CTLSOCK_LINE_MAX - r->len);
+	n = read(r->fd, r->line + r->len, CTLPROTO_LINE_MAX - r->len);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -257,7 +257,7 @@ static void ctlsock_read(struct ctlsock_req *r)
 		ctlsock_dispatch(r);
 		return;
 	}
-	if (r->len == CTLSOCK_LINE_MAX)
+	if (r->len == CTLPROTO_LINE_MAX)
 		ctlsock_reply_err(r, "request line too long");
 }
 
@@ -299,8 +299,8 @@ bool ctlsock_req_json(const struct ctlsock_req *r)
 static void ctlsock_send(struct ctlsock_req *r, const char *head,
 			 const char *body)
 {
-	struct timeval tv = { .tv_sec = CTLSOCK_WRITE_MS / 1000,
-			      .tv_usec = (CTLSOCK_WRITE_MS % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = CTLPROTO_WRITE_MS / 1000,
+			      .tv_usec = (CTLPROTO_WRITE_MS % 1000) * 1000 };
 	const char *parts[2] = { head, body };
 	size_t len;
 	ssize_t n;

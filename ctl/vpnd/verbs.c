@@ -12,11 +12,12 @@
 
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
-#include "vpnd_chan.h"
-#include "vpnd_flowlog.h"
-#include "vpnd_metrics.h"
-#include "vpnd_shim.h"
-#include "vpnd_internal.h"
+#include "chan.h"
+#include "flowlog.h"
+#include "metrics.h"
+#include "shim.h"
+#include "verbs.h"
+#include "vpnd.h"
 
 #define VPND_RESOLVE_MS		3000
 
@@ -38,7 +39,7 @@ static void reply_json(struct ctlsock_req *r, struct jsonw *j)
 	jsonw_free(j);
 }
 
-void vpnd_resolve_answer(struct vpnd *v, const struct ctlmsg *m)
+void verbs_resolve_answer(struct vpnd *v, const struct ctlmsg *m)
 {
 	char ip[INET_ADDRSTRLEN], text[128];
 	struct resolve *r = NULL;
@@ -364,7 +365,7 @@ static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
 	return 1;
 }
 
-void vpnd_resolve_expire(struct vpnd *v, uint64_t now)
+void verbs_resolve_expire(struct vpnd *v, uint64_t now)
 {
 	int i;
 
@@ -378,7 +379,7 @@ void vpnd_resolve_expire(struct vpnd *v, uint64_t now)
 	}
 }
 
-int vpnd_on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
+int verbs_on_request(void *arg, struct ctlsock_req *r, const char *verb,
 			const char *argstr, bool json)
 {
 	struct vpnd *v = arg;
@@ -404,11 +405,11 @@ int vpnd_on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
 /* ---- metrics ----------------------------------------------------------- */
 
 /* A scrape: the same counters `vpnctl status` and `peers` show. */
-int vpnd_metrics_render(void *arg, FILE *f)
+int verbs_metrics_render(void *arg, FILE *f)
 {
 	struct vpnd *v = arg;
 	uint64_t up = chan_up_since(v->ch);
-	struct vpnd_metrics_src s = {
+	struct metrics_src s = {
 		.name = v->st.name,
 		.overlay_ip = v->st.overlay_ip,
 		.server_up = chan_up(v->ch),
@@ -434,5 +435,5 @@ int vpnd_metrics_render(void *arg, FILE *f)
 	s.npeers = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
 	if (s.npeers < 0)
 		s.npeers = 0;
-	return vpnd_metrics_write(f, &s);
+	return metrics_write(f, &s);
 }

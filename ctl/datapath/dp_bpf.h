@@ -8,8 +8,8 @@
  * back to a plain bpf_xdp_attach() of our program. MAVPN_XDP_LEGACY=1 in
  * the environment forces the fallback.
  */
-#ifndef MAVPN_CTL_DP_BPF_H
-#define MAVPN_CTL_DP_BPF_H
+#ifndef MAVPN_CTL_DATAPATH_DP_BPF_H
+#define MAVPN_CTL_DATAPATH_DP_BPF_H
 
 #include <stdint.h>
 
@@ -47,4 +47,4 @@ const char *dp_xdp_mode(const struct dp_xdp_link *l);
 /* Detach what was attached and free everything; zeroed struct ok. */
 void dp_xdp_detach(struct dp_xdp *x);
 
-#endif /* MAVPN_CTL_DP_BPF_H */
+#endif /* MAVPN_CTL_DATAPATH_DP_BPF_H */

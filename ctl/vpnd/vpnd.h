@@ -3,8 +3,8 @@
  * Private to vpnd (ctl/vpnd.c, vpnd_keys.c, vpnd_verbs.c): the daemon's
  * state, struct vpnd, and what those files call of each other.
  */
-#ifndef MAVPN_CTL_VPND_INTERNAL_H
-#define MAVPN_CTL_VPND_INTERNAL_H
+#ifndef MAVPN_CTL_VPND_VPND_H
+#define MAVPN_CTL_VPND_VPND_H
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -14,9 +14,9 @@
 #include <sys/types.h>
 
 #include "mavpn/ctlmsg.h"
-#include "mavpn/ctlsock.h"
+#include "ctlsock.h"
 #include "mavpn/datapath.h"
-#include "vpnd_state.h"
+#include "state.h"
 
 #define VPND_OVERLAY_IFNAME	"mavpn0"
 #define VPND_MAX_FLOWS		512
@@ -99,21 +99,4 @@ static inline const char *vpnd_ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
 	return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
 }
 
-struct shim_event;
-
-/* vpnd_keys.c: flows, key requests, renewal, revocation */
-void vpnd_on_chan_msg(void *arg, struct ctlmsg *m);
-void vpnd_on_chan_link(void *arg, bool up);
-void vpnd_on_shim_event(void *arg, const struct shim_event *e);
-void vpnd_dp_requests(struct vpnd *v);
-void vpnd_flow_expire(struct vpnd *v, uint64_t now);
-void vpnd_renew_tick(struct vpnd *v, uint64_t now);
-
-/* vpnd_verbs.c: control-socket verbs, their text/JSON output, metrics */
-void vpnd_resolve_answer(struct vpnd *v, const struct ctlmsg *m);
-void vpnd_resolve_expire(struct vpnd *v, uint64_t now);
-int vpnd_on_ctl_request(void *arg, struct ctlsock_req *r, const char *verb,
-			const char *argstr, bool json);
-int vpnd_metrics_render(void *arg, FILE *f);
-
-#endif /* MAVPN_CTL_VPND_INTERNAL_H */
+#endif /* MAVPN_CTL_VPND_VPND_H */

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "mavpn/log.h"
-#include "vpnd_state.h"
+#include "state.h"
 
 static int state_join(char *out, const char *dir, const char *name)
 {

@@ -23,7 +23,7 @@
 
 #include "mavpn/log.h"
 #include "mavpn/tlsconn.h"
-#include "vpnd_chan.h"
+#include "chan.h"
 
 enum chan_stage { CHAN_DOWN, CHAN_CONNECTING, CHAN_HANDSHAKE, CHAN_HELLO,
 		  CHAN_UP };

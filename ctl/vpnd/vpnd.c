@@ -31,18 +31,20 @@
 #include <linux/capability.h>
 #include <linux/magic.h>
 
-#include "mavpn/ctlsock.h"
+#include "ctlsock.h"
 #include "mavpn/datapath.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
 #include "mavpn/wire.h"
-#include "vpnd_chan.h"
-#include "vpnd_enroll.h"
-#include "vpnd_flowlog.h"
-#include "vpnd_route.h"
-#include "vpnd_shim.h"
-#include "vpnd_state.h"
-#include "vpnd_internal.h"
+#include "chan.h"
+#include "enroll.h"
+#include "flowlog.h"
+#include "gw.h"
+#include "shim.h"
+#include "state.h"
+#include "keys.h"
+#include "verbs.h"
+#include "vpnd.h"
 
 #define VPND_BPFFS		"/sys/fs/bpf"
 #define VPND_TICK_MS		250
@@ -86,9 +88,9 @@ static void on_tick(struct vpnd *v)
 	chan_tick(v->ch, now);
 	ctlsock_tick(v->cs, now);
 	promhttp_tick(v->metrics);
-	vpnd_flow_expire(v, now);
-	vpnd_renew_tick(v, now);
-	vpnd_resolve_expire(v, now);
+	keys_flow_expire(v, now);
+	keys_renew_tick(v, now);
+	verbs_resolve_expire(v, now);
 }
 
 static void vpnd_loop(struct vpnd *v)
@@ -116,7 +118,7 @@ static void vpnd_loop(struct vpnd *v)
 				shim_poll(v->shim);
 				break;
 			case EV_DPREQ:
-				vpnd_dp_requests(v);
+				keys_dp_requests(v);
 				break;
 			case EV_CTLSOCK:
 				ctlsock_process(v->cs);
@@ -172,8 +174,8 @@ static int vpnd_run(const struct vpnd_opts *o)
 		.it_interval = { 0, VPND_TICK_MS * 1000000L },
 		.it_value = { 0, VPND_TICK_MS * 1000000L },
 	};
-	struct chan_ops ops = { .msg = vpnd_on_chan_msg,
-				.link = vpnd_on_chan_link };
+	struct chan_ops ops = { .msg = keys_on_chan_msg,
+				.link = keys_on_chan_link };
 	struct dp_config dc;
 	struct vpnd *v;
 	char ip[INET_ADDRSTRLEN];
@@ -218,7 +220,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	}
 	/* Before the data plane: a second vpnd on the same socket must not
 	 * get as far as touching the first one's interfaces. */
-	v->cs = ctlsock_open(o->sock_path, vpnd_on_ctl_request, v);
+	v->cs = ctlsock_open(o->sock_path, verbs_on_request, v);
 	if (!v->cs) {
 		err = -errno;
 		goto err_sfd;
@@ -242,7 +244,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_cs;
 	}
 	v->shim = shim_open(v->net, v->st.overlay_plen, v->st.overlay_ip,
-			    VPND_OVERLAY_IFNAME, vpnd_on_shim_event, v);
+			    VPND_OVERLAY_IFNAME, keys_on_shim_event, v);
 	if (!v->shim) {
 		err = -errno;
 		goto err_dp;
@@ -296,7 +298,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_ep;
 	}
 	if (o->metrics) {
-		v->metrics = promhttp_open(o->metrics, vpnd_metrics_render, v);
+		v->metrics = promhttp_open(o->metrics, verbs_metrics_render, v);
 		err = v->metrics ? ep_add(v->epfd, promhttp_fd(v->metrics),
 					  EV_METRICS) : -errno;
 		if (err) {
@@ -379,7 +381,7 @@ static void usage_run(FILE *f)
 		"  --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                    (off by default; use a local address)\n"
 		"  -v, --verbose     debug logging\n",
-		CTLSOCK_PATH_DEFAULT, MAVPN_UDP_PORT_DEFAULT);
+		CTLPROTO_PATH_DEFAULT, MAVPN_UDP_PORT_DEFAULT);
 }
 
 static int parse_num(const char *s, long lo, long hi, long *out)
@@ -452,7 +454,7 @@ static int cmd_run(int argc, char **argv)
 		{}
 	};
 	struct vpnd_opts o = {
-		.sock_path = CTLSOCK_PATH_DEFAULT,
+		.sock_path = CTLPROTO_PATH_DEFAULT,
 		.workers = default_workers(),
 		.port = MAVPN_UDP_PORT_DEFAULT,
 	};
