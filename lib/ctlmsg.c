@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mavpn/ctlmsg.h"
+#include "mavpn/util.h"
 
 #define CTLMSG_BODY_HDR_LEN	4	/* version, type, be16 reserved */
 #define CTLA_HDR_LEN		4	/* be16 attr, be16 len */
@@ -115,31 +116,6 @@ static const char *const ctlmsg_names[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_PONG]		= "PONG",
 	[CTLMSG_KEY_REVOKE]	= "KEY_REVOKE",
 };
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
 
 static bool ctlmsg_type_valid(unsigned int type)
 {

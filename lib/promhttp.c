@@ -15,11 +15,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
+#include "mavpn/util.h"
 
 #define PROMHTTP_MAX_CLIENTS	16
 #define PROMHTTP_CLIENT_MS	5000
@@ -42,14 +42,6 @@ struct promhttp {
 	uint64_t requests;
 	struct promhttp_client c[PROMHTTP_MAX_CLIENTS];
 };
-
-static uint64_t promhttp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int promhttp_parse_addr(const char *s, struct sockaddr_in *sa)
 {
@@ -302,7 +294,7 @@ static void promhttp_accept(struct promhttp *h)
 		c->writing = false;
 		c->out = NULL;
 		c->out_len = c->out_off = 0;
-		c->deadline = promhttp_now_ms() + PROMHTTP_CLIENT_MS;
+		c->deadline = mono_ms() + PROMHTTP_CLIENT_MS;
 		ev.data.fd = fd;
 		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev)) {
 			close(fd);
@@ -333,7 +325,7 @@ void promhttp_process(struct promhttp *h)
 
 void promhttp_tick(struct promhttp *h)
 {
-	uint64_t now = promhttp_now_ms();
+	uint64_t now = mono_ms();
 	int i;
 
 	if (!h)

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mavpn/aead.h"
+
 #define CTLMSG_VERSION		1
 #define CTLMSG_HDR_LEN		4	/* be32 length prefix */
 #define CTLMSG_MAX_BODY		(32 * 1024)
@@ -75,6 +77,10 @@ enum ctlmsg_attr {
 #define CTLMSG_APP_MAX		256
 #define CTLMSG_KEY_LEN		32
 #define CTLMSG_ROUTES_MAX	1024
+
+/* CTLA_KEY is the server-minted secret the hosts derive their AEAD keys
+ * from (aead_derive_keys): exactly one AEAD key long. */
+_Static_assert(CTLMSG_KEY_LEN == AEAD_KEY_LEN, "CTLA_KEY = AEAD key");
 
 #define CTLA_BIT(a)		(1u << (a))
 

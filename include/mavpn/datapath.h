@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "mavpn/aead.h"
+
 #define DP_NAME_MAX	64
 
 struct dp_config {
@@ -22,7 +24,7 @@ struct dp_config {
 
 struct dp_key {
 	uint32_t key_id;
-	uint8_t secret[32];		/* server-minted; wiped by the caller */
+	uint8_t secret[AEAD_KEY_LEN];	/* server-minted; wiped by the caller */
 	int initiator;			/* 1: we requested it (aead_derive_keys) */
 	uint32_t lifetime;		/* seconds */
 	uint32_t max_packets;		/* per direction; 0 = the default */
@@ -31,6 +33,10 @@ struct dp_key {
 	uint32_t peer_underlay_ip;	/* network order */
 	uint16_t peer_port;		/* host order */
 };
+
+/* The secret arrives as CTLA_KEY and is handed to aead_derive_keys(). */
+_Static_assert(sizeof(((struct dp_key *)0)->secret) == AEAD_KEY_LEN,
+	       "dp_key.secret = AEAD key");
 
 struct dp_peer_stats {
 	char name[DP_NAME_MAX];

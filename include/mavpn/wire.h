@@ -16,11 +16,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mavpn/aead.h"
+
 #define MAVPN_UDP_PORT_DEFAULT	51820
 #define MAVPN_MSG_DATA		1
 #define MAVPN_WIRE_VERSION	1
 
-#define MAVPN_KEY_LEN		32
 #define MAVPN_NONCE_LEN		12
 #define MAVPN_TAG_LEN		16
 #define MAVPN_DATA_HDR_LEN	16
@@ -45,6 +46,9 @@ struct mavpn_data_hdr {
 
 _Static_assert(sizeof(struct mavpn_data_hdr) == MAVPN_DATA_HDR_LEN,
 	       "data header is 16 bytes on the wire");
+/* The cipher (aead.h) names each size once; the wire layout must agree. */
+_Static_assert(MAVPN_NONCE_LEN == AEAD_NONCE_LEN, "wire nonce = AEAD nonce");
+_Static_assert(MAVPN_TAG_LEN == AEAD_TAG_LEN, "wire tag = AEAD tag");
 
 /* Host-order view of a parsed header. */
 struct wire_hdr {

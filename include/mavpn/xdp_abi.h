@@ -1,13 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Layouts shared by the data-plane XDP programs (bpf/xdp_*.bpf.c) and their
- * loader (ctl/dp_bpf.c). Included by BPF and userspace alike: fixed-width
+ * loader (ctl/datapath/dp_bpf.c). Included by BPF and userspace alike: fixed-width
  * types only, and the reason enums are never renumbered (append only).
  */
 #ifndef MAVPN_XDP_ABI_H
 #define MAVPN_XDP_ABI_H
-
-#define MAVPN_XDP_ABI_VERSION	1
 
 /* Entries of the XSKMAP of either program: one per rx queue we may bind. */
 #define MAVPN_XSK_MAX_QUEUES	64
