@@ -21,6 +21,7 @@
 #include "audit.h"
 #include "authsrv.h"
 #include "keysvc.h"
+#include "mavpn/cli.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
@@ -31,8 +32,6 @@
 #include "status.h"
 #include "token.h"
 
-#define EXIT_USAGE	2
-
 struct cmd {
 	const char *verb;
 	const char *sub;	/* NULL: single-word command */
@@ -41,7 +40,8 @@ struct cmd {
 	const char *help;
 };
 
-static const char *cmd_label;	/* "init", "token create", ... */
+/* "authsrv", then "authsrv init", "authsrv token create", ... */
+static struct cli cli = { .name = "authsrv" };
 
 static int fail(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -50,11 +50,9 @@ static int fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "authsrv %s: ", cmd_label);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vfail(&cli, code, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return code;
 }
 
@@ -63,34 +61,10 @@ static void cmd_usage(const struct cmd *c, FILE *f)
 	fprintf(f, "usage: authsrv %s\n  %s\n", c->usage, c->help);
 }
 
-/*
- * getopt_long with our own error lines. Returns the option, -1 at the end,
- * or '?' after printing the error.
- */
-static int cmd_getopt(int argc, char **argv, const char *shortopts,
-		      const struct option *longopts)
-{
-	int prev = optind, o;
-
-	o = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (o == '?') {
-		const char *bad = argv[optind - 1 < argc ? optind - 1 : prev];
-
-		if (optopt && strchr(shortopts, optopt))
-			fail(0, "option \"%s\" needs a value", bad);
-		else
-			fail(0, "unknown option \"%s\" (try --help)", bad);
-	} else if (o == ':') {
-		fail(0, "option \"%s\" needs a value", argv[optind - 1]);
-		o = '?';
-	}
-	return o;
-}
-
 static int need_state(const char *dir)
 {
 	if (!dir || !*dir)
-		return fail(EXIT_USAGE, "--state DIR is required");
+		return cli_usage_fail(&cli, "missing --state DIR");
 	return 0;
 }
 
@@ -137,22 +111,22 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 	size_t i;
 	int o, ret;
 
-	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+	while ((o = cli_getopt(&cli, argc, argv, "h", opts)) != -1) {
 		switch (o) {
 		case 's': dir = optarg; break;
 		case 'o': overlay = optarg; break;
 		case 'h': cmd_usage(c, stdout); return 0;
-		default: return EXIT_USAGE;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (cli_no_more_args(&cli, argc, argv))
+		return CLI_EXIT_USAGE;
 	if (need_state(dir))
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	if (authsrv_parse_cidr(overlay, &net, &plen, 8, &why))
-		return fail(EXIT_USAGE, "bad --overlay \"%s\": %s", overlay, why);
+		return fail(CLI_EXIT_USAGE, "bad --overlay \"%s\": %s", overlay, why);
 	if (plen > 30)
-		return fail(EXIT_USAGE,
+		return fail(CLI_EXIT_USAGE,
 			    "bad --overlay \"%s\": prefix too small (at most /30)",
 			    overlay);
 	if (authsrv_path(reg, sizeof(reg), dir, AUTHSRV_REGISTRY))
@@ -234,7 +208,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 	char *end;
 	int o, ret;
 
-	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+	while ((o = cli_getopt(&cli, argc, argv, "h", opts)) != -1) {
 		switch (o) {
 		case 's':
 			dir = optarg;
@@ -244,25 +218,25 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 			ttl = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || ttl < 1 ||
 			    ttl > 365L * 86400)
-				return fail(EXIT_USAGE,
+				return fail(CLI_EXIT_USAGE,
 					    "bad --ttl \"%s\": seconds, 1..31536000",
 					    optarg);
 			break;
 		case 'g':
 			if (!authsrv_valid_tag(optarg))
-				return fail(EXIT_USAGE,
+				return fail(CLI_EXIT_USAGE,
 					    "bad --tag \"%s\": use [a-z0-9][a-z0-9._-]{0,31}",
 					    optarg);
 			if (list_add(tags, sizeof(tags), optarg))
-				return fail(EXIT_USAGE, "too many tags at \"%s\"",
+				return fail(CLI_EXIT_USAGE, "too many tags at \"%s\"",
 					    optarg);
 			break;
 		case 'r':
 			if (authsrv_parse_cidr(optarg, &net, &plen, 0, &why))
-				return fail(EXIT_USAGE, "bad --route \"%s\": %s",
+				return fail(CLI_EXIT_USAGE, "bad --route \"%s\": %s",
 					    optarg, why);
 			if (list_add(routes, sizeof(routes), optarg))
-				return fail(EXIT_USAGE,
+				return fail(CLI_EXIT_USAGE,
 					    "too many routes at \"%s\"", optarg);
 			break;
 		case 'n':
@@ -270,7 +244,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 			count = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || count < 1 ||
 			    count > 1000000)
-				return fail(EXIT_USAGE,
+				return fail(CLI_EXIT_USAGE,
 					    "bad --count \"%s\": 1..1000000",
 					    optarg);
 			break;
@@ -278,25 +252,25 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 			cmd_usage(c, stdout);
 			return 0;
 		default:
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
-		return fail(EXIT_USAGE, "missing NAME (try --help)");
+		return cli_usage_fail(&cli, "missing NAME");
 	if (optind + 1 < argc)
-		return fail(EXIT_USAGE, "unexpected argument \"%s\"",
-			    argv[optind + 1]);
+		return cli_usage_fail(&cli, "unexpected argument \"%s\"",
+				      argv[optind + 1]);
 	name = argv[optind];
 	if (!strcmp(name, TLSCONN_SERVER_NAME))
-		return fail(EXIT_USAGE,
+		return fail(CLI_EXIT_USAGE,
 			    "bad NAME \"%s\": reserved for the server certificate",
 			    name);
 	if (!authsrv_valid_name(name) || (count && strlen(name) > 55))
-		return fail(EXIT_USAGE,
+		return fail(CLI_EXIT_USAGE,
 			    "bad NAME \"%s\": use [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?%s",
 			    name, count ? ", at most 55 with --count" : "");
 	if (need_state(dir))
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 
 	reg = open_registry(dir);
 	if (!reg)
@@ -445,18 +419,18 @@ static int cmd_client_list(const struct cmd *c, int argc, char **argv)
 	bool json = false;
 	int o, ret;
 
-	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+	while ((o = cli_getopt(&cli, argc, argv, "h", opts)) != -1) {
 		switch (o) {
 		case 's': dir = optarg; break;
 		case 'j': json = true; break;
 		case 'h': cmd_usage(c, stdout); return 0;
-		default: return EXIT_USAGE;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (cli_no_more_args(&cli, argc, argv))
+		return CLI_EXIT_USAGE;
 	if (need_state(dir))
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	reg = open_registry(dir);
 	if (!reg)
 		return 1;
@@ -516,18 +490,18 @@ static int cmd_arg_state(const struct cmd *c, int argc, char **argv,
 	int o;
 
 	*dir = NULL;
-	while ((o = cmd_getopt(argc, argv, ":h", opts)) != -1) {
+	while ((o = cli_getopt(&cli, argc, argv, "h", opts)) != -1) {
 		switch (o) {
 		case 's': *dir = optarg; break;
 		case 'h': cmd_usage(c, stdout); return -1;
-		default: return EXIT_USAGE;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)
-		return fail(EXIT_USAGE, "missing %s (try --help)", what);
+		return cli_usage_fail(&cli, "missing %s", what);
 	if (optind + 1 < argc)
-		return fail(EXIT_USAGE, "unexpected argument \"%s\"",
-			    argv[optind + 1]);
+		return cli_usage_fail(&cli, "unexpected argument \"%s\"",
+				      argv[optind + 1]);
 	*arg = argv[optind];
 	return need_state(*dir);
 }
@@ -555,7 +529,7 @@ static int cmd_client_revoke(const struct cmd *c, int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	if (!authsrv_name_syntax(name))
-		return fail(EXIT_USAGE, "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}",
+		return fail(CLI_EXIT_USAGE, "bad NAME \"%s\": use [a-z0-9][a-z0-9-]{0,62}",
 			    name);
 	reg = open_registry(dir);
 	if (!reg)
@@ -696,7 +670,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 	long n;
 	int o;
 
-	while ((o = cmd_getopt(argc, argv, ":hv", opts)) != -1) {
+	while ((o = cli_getopt(&cli, argc, argv, "hv", opts)) != -1) {
 		switch (o) {
 		case 's': dir = optarg; break;
 		case 'l': listen = optarg; break;
@@ -708,7 +682,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 			if (errno || end == optarg || *end || n < 1 ||
 			    n > (o == 'L' ? 86400L : o == 'M' ? 1000000L :
 				 0xffffffffL))
-				return fail(EXIT_USAGE, "bad --%s \"%s\"",
+				return fail(CLI_EXIT_USAGE, "bad --%s \"%s\"",
 					    o == 'L' ? "key-lifetime" :
 					    o == 'P' ? "key-packets" :
 						       "max-sessions", optarg);
@@ -724,7 +698,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 			n = strtol(optarg, &end, 10);
 			if (errno || end == optarg || *end || n < 0 ||
 			    n > 1000000)
-				return fail(EXIT_USAGE,
+				return fail(CLI_EXIT_USAGE,
 					    "bad --key-rate \"%s\": key requests per second and host, 0..1000000 (0: no limit)",
 					    optarg);
 			so.key_rate = (uint32_t)n;
@@ -733,7 +707,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 			struct sockaddr_in sa;
 
 			if (promhttp_parse_addr(optarg, &sa))
-				return fail(EXIT_USAGE,
+				return fail(CLI_EXIT_USAGE,
 					    "bad --metrics \"%s\": expected IPV4-ADDRESS:PORT",
 					    optarg);
 			so.metrics = optarg;
@@ -741,15 +715,15 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 		}
 		case 'v': verbose = true; break;
 		case 'h': cmd_usage(c, stdout); return 0;
-		default: return EXIT_USAGE;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (cli_no_more_args(&cli, argc, argv))
+		return CLI_EXIT_USAGE;
 	if (need_state(dir))
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	if (!listen)
-		return fail(EXIT_USAGE, "--listen ADDR:PORT is required");
+		return cli_usage_fail(&cli, "missing --listen ADDR:PORT");
 	log_init("authsrv", verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	so.dir = dir;
 	so.listen = listen;
@@ -796,19 +770,15 @@ static void usage_all(FILE *f, const char *verb)
 
 int main(int argc, char **argv)
 {
+	static char name[64];
 	const char *verb;
-	char label[64];
 	bool known = false;
 	size_t i;
 
-	cmd_label = "";
-	if (argc < 2) {
-		fprintf(stderr, "authsrv: missing command (try \"authsrv --help\")\n");
-		return EXIT_USAGE;
-	}
+	if (argc < 2)
+		return cli_usage_fail(&cli, "missing command");
 	verb = argv[1];
-	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") ||
-	    !strcmp(verb, "help")) {
+	if (cli_is_help(verb)) {
 		usage_all(stdout, NULL);
 		return 0;
 	}
@@ -819,29 +789,26 @@ int main(int argc, char **argv)
 			continue;
 		known = true;
 		if (!c->sub) {
-			cmd_label = c->verb;
+			snprintf(name, sizeof(name), "authsrv %s", c->verb);
+			cli.name = name;
 			return c->fn(c, argc - 1, argv + 1);
 		}
 		if (argc >= 3 && !strcmp(argv[2], c->sub)) {
-			snprintf(label, sizeof(label), "%s %s", c->verb, c->sub);
-			cmd_label = label;
+			snprintf(name, sizeof(name), "authsrv %s %s", c->verb,
+				 c->sub);
+			cli.name = name;
 			return c->fn(c, argc - 2, argv + 2);
 		}
 	}
-	if (!known) {
-		fprintf(stderr, "authsrv: unknown command \"%s\" (try \"authsrv --help\")\n",
-			verb);
-		return EXIT_USAGE;
-	}
-	if (argc >= 3 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+	if (!known)
+		return cli_bad_command(&cli, verb);
+	snprintf(name, sizeof(name), "authsrv %s", verb);
+	cli.name = name;
+	if (argc < 3)
+		return cli_usage_fail(&cli, "missing subcommand");
+	if (cli_is_help(argv[2])) {
 		usage_all(stdout, verb);
 		return 0;
 	}
-	if (argc < 3)
-		fprintf(stderr, "authsrv %s: missing subcommand (try \"authsrv %s --help\")\n",
-			verb, verb);
-	else
-		fprintf(stderr, "authsrv %s: unknown subcommand \"%s\" (try \"authsrv %s --help\")\n",
-			verb, argv[2], verb);
-	return EXIT_USAGE;
+	return cli_bad_command(&cli, argv[2]);
 }

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mavpn/cli.h"
 #include "mavpn/ctlproto.h"
 #include "mavpn/jsonw.h"
 
@@ -36,16 +37,11 @@ static const char *sock_path = CTLPROTO_PATH_DEFAULT;
 static bool json;
 
 /* The one error path: a line on stderr and, with --json, a JSON object. */
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+static void report(const struct cli *c, const char *msg)
 {
-	char msg[1024];
 	struct jsonw *j;
-	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "vpnctl: %s\n", msg);
+	fprintf(stderr, "%s: %s\n", c->name, msg);
 	if (!json)
 		return;
 	j = jsonw_new();
@@ -57,6 +53,18 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
 	if (jsonw_get(j))
 		printf("%s\n", jsonw_get(j));
 	jsonw_free(j);
+}
+
+/* "vpnctl", then "vpnctl VERB" once the command is known. */
+static struct cli cli = { .name = "vpnctl", .report = report };
+
+static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cli_vfail(&cli, 1, fmt, ap);
+	va_end(ap);
 }
 
 /*
@@ -94,7 +102,7 @@ static int request(const char *verb, const char *arg, char **body)
 	llen = asprintf(&line, "%s%s%s%s\n", json ? CTLPROTO_JSON_PREFIX : "",
 			verb, arg ? " " : "", arg ? arg : "");
 	if (llen < 0 || llen > CTLPROTO_LINE_MAX) {
-		fail("%s: argument too long", verb);
+		fail("argument too long for %s", verb);
 		goto out_fd;
 	}
 	if (send(fd, line, (size_t)llen, MSG_NOSIGNAL) != llen) {
@@ -205,7 +213,8 @@ static int cmd_help(const char *verb)
 	if (!strcmp(verb, "run")) {
 		printf("usage: vpnctl [--sock PATH] run [--] CMD [ARG]...\n\n"
 		       "Run CMD in a fresh cgroup that vpnd protects; remove the cgroup\n"
-		       "when CMD exits. Exits with CMD's status (128+N if killed by signal N).\n");
+		       "when CMD exits. Exits with CMD's status (128+N if killed by signal N).\n"
+		       "Put -- before a CMD that starts with \"-\".\n");
 		return 0;
 	}
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -260,12 +269,10 @@ static int cmd_run(int argc, char **argv)
 	int status, ret = 1, fd;
 	pid_t pid;
 
-	if (argc < 1) {
-		fprintf(stderr, "vpnctl: run needs a command\n");
-		return 2;
-	}
+	if (argc < 1)
+		return cli_usage_fail(&cli, "missing CMD");
 	if (cgroup2_mount(mnt, sizeof(mnt))) {
-		fail("run: no cgroup2 mount found in /proc/self/mountinfo");
+		fail("no cgroup2 mount found in /proc/self/mountinfo");
 		return 1;
 	}
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -273,7 +280,7 @@ static int cmd_run(int argc, char **argv)
 	snprintf(cg, sizeof(cg), "%s/mavpn-run.%d.%08x", mnt, (int)getpid(),
 		 rnd);
 	if (mkdir(cg, 0755) < 0) {
-		fail("run: cannot create cgroup %s: %s", cg, strerror(errno));
+		fail("cannot create cgroup %s: %s", cg, strerror(errno));
 		return 1;
 	}
 	if (request("attach", cg, &body))
@@ -287,7 +294,7 @@ static int cmd_run(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	pid = fork();
 	if (pid < 0) {
-		fail("run: fork: %s", strerror(errno));
+		fail("fork: %s", strerror(errno));
 		goto out_detach;
 	}
 	if (pid == 0) {
@@ -297,20 +304,20 @@ static int cmd_run(int argc, char **argv)
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
 		fd = open(procs, O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0) {
-			fprintf(stderr, "vpnctl: run: cannot enter cgroup %s: %s\n",
+			fprintf(stderr, "vpnctl run: cannot enter cgroup %s: %s\n",
 				cg, strerror(errno));
 			_exit(127);
 		}
 		close(fd);
 		execvp(argv[0], argv);
-		fprintf(stderr, "vpnctl: run: cannot execute \"%s\": %s\n",
+		fprintf(stderr, "vpnctl run: cannot execute \"%s\": %s\n",
 			argv[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
 	}
 	child_pid = pid;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			fail("run: waitpid: %s", strerror(errno));
+			fail("waitpid: %s", strerror(errno));
 			goto out_detach;
 		}
 	}
@@ -324,7 +331,7 @@ out_detach:
 out_rmdir:
 	/* Descendants the command left behind keep the cgroup busy. */
 	if (rmdir(cg) < 0)
-		fprintf(stderr, "vpnctl: run: cannot remove cgroup %s: %s\n", cg,
+		fprintf(stderr, "vpnctl run: cannot remove cgroup %s: %s\n", cg,
 			strerror(errno));
 	return ret;
 }
@@ -337,53 +344,61 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	char path[PATH_MAX];
+	static const struct option verb_opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char path[PATH_MAX], name[64];
 	const char *verb, *arg = NULL;
+	bool run;
 	size_t i;
 	int c;
 
+	/* --json anywhere before the command: usage errors are JSON too. */
+	for (c = 1; c < argc && argv[c][0] == '-' && strcmp(argv[c], "--"); c++) {
+		if (!strcmp(argv[c], "--json"))
+			json = true;
+		else if (!strcmp(argv[c], "--sock"))
+			c++;
+	}
 	/* '+': stop at the command, its arguments are not ours. */
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(&cli, argc, argv, "+h", opts)) != -1) {
 		switch (c) {
 		case 's': sock_path = optarg; break;
 		case 'j': json = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind == argc) {
-		usage(stderr);
-		return 2;
-	}
-	verb = argv[optind++];
-	if (optind < argc && (!strcmp(argv[optind], "--help") ||
-			      !strcmp(argv[optind], "-h"))) {
-		if (cmd_help(verb) == 0)
-			return 0;
-	}
-	if (!strcmp(verb, "run")) {
-		if (optind < argc && !strcmp(argv[optind], "--"))
-			optind++;
-		return cmd_run(argc - optind, argv + optind);
-	}
+	if (optind == argc)
+		return cli_usage_fail(&cli, "missing command");
+	verb = argv[optind];
+	run = !strcmp(verb, "run");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(verb, cmds[i].verb))
 			break;
-	if (i == sizeof(cmds) / sizeof(cmds[0])) {
-		fail("unknown command \"%s\" (try vpnctl --help)", verb);
-		return 2;
-	}
+	if (!run && i == sizeof(cmds) / sizeof(cmds[0]))
+		return cli_bad_command(&cli, verb);
+	snprintf(name, sizeof(name), "vpnctl %s", verb);
+	cli.name = name;
+
+	/* The command's own options: --help. For run, '+': what follows
+	 * CMD is CMD's; "--" ends ours. */
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	c = cli_getopt(&cli, argc, argv, run ? "+h" : "h", verb_opts);
+	if (c != -1)
+		return c == 'h' ? cmd_help(verb) : CLI_EXIT_USAGE;
+	if (run)
+		return cmd_run(argc - optind, argv + optind);
 	if (cmds[i].args) {
-		if (argc - optind != 1) {
-			fail("%s needs exactly one argument: %s", verb,
-			     cmds[i].args);
-			return 2;
-		}
-		arg = argv[optind];
-	} else if (argc != optind) {
-		fail("%s takes no argument (got \"%s\")", verb, argv[optind]);
-		return 2;
+		if (optind == argc)
+			return cli_usage_fail(&cli, "missing %s", cmds[i].args);
+		arg = argv[optind++];
 	}
+	if (cli_no_more_args(&cli, argc, argv))
+		return CLI_EXIT_USAGE;
 	/* vpnd runs elsewhere: send it an absolute path. */
 	if (!strcmp(verb, "attach") || !strcmp(verb, "detach")) {
 		if (realpath(arg, path))

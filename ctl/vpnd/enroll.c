@@ -31,7 +31,7 @@
 #include "enroll.h"
 #include "state.h"
 
-#define enroll_fail(...) fprintf(stderr, "enroll: " __VA_ARGS__)
+#define enroll_fail(...) fprintf(stderr, "vpnd enroll: " __VA_ARGS__)
 
 static int hexval(char c)
 {

@@ -32,6 +32,7 @@
 #include <linux/magic.h>
 
 #include "ctlsock.h"
+#include "mavpn/cli.h"
 #include "mavpn/datapath.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
@@ -346,6 +347,9 @@ err_free:
 
 /* ---- command line ------------------------------------------------------ */
 
+/* "vpnd", then "vpnd enroll" or "vpnd run": starts every usage error */
+static struct cli cli = { .name = "vpnd" };
+
 static void usage_main(FILE *f)
 {
 	fprintf(f,
@@ -408,24 +412,40 @@ static int cmd_enroll(int argc, char **argv)
 		{}
 	};
 	const char *dir = NULL, *server = NULL, *token = NULL;
+	char host[STATE_SERVER_MAX], port[16];
 	enum log_level lvl = LOG_LVL_ERR;
+	struct enroll_token t;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+	while ((c = cli_getopt(&cli, argc, argv, "hv", opts)) != -1) {
 		switch (c) {
 		case 's': dir = optarg; break;
 		case 'S': server = optarg; break;
 		case 't': token = optarg; break;
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_enroll(stdout); return 0;
-		default: usage_enroll(stderr); return 2;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (!dir || !server || !token || optind != argc) {
-		fprintf(stderr, "vpnd enroll: --state, --server and --token are required\n");
-		usage_enroll(stderr);
-		return 2;
-	}
+	if (cli_no_more_args(&cli, argc, argv))
+		return CLI_EXIT_USAGE;
+	if (!dir)
+		return cli_usage_fail(&cli, "missing --state DIR");
+	if (!server)
+		return cli_usage_fail(&cli, "missing --server HOST:PORT");
+	if (!token)
+		return cli_usage_fail(&cli, "missing --token TOKEN");
+	/* Malformed input is a usage error (2), found before any file or
+	 * socket is touched. The token is a secret: never echoed. */
+	if (enroll_parse_token(token, &t))
+		return cli_fail(&cli, CLI_EXIT_USAGE,
+				"malformed --token (expected %s.<id>.<secret>.<ca-sha256>)",
+				ENROLL_TOKEN_PREFIX);
+	if (state_split_hostport(server, host, sizeof(host), port,
+				 sizeof(port)))
+		return cli_fail(&cli, CLI_EXIT_USAGE,
+				"bad --server \"%s\" (expected HOST:PORT)",
+				server);
 	log_init("vpnd", lvl);
 	/* tlsconn writes with write(2): a closed peer must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
@@ -462,68 +482,65 @@ static int cmd_run(int argc, char **argv)
 	long n;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "hv", opts, NULL)) != -1) {
+	while ((c = cli_getopt(&cli, argc, argv, "hv", opts)) != -1) {
 		switch (c) {
 		case 's': o.state_dir = optarg; break;
 		case 'i': o.iface = optarg; break;
 		case 'k': o.sock_path = optarg; break;
 		case 'w':
-			if (parse_num(optarg, 1, VPND_WORKERS_MAX, &n)) {
-				fprintf(stderr, "vpnd run: bad --workers \"%s\" (1..%d)\n",
-					optarg, VPND_WORKERS_MAX);
-				return 2;
-			}
+			if (parse_num(optarg, 1, VPND_WORKERS_MAX, &n))
+				return cli_fail(&cli, CLI_EXIT_USAGE,
+						"bad --workers \"%s\" (1..%d)",
+						optarg, VPND_WORKERS_MAX);
 			o.workers = (int)n;
 			break;
 		case 'p':
-			if (parse_num(optarg, 1, 65535, &n)) {
-				fprintf(stderr, "vpnd run: bad --port \"%s\" (1..65535)\n",
-					optarg);
-				return 2;
-			}
+			if (parse_num(optarg, 1, 65535, &n))
+				return cli_fail(&cli, CLI_EXIT_USAGE,
+						"bad --port \"%s\" (1..65535)",
+						optarg);
 			o.port = (uint16_t)n;
 			break;
 		case 'm': {
 			struct sockaddr_in sa;
 
-			if (promhttp_parse_addr(optarg, &sa)) {
-				fprintf(stderr, "vpnd run: bad --metrics \"%s\" (expected IPV4-ADDRESS:PORT)\n",
-					optarg);
-				return 2;
-			}
+			if (promhttp_parse_addr(optarg, &sa))
+				return cli_fail(&cli, CLI_EXIT_USAGE,
+						"bad --metrics \"%s\" (expected IPV4-ADDRESS:PORT)",
+						optarg);
 			o.metrics = optarg;
 			break;
 		}
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_run(stdout); return 0;
-		default: usage_run(stderr); return 2;
+		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (!o.state_dir || !o.iface || optind != argc) {
-		fprintf(stderr, "vpnd run: --state and --iface are required\n");
-		usage_run(stderr);
-		return 2;
-	}
+	if (cli_no_more_args(&cli, argc, argv))
+		return CLI_EXIT_USAGE;
+	if (!o.state_dir)
+		return cli_usage_fail(&cli, "missing --state DIR");
+	if (!o.iface)
+		return cli_usage_fail(&cli, "missing --iface UNDERLAY_IFACE");
 	log_init("vpnd", lvl);
 	return vpnd_run(&o) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage_main(stderr);
-		return 2;
-	}
-	if (!strcmp(argv[1], "enroll"))
+	if (argc < 2)
+		return cli_usage_fail(&cli, "missing command");
+	if (!strcmp(argv[1], "enroll")) {
+		cli.name = "vpnd enroll";
 		return cmd_enroll(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "run"))
+	}
+	if (!strcmp(argv[1], "run")) {
+		cli.name = "vpnd run";
 		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
+	}
+	if (cli_is_help(argv[1])) {
 		usage_main(stdout);
 		return 0;
 	}
-	fprintf(stderr, "vpnd: unknown command \"%s\"\n", argv[1]);
-	usage_main(stderr);
-	return 2;
+	return cli_bad_command(&cli, argv[1]);
 }
