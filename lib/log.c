@@ -47,6 +47,8 @@ bool log_ratelimited(unsigned long *state)
 	struct timespec ts;
 	unsigned long sec, cur = __atomic_load_n(state, __ATOMIC_RELAXED);
 
+	/* Not mono_ms(): the datapath's drop paths call this per packet,
+	 * and a second's resolution is all it needs, so the coarse clock. */
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	sec = (unsigned long)ts.tv_sec << 4;
 	if ((cur & ~0xful) != sec) {

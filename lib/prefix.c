@@ -214,6 +214,63 @@ int prefix_addr_parse(const char *s, unsigned int flags, struct prefix *out,
 			    PREFIX_PARSE_ADDR, out, why);
 }
 
+int prefix_list_parse(const char *list, unsigned int flags, struct prefix *out,
+		      unsigned int max, const char **why)
+{
+	char buf[PREFIX_STRLEN];
+	const char *p = list, *comma;
+	unsigned int n = 0;
+	size_t len;
+
+	while (*p) {
+		comma = strchr(p, ',');
+		len = comma ? (size_t)(comma - p) : strlen(p);
+		if (!len || (comma && !comma[1])) {
+			if (why)
+				*why = "empty list element";
+			return -EINVAL;
+		}
+		if (len >= sizeof(buf)) {
+			if (why)
+				*why = "not an address";
+			return -EINVAL;
+		}
+		if (n == max) {
+			if (why)
+				*why = "too many prefixes";
+			return -ENOSPC;
+		}
+		memcpy(buf, p, len);
+		buf[len] = '\0';
+		if (prefix_parse(buf, flags, &out[n], why))
+			return -EINVAL;
+		n++;
+		p += len + (comma ? 1 : 0);
+	}
+	return (int)n;
+}
+
+int prefix_list_format(const struct prefix *p, unsigned int n, char *buf,
+		       size_t len)
+{
+	char one[PREFIX_STRLEN];
+	size_t used = 0, l;
+	unsigned int i;
+
+	if (!len)
+		return -ENOSPC;
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		prefix_format(&p[i], one, sizeof(one));
+		l = strlen(one) + (i ? 1 : 0);
+		if (used + l >= len)
+			return -ENOSPC;
+		snprintf(buf + used, len - used, "%s%s", i ? "," : "", one);
+		used += l;
+	}
+	return 0;
+}
+
 const char *prefix_format(const struct prefix *p, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];

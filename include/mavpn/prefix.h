@@ -60,6 +60,20 @@ int prefix_addr_parse(const char *s, unsigned int flags, struct prefix *out,
 		      const char **why);
 
 /*
+ * A comma-separated list ("10.0.0.0/8,192.168.1.0/24", the registry's and
+ * the command line's form): each element as prefix_parse(@flags). Returns
+ * how many went to @out, -ENOSPC if more than @max, -EINVAL (@why set) for
+ * a bad element, an empty one or a trailing comma: nothing of a
+ * half-parsed list is to be trusted. "" is an empty list (0).
+ */
+int prefix_list_parse(const char *list, unsigned int flags, struct prefix *out,
+		      unsigned int max, const char **why);
+/* The list form of @n prefixes into @buf: 0, or -ENOSPC if it does not
+ * fit (then @buf holds the whole entries that did). */
+int prefix_list_format(const struct prefix *p, unsigned int n, char *buf,
+		       size_t len);
+
+/*
  * "A.B.C.D/N" or "X::/N" into @buf; returns @buf. With @len >=
  * PREFIX_STRLEN it never truncates; shorter buffers get a truncated,
  * NUL-terminated string. A non-canonical or unknown-family prefix prints

@@ -5,7 +5,8 @@
  *
  * 1. The input as a string, with each flag combination: whatever parses is
  *    valid, formats without truncation, and parse(format(p)) == p byte for
- *    byte; an address parses to a host prefix.
+ *    byte; an address parses to a host prefix. The same for the input
+ *    as a comma-separated list.
  * 2. The input as a program of table operations (add, set, del, lookup)
  *    on a small table, checked against a linear model: never a crash,
  *    and the longest match is the model's.
@@ -54,6 +55,23 @@ static void roundtrip(const char *s)
 	ret = prefix_addr_parse(s, 0, &p, NULL);
 	if (!ret)
 		CHECK(prefix_is_host(&p) && prefix_valid(&p));
+}
+
+/* The list form round-trips too. */
+static void list_roundtrip(const char *s)
+{
+	struct prefix a[8], b[8];
+	char buf[8 * PREFIX_STRLEN];
+	int n;
+
+	n = prefix_list_parse(s, PREFIX_PARSE_CLEAR_HOST, a, 8, NULL);
+	if (n < 0) {
+		CHECK(n == -EINVAL || n == -ENOSPC);
+		return;
+	}
+	CHECK(prefix_list_format(a, (unsigned int)n, buf, sizeof(buf)) == 0);
+	CHECK(prefix_list_parse(buf, 0, b, 8, NULL) == n);
+	CHECK(!memcmp(a, b, (size_t)n * sizeof(a[0])));
 }
 
 static struct prefix take_prefix(const uint8_t **d, size_t *n)
@@ -153,5 +171,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
 	roundtrip(s);
+	list_roundtrip(s);
 	return 0;
 }

@@ -289,6 +289,58 @@ static void test_relations(void **state)
 	assert_false(prefix_contains4(&a, 0));
 }
 
+static void test_list(void **state)
+{
+	static const struct {
+		const char *in;
+		int ret;		/* count or -errno */
+		const char *out;	/* prefix_list_format() */
+	} cases[] = {
+		{ "", 0, "" },
+		{ "10.0.0.0/8", 1, "10.0.0.0/8" },
+		{ "10.0.0.0/8,192.168.1.0/24,2001:db8::/32", 3,
+		  "10.0.0.0/8,192.168.1.0/24,2001:db8::/32" },
+		{ "10.0.0.0/8,", -EINVAL, NULL },
+		{ ",10.0.0.0/8", -EINVAL, NULL },
+		{ "10.0.0.0/8,,11.0.0.0/8", -EINVAL, NULL },
+		{ "10.0.0.0/8, 11.0.0.0/8", -EINVAL, NULL },
+		{ "10.0.0.1/8", -EINVAL, NULL },
+		{ "1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8", -ENOSPC,
+		  NULL },
+		{ "1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8", 4,
+		  "1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8" },
+	};
+	struct prefix out[4];
+	char buf[256];
+	size_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < UTIL_ARRAY_SIZE(cases); i++) {
+		ret = prefix_list_parse(cases[i].in, 0, out, 4, NULL);
+		if (ret != cases[i].ret)
+			fail_msg("\"%s\": %d, want %d", cases[i].in, ret,
+				 cases[i].ret);
+		if (ret < 0)
+			continue;
+		assert_int_equal(prefix_list_format(out, (unsigned int)ret, buf,
+						    sizeof(buf)), 0);
+		assert_string_equal(buf, cases[i].out);
+	}
+	/* Only IPv4 wanted. */
+	assert_int_equal(prefix_list_parse("10.0.0.0/8,::/0", PREFIX_PARSE_V4,
+					   out, 4, NULL), -EINVAL);
+	/* A buffer too small keeps the whole entries that fit. */
+	assert_int_equal(prefix_list_parse("10.0.0.0/8,11.0.0.0/8", 0, out, 4,
+					   NULL), 2);
+	assert_int_equal(prefix_list_format(out, 2, buf, 15), -ENOSPC);
+	assert_string_equal(buf, "10.0.0.0/8");
+	assert_int_equal(prefix_list_format(out, 2, buf, 22), 0);
+	assert_int_equal(prefix_list_format(out, 2, buf, 21), -ENOSPC);
+	assert_int_equal(prefix_list_format(out, 0, buf, 1), 0);
+	assert_string_equal(buf, "");
+}
+
 /* ---- LPM table against a linear model ---- */
 
 static void test_table_basics(void **state)
@@ -496,6 +548,7 @@ int main(void)
 		cmocka_unit_test(test_masks),
 		cmocka_unit_test(test_from),
 		cmocka_unit_test(test_relations),
+		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_table_basics),
 		cmocka_unit_test(test_table_model),
 	};
