@@ -16,43 +16,6 @@ int authsrv_path(char *buf, size_t len, const char *dir, const char *file)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-int authsrv_parse_cidr(const char *s, uint32_t *net, uint8_t *plen,
-		       int min_plen, const char **why)
-{
-	char addr[INET_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	struct in_addr in;
-	uint32_t mask;
-	char *end;
-	long n;
-
-	if (!slash || (size_t)(slash - s) >= sizeof(addr)) {
-		*why = "expected A.B.C.D/N";
-		return -EINVAL;
-	}
-	memcpy(addr, s, slash - s);
-	addr[slash - s] = '\0';
-	if (inet_pton(AF_INET, addr, &in) != 1) {
-		*why = "not an IPv4 address";
-		return -EINVAL;
-	}
-	errno = 0;
-	n = strtol(slash + 1, &end, 10);
-	if (errno || end == slash + 1 || *end || n < min_plen || n > 32) {
-		*why = min_plen > 0 ? "prefix length out of range" :
-				      "bad prefix length";
-		return -EINVAL;
-	}
-	mask = n ? htonl(~0u << (32 - n)) : 0;
-	if (in.s_addr & ~mask) {
-		*why = "host bits set";
-		return -EINVAL;
-	}
-	*net = in.s_addr;
-	*plen = (uint8_t)n;
-	return 0;
-}
-
 bool authsrv_name_syntax(const char *s)
 {
 	size_t i, len = strlen(s);

@@ -34,10 +34,6 @@
 /* "DIR/FILE" into @buf; -ENAMETOOLONG if it does not fit. */
 int authsrv_path(char *buf, size_t len, const char *dir, const char *file);
 
-/* Parse "A.B.C.D/N" (IPv4, N 8..30, no host bits): 0 or -EINVAL with
- * @why set to a short reason. @net is in network order. */
-int authsrv_parse_cidr(const char *s, uint32_t *net, uint8_t *plen,
-		       int min_plen, const char **why);
 /* Valid new host NAME: an RFC 1123 label, [a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?,
  * and not TLSCONN_SERVER_NAME (the server certificate's name). */
 bool authsrv_valid_name(const char *s);

@@ -26,6 +26,7 @@
 #include "keysvc.h"
 #include "metrics.h"
 #include "mavpn/log.h"
+#include "mavpn/prefix.h"
 #include "policy.h"
 #include "registry.h"
 #include "server.h"
@@ -239,6 +240,8 @@ static bool keysvc_policy_allows(struct server *srv, const struct reg_host *a,
  * KEY_PUSH or KEY_GRANT of @g's key, naming @other (the host the receiver
  * will talk to) and where its datagrams come from. Wipe @m after sending.
  */
+static void keysvc_host_routes(struct ctlmsg *m, const struct reg_host *h);
+
 static void keysvc_key_msg(struct ctlmsg *m, uint8_t type,
 			   const struct server *srv,
 			   const struct keysvc_grant *g,
@@ -264,10 +267,8 @@ static void keysvc_key_msg(struct ctlmsg *m, uint8_t type,
 	}
 	/* The LAN behind @other: the receiver routes it to this key, and
 	 * accepts packets from inside it under this key. */
-	if (!registry_host_by_name(srv->reg, other->name, &h) && h.routes[0]) {
-		snprintf(m->routes, sizeof(m->routes), "%s", h.routes);
-		m->present |= CTLA_BIT(CTLA_ROUTES);
-	}
+	if (!registry_host_by_name(srv->reg, other->name, &h))
+		keysvc_host_routes(m, &h);
 }
 
 /* ---- gateway routes ---------------------------------------------------- */
@@ -277,46 +278,48 @@ struct keysvc_gw_walk {
 	int best_plen;			/* -1: none yet */
 	struct reg_host *out;
 	const char *skip;		/* HELLO: the receiving host */
-	char *list;			/* HELLO: "cidr=ip,..." being built */
-	size_t cap;
+	struct ctlmsg *msg;		/* routes added with gateway @ip */
 };
 
-/* Call @fn for each "a.b.c.d/n" in @routes; stops at non-zero. */
+/*
+ * Call @fn for each prefix of a registry route list (the text `token
+ * create --route` stored, "a.b.c.d/n,..."); stops at non-zero. An entry
+ * that does not parse is skipped.
+ */
 static int keysvc_each_route(const char *routes,
-			     int (*fn)(uint32_t net, int plen, const char *s,
-				       void *arg), void *arg)
+			     int (*fn)(const struct prefix *p, void *arg),
+			     void *arg)
 {
 	char buf[sizeof(((struct reg_host *)0)->routes)], *tok, *save = NULL;
-	char *slash;
-	struct in_addr a;
-	int plen, ret;
+	struct prefix p;
+	int ret;
 
 	snprintf(buf, sizeof(buf), "%s", routes);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		slash = strchr(tok, '/');
-		if (!slash)
+		if (prefix_parse(tok, PREFIX_PARSE_V4, &p, NULL))
 			continue;
-		*slash = '\0';
-		plen = atoi(slash + 1);
-		if (inet_pton(AF_INET, tok, &a) != 1 || plen < 0 || plen > 32)
-			continue;
-		*slash = '/';
-		ret = fn(a.s_addr, plen, tok, arg);
+		ret = fn(&p, arg);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int keysvc_gw_match(uint32_t net, int plen, const char *s, void *arg)
+/* One CTLA_ROUTE via @w->ip; a list past CTLMSG_ROUTES_MAX is cut. */
+static int keysvc_route_add(const struct prefix *p, void *arg)
 {
 	struct keysvc_gw_walk *w = arg;
-	uint32_t mask = plen ? htonl(~0u << (32 - plen)) : 0;
 
-	(void)s;
-	if ((w->ip & mask) == (net & mask) && plen > w->best_plen) {
-		w->best_plen = plen;
+	return ctlmsg_add_route(w->msg, p, w->ip) ? 1 : 0;
+}
+
+static int keysvc_gw_match(const struct prefix *p, void *arg)
+{
+	struct keysvc_gw_walk *w = arg;
+
+	if (prefix_contains4(p, w->ip) && p->plen > w->best_plen) {
+		w->best_plen = p->plen;
 		return 1;
 	}
 	return 0;
@@ -342,21 +345,12 @@ static int keysvc_gateway_by_ip(struct server *srv, uint32_t ip,
 	return w.best_plen < 0 ? -ENOENT : 0;
 }
 
-static int keysvc_net_add(uint32_t net, int plen, const char *s, void *arg)
+/* @h's routes into @m, via @h. */
+static void keysvc_host_routes(struct ctlmsg *m, const struct reg_host *h)
 {
-	struct keysvc_gw_walk *w = arg;
-	size_t len = strlen(w->list);
-	char ip[INET_ADDRSTRLEN];
+	struct keysvc_gw_walk w = { .msg = m, .ip = h->overlay_ip };
 
-	(void)net;
-	(void)plen;
-	inet_ntop(AF_INET, &w->ip, ip, sizeof(ip));
-	/* A list that does not fit is cut at a whole entry. */
-	if (len + strlen(s) + strlen(ip) + 3 > w->cap)
-		return 1;
-	snprintf(w->list + len, w->cap - len, "%s%s=%s", len ? "," : "", s,
-		 ip);
-	return 0;
+	keysvc_each_route(h->routes, keysvc_route_add, &w);
 }
 
 static int keysvc_net_host(const struct reg_host *h, void *arg)
@@ -366,26 +360,19 @@ static int keysvc_net_host(const struct reg_host *h, void *arg)
 	if (h->revoked || !h->routes[0] || !strcmp(h->name, w->skip))
 		return 0;
 	w->ip = h->overlay_ip;
-	keysvc_each_route(h->routes, keysvc_net_add, w);
-	return 0;
+	return keysvc_each_route(h->routes, keysvc_route_add, w);
 }
 
 void keysvc_hello_routes(struct server *srv, const char *name,
 			 struct ctlmsg *r)
 {
-	struct keysvc_gw_walk w = {
-		.skip = name, .list = r->net_routes,
-		.cap = sizeof(r->net_routes),
-	};
+	struct keysvc_gw_walk w = { .skip = name, .msg = r };
 	struct reg_host h;
 
-	if (!registry_host_by_name(srv->reg, name, &h)) {
-		snprintf(r->routes, sizeof(r->routes), "%s", h.routes);
-		r->present |= CTLA_BIT(CTLA_ROUTES);
-	}
-	r->net_routes[0] = '\0';
+	/* Its own first (gateway: itself), then every other gateway's. */
+	if (!registry_host_by_name(srv->reg, name, &h))
+		keysvc_host_routes(r, &h);
 	registry_host_foreach(srv->reg, keysvc_net_host, &w);
-	r->present |= CTLA_BIT(CTLA_NET_ROUTES);
 }
 
 /*

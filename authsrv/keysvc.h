@@ -39,9 +39,9 @@ void keysvc_push_ack(struct server *srv, struct session *b,
 void keysvc_session_gone(struct server *srv, struct session *s);
 
 /*
- * Gateway routes for the HELLO_ACK of host @name: its own routes
- * (CTLA_ROUTES) and every other non-revoked gateway's as
- * "cidr=overlay_ip,..." (CTLA_NET_ROUTES). Sets the present bits.
+ * Gateway routes for the HELLO_ACK of host @name, as CTLA_ROUTEs: its own
+ * routes (gateway: its overlay address) and every other non-revoked
+ * gateway's (gateway: that host's); cut at CTLMSG_ROUTES_MAX.
  */
 void keysvc_hello_routes(struct server *srv, const char *name,
 			 struct ctlmsg *r);

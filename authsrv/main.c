@@ -24,6 +24,7 @@
 #include "mavpn/cli.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
+#include "mavpn/prefix.h"
 #include "mavpn/promhttp.h"
 #include "pki.h"
 #include "policy.h"
@@ -106,8 +107,7 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		AUTHSRV_SERVER_KEY,
 	};
 	bool created = false;
-	uint32_t net;
-	uint8_t plen;
+	struct prefix ov;
 	size_t i;
 	int o, ret;
 
@@ -123,9 +123,13 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	if (need_state(dir))
 		return CLI_EXIT_USAGE;
-	if (authsrv_parse_cidr(overlay, &net, &plen, 8, &why))
+	if (prefix_parse(overlay, PREFIX_PARSE_V4, &ov, &why))
 		return fail(CLI_EXIT_USAGE, "bad --overlay \"%s\": %s", overlay, why);
-	if (plen > 30)
+	if (ov.plen < 8)
+		return fail(CLI_EXIT_USAGE,
+			    "bad --overlay \"%s\": prefix length out of range",
+			    overlay);
+	if (ov.plen > 30)
 		return fail(CLI_EXIT_USAGE,
 			    "bad --overlay \"%s\": prefix too small (at most /30)",
 			    overlay);
@@ -149,7 +153,7 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		     strerror(-ret));
 		goto err_dir;
 	}
-	ret = registry_create(reg, net, plen);
+	ret = registry_create(reg, ov.v4, ov.plen);
 	if (ret) {
 		fail(1, "cannot create registry \"%s\": %s", reg, strerror(-ret));
 		goto err_pki;
@@ -203,8 +207,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 	struct reg_host h;
 	uint8_t hash[32];
 	long ttl = 3600;
-	uint32_t net;
-	uint8_t plen;
+	struct prefix route;
 	char *end;
 	int o, ret;
 
@@ -232,7 +235,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 					    optarg);
 			break;
 		case 'r':
-			if (authsrv_parse_cidr(optarg, &net, &plen, 0, &why))
+			if (prefix_parse(optarg, PREFIX_PARSE_V4, &route, &why))
 				return fail(CLI_EXIT_USAGE, "bad --route \"%s\": %s",
 					    optarg, why);
 			if (list_add(routes, sizeof(routes), optarg))

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "mavpn/log.h"
+#include "mavpn/prefix.h"
 #include "registry.h"
 
 struct registry {
@@ -187,15 +188,21 @@ static int registry_prepare(struct registry *r, const char *sql,
 
 int registry_overlay(struct registry *r, uint32_t *net, uint8_t *plen)
 {
-	const char *why;
+	const unsigned char *text;
 	sqlite3_stmt *st;
+	struct prefix p;
 	int ret = -EIO;
 
 	if (registry_prepare(r, "SELECT overlay FROM meta WHERE id = 1", &st))
 		return -EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		ret = authsrv_parse_cidr((const char *)sqlite3_column_text(st, 0),
-					 net, plen, 8, &why) ? -EIO : 0;
+	text = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) :
+						NULL;
+	if (text && !prefix_parse((const char *)text, PREFIX_PARSE_V4, &p,
+				  NULL) && p.plen >= 8) {
+		*net = p.v4;
+		*plen = p.plen;
+		ret = 0;
+	}
 	sqlite3_finalize(st);
 	return ret;
 }

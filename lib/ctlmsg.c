@@ -4,7 +4,9 @@
  * ctla_table (each attribute's wire kind, field and size limit) and
  * ctlmsg_required (the attributes each message type must carry). Adding an
  * attribute or a message type is a table edit; the encode and decode loops
- * never name a field.
+ * never name a field. The one repeated attribute (CTLA_ROUTE, kind
+ * CTLA_K_ROUTE) has its own pair of functions, as its field is an array
+ * with a count.
  *
  * The decoder parses bytes from an authenticated peer, but a compromised or
  * buggy peer must still not be able to make it read outside the frame: every
@@ -29,6 +31,7 @@ enum ctla_kind {
 	CTLA_K_IP4,		/* 4 bytes kept in network order */
 	CTLA_K_KEY32,		/* CTLMSG_KEY_LEN raw bytes */
 	CTLA_K_STRING,		/* no NUL on the wire; < field size */
+	CTLA_K_ROUTE,		/* repeated: struct ctlmsg_route routes[n_routes] */
 };
 
 struct ctla_desc {
@@ -59,8 +62,7 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_DST_PORT]		= FIELD(CTLA_K_BE16, dst_port),
 	[CTLA_PROTO]		= FIELD(CTLA_K_U8, proto),
 	[CTLA_MAX_PACKETS]	= FIELD(CTLA_K_BE32, max_packets),
-	[CTLA_ROUTES]		= FIELD(CTLA_K_STRING, routes),
-	[CTLA_NET_ROUTES]	= FIELD(CTLA_K_STRING, net_routes),
+	[CTLA_ROUTE]		= FIELD(CTLA_K_ROUTE, routes),
 };
 
 /* The table's field sizes must agree with the header's limits. */
@@ -68,7 +70,12 @@ _Static_assert(sizeof(((struct ctlmsg *)0)->name) == CTLMSG_NAME_MAX, "name");
 _Static_assert(sizeof(((struct ctlmsg *)0)->token) == CTLMSG_TOKEN_MAX, "token");
 _Static_assert(sizeof(((struct ctlmsg *)0)->reason) == CTLMSG_REASON_MAX, "reason");
 _Static_assert(sizeof(((struct ctlmsg *)0)->app) == CTLMSG_APP_MAX, "app");
-_Static_assert(sizeof(((struct ctlmsg *)0)->routes) == CTLMSG_ROUTES_MAX, "routes");
+_Static_assert(sizeof(((struct ctlmsg *)0)->routes) ==
+	       CTLMSG_ROUTES_MAX * sizeof(struct ctlmsg_route), "routes");
+/* A full list of the longest routes fits in a frame with room to spare for
+ * the other attributes of HELLO_ACK, KEY_GRANT and KEY_PUSH. */
+_Static_assert(CTLMSG_ROUTES_MAX * (CTLA_HDR_LEN + CTLMSG_ROUTE_LEN6) +
+	       2048 <= CTLMSG_MAX_BODY, "CTLMSG_ROUTES_MAX routes fit a frame");
 _Static_assert(sizeof(((struct ctlmsg *)0)->csr) == CTLMSG_PEM_MAX, "csr");
 _Static_assert(CTLA_MAX <= 32, "present is a 32-bit mask");
 
@@ -158,6 +165,8 @@ static int ctla_value_len(const struct ctla_desc *d, const struct ctlmsg *m)
 	case CTLA_K_STRING:
 		n = strnlen((const char *)f, d->size);
 		return n < d->size ? (int)n : -EINVAL;
+	case CTLA_K_ROUTE:	/* ctla_put_routes() */
+		break;
 	}
 	return -EINVAL;
 }
@@ -186,14 +195,101 @@ static void ctla_put_value(const struct ctla_desc *d, const struct ctlmsg *m,
 	case CTLA_K_STRING:
 		memcpy(p, f, len);
 		break;
+	case CTLA_K_ROUTE:	/* ctla_put_routes() */
+		break;
 	}
+}
+
+/* ---- CTLA_ROUTE, the repeated attribute ---- */
+
+static int ctla_route_len(const struct ctlmsg_route *r)
+{
+	if (!prefix_valid(&r->prefix))
+		return -EINVAL;
+	return r->prefix.family == AF_INET ? CTLMSG_ROUTE_LEN4 :
+					     CTLMSG_ROUTE_LEN6;
+}
+
+/* Every route of @m as one attribute @a each, at @buf + *@off. */
+static int ctla_put_routes(unsigned int a, const struct ctlmsg *m,
+			   uint8_t *buf, size_t limit, size_t *off)
+{
+	const struct ctlmsg_route *r;
+	uint8_t *p;
+	uint32_t i;
+	int vlen;
+
+	if (m->n_routes == 0 || m->n_routes > CTLMSG_ROUTES_MAX)
+		return -EINVAL;
+	for (i = 0; i < m->n_routes; i++) {
+		r = &m->routes[i];
+		vlen = ctla_route_len(r);
+		if (vlen < 0)
+			return vlen;
+		if (limit - *off < CTLA_HDR_LEN + (size_t)vlen)
+			return -EMSGSIZE;
+		p = buf + *off;
+		put_be16(p, a);
+		put_be16(p + 2, vlen);
+		p += CTLA_HDR_LEN;
+		if (r->prefix.family == AF_INET) {
+			p[0] = CTLMSG_ROUTE_INET;
+			memcpy(p + 2, &r->prefix.v4, 4);
+		} else {
+			p[0] = CTLMSG_ROUTE_INET6;
+			memcpy(p + 2, r->prefix.v6, 16);
+		}
+		p[1] = r->prefix.plen;
+		memcpy(p + vlen - 4, &r->gw, 4);
+		*off += CTLA_HDR_LEN + vlen;
+	}
+	return 0;
+}
+
+/* One route value of @len bytes at @p, appended to @m. */
+static int ctla_get_route(struct ctlmsg *m, const uint8_t *p, size_t len)
+{
+	struct ctlmsg_route r;
+
+	if (m->n_routes == CTLMSG_ROUTES_MAX || len < 2)
+		return -EBADMSG;
+	memset(&r, 0, sizeof(r));
+	if (p[0] == CTLMSG_ROUTE_INET && len == CTLMSG_ROUTE_LEN4) {
+		r.prefix.family = AF_INET;
+		memcpy(&r.prefix.v4, p + 2, 4);
+	} else if (p[0] == CTLMSG_ROUTE_INET6 && len == CTLMSG_ROUTE_LEN6) {
+		r.prefix.family = AF_INET6;
+		memcpy(r.prefix.v6, p + 2, 16);
+	} else {
+		return -EBADMSG;
+	}
+	r.prefix.plen = p[1];
+	/* plen in range, host bits zero: one encoding per route. */
+	if (!prefix_valid(&r.prefix))
+		return -EBADMSG;
+	memcpy(&r.gw, p + len - 4, 4);
+	m->routes[m->n_routes++] = r;
+	return 0;
+}
+
+int ctlmsg_add_route(struct ctlmsg *m, const struct prefix *p, uint32_t gw)
+{
+	if (!prefix_valid(p))
+		return -EINVAL;
+	if (m->n_routes >= CTLMSG_ROUTES_MAX)
+		return -ENOSPC;
+	m->routes[m->n_routes].prefix = *p;
+	m->routes[m->n_routes].gw = gw;
+	m->n_routes++;
+	m->present |= CTLA_BIT(CTLA_ROUTE);
+	return 0;
 }
 
 int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap)
 {
 	size_t limit = cap, off;
 	unsigned int a;
-	int vlen;
+	int vlen, ret;
 
 	if (!ctlmsg_type_valid(m->type))
 		return -EINVAL;
@@ -217,6 +313,12 @@ int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap)
 
 		if (!(m->present & CTLA_BIT(a)) || d->kind == CTLA_K_NONE)
 			continue;
+		if (d->kind == CTLA_K_ROUTE) {
+			ret = ctla_put_routes(a, m, buf, limit, &off);
+			if (ret)
+				return ret;
+			continue;
+		}
 		vlen = ctla_value_len(d, m);
 		if (vlen < 0)
 			return vlen;
@@ -291,6 +393,8 @@ static int ctla_get_value(const struct ctla_desc *d, struct ctlmsg *m,
 		memcpy(f, p, len);
 		f[len] = 0;
 		return 0;
+	case CTLA_K_ROUTE:	/* ctla_get_route() */
+		break;
 	}
 	return -EBADMSG;
 }
@@ -332,7 +436,13 @@ int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m)
 			goto bad;
 		/* Unknown ids are skipped so a newer peer can add optional
 		 * attributes without breaking us. */
-		if (a > 0 && a < CTLA_MAX && ctla_table[a].kind != CTLA_K_NONE) {
+		if (a > 0 && a < CTLA_MAX &&
+		    ctla_table[a].kind == CTLA_K_ROUTE) {
+			if (ctla_get_route(m, body + off, alen))
+				goto bad;
+			m->present |= CTLA_BIT(a);
+		} else if (a > 0 && a < CTLA_MAX &&
+			   ctla_table[a].kind != CTLA_K_NONE) {
 			if (m->present & CTLA_BIT(a))
 				goto bad;
 			ret = ctla_get_value(&ctla_table[a], m, body + off,

@@ -14,8 +14,13 @@
 
 int datapath_set_routes(struct datapath *dp, const struct dp_route *r, int n)
 {
+	int i;
+
 	if (!dp || n < 0 || n > DP_ROUTES_MAX || (n && !r))
 		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (r[i].prefix.family != AF_INET || !prefix_valid(&r[i].prefix))
+			return -EINVAL;
 	/* Workers read the table under the rdlock, once per batch. */
 	pthread_rwlock_wrlock(&dp->lock);
 	memcpy(dp->routes, r, (size_t)n * sizeof(*r));

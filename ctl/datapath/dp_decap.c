@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "mavpn/aead.h"
+#include "mavpn/prefix.h"
 #include "mavpn/wire.h"
 #include "dp_decap.h"
 
@@ -49,14 +50,12 @@ const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,
 				       uint32_t ip)
 {
 	const struct dp_route *best = NULL;
-	uint32_t mask;
 	int i;
 
-	for (i = 0; i < n; i++) {
-		mask = r[i].plen ? htonl(~0u << (32 - r[i].plen)) : 0;
-		if ((ip & mask) == r[i].net && (!best || r[i].plen > best->plen))
+	for (i = 0; i < n; i++)
+		if (prefix_contains4(&r[i].prefix, ip) &&
+		    (!best || r[i].prefix.plen > best->prefix.plen))
 			best = &r[i];
-	}
 	return best;
 }
 

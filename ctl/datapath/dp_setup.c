@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 
 #include "mavpn/log.h"
+#include "mavpn/prefix.h"
 #include "mavpn/wire.h"
 #include "dp_internal.h"
 
@@ -189,7 +190,7 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 	strcpy(dp->ul_name, cfg->underlay_ifname);
 	dp->cfg.overlay_ifname = dp->ov_name;
 	dp->cfg.underlay_ifname = dp->ul_name;
-	dp->net_mask = htonl(~0u << (32 - cfg->overlay_plen));
+	dp->net_mask = prefix_mask4(cfg->overlay_plen);
 	dp->st.workers = cfg->workers;
 	pthread_rwlock_init(&dp->lock, NULL);
 	pthread_mutex_init(&dp->req_lock, NULL);

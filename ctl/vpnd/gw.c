@@ -1,92 +1,131 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* The gateway table of one vpnd (see gw.h). */
+/*
+ * The gateway table of one vpnd (see gw.h): two longest-prefix-match
+ * tables (own, net: value = gateway), a spare pair that HELLO_ACK fills
+ * and swaps in, and STATE/routes. No kernel, shim or data plane here.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "mavpn/datapath.h"
 #include "mavpn/log.h"
 #include "gw.h"
-#include "shim.h"
 
 #define GW_FILE		"routes"
 
 struct gw {
 	char path[PATH_MAX];
-	char ifname[IF_NAMESIZE];
 	uint32_t self_ip;
-	struct route overlay;		/* the overlay prefix */
-	struct shim *shim;
-	struct datapath *dp;
-	int n_own, n_net;
-	struct route own[ROUTE_MAX];
-	struct route net[ROUTE_MAX];
+	struct prefix_table *own, *net;
+	struct prefix_table *own2, *net2;	/* spare: gw_hello() */
 };
 
-static bool route_has(const struct route *r, uint32_t ip)
+static void change_add(struct gw_changes *ch, enum gw_op op,
+		       const struct prefix *p, uint32_t gw, bool own)
 {
-	uint32_t mask = r->plen ? htonl(~0u << (32 - r->plen)) : 0;
-
-	return (ip & mask) == r->net;
-}
-
-static int route_find(const struct route *t, int n, const struct route *r)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (t[i].net == r->net && t[i].plen == r->plen)
-			return i;
-	return -1;
-}
-
-/* Longest prefix match over the net routes; NULL if none. */
-static const struct route *gw_lookup(const struct gw *g, uint32_t dst)
-{
-	const struct route *best = NULL;
-	int i;
-
-	for (i = 0; i < g->n_net; i++)
-		if (route_has(&g->net[i], dst) &&
-		    (!best || g->net[i].plen > best->plen))
-			best = &g->net[i];
-	return best;
+	/* Cannot overflow: at most a delete and an add per table entry. */
+	if (ch->n < GW_CHANGES_MAX)
+		ch->c[ch->n++] = (struct gw_change){
+			.op = op,
+			.r = { .prefix = *p, .gw = gw, .own = own },
+		};
 }
 
 uint32_t gw_key_dst(const struct gw *g, uint32_t dst)
 {
-	const struct route *r = g ? gw_lookup(g, dst) : NULL;
+	uint64_t gw;
 
-	return r ? r->gw : 0;
+	if (!g || prefix_table_lookup4(g->net, dst, NULL, &gw))
+		return 0;
+	return (uint32_t)gw;
 }
 
 bool gw_is_remote(const struct gw *g, uint32_t dst)
 {
-	return g && gw_lookup(g, dst);
+	return g && !prefix_table_lookup4(g->net, dst, NULL, NULL);
+}
+
+unsigned int gw_n_own(const struct gw *g)
+{
+	return prefix_table_count(g->own);
+}
+
+struct gw_collect {
+	struct gw_route *out;
+	int n, max;
+	bool own;
+};
+
+static int gw_collect_one(void *arg, const struct prefix *p, uint64_t val)
+{
+	struct gw_collect *c = arg;
+
+	if (c->n == c->max)
+		return 1;
+	c->out[c->n++] = (struct gw_route){ .prefix = *p,
+					    .gw = c->own ? 0 : (uint32_t)val,
+					    .own = c->own };
+	return 0;
+}
+
+static int gw_route_cmp(const void *a, const void *b)
+{
+	return prefix_cmp(&((const struct gw_route *)a)->prefix,
+			  &((const struct gw_route *)b)->prefix);
+}
+
+/* The entries of @t (sorted) after the @n already in @out. */
+static int gw_collect(const struct prefix_table *t, bool own,
+		      struct gw_route *out, int n, int max)
+{
+	struct gw_collect c = { .out = out, .n = n, .max = max, .own = own };
+
+	prefix_table_walk(t, gw_collect_one, &c);
+	qsort(out + n, c.n - n, sizeof(*out), gw_route_cmp);
+	return c.n;
+}
+
+int gw_routes(const struct gw *g, struct gw_route *out, int max)
+{
+	return gw_collect(g->net, false, out, gw_collect(g->own, true, out, 0,
+							 max), max);
+}
+
+/* An add for every route of the table, in gw_routes() order. */
+static void gw_add_all(const struct gw *g, struct gw_changes *ch)
+{
+	struct gw_route r[GW_ROUTES_MAX];
+	int i, n = gw_routes(g, r, GW_ROUTES_MAX);
+
+	for (i = 0; i < n; i++)
+		change_add(ch, GW_ADD, &r[i].prefix, r[i].gw, r[i].own);
 }
 
 static int gw_save(const struct gw *g)
 {
-	char tmp[PATH_MAX + 8], ip[INET_ADDRSTRLEN], cidr[24];
-	int i, err = 0;
+	char tmp[PATH_MAX + 8], ip[INET_ADDRSTRLEN], cidr[PREFIX_STRLEN];
+	struct gw_route r[GW_ROUTES_MAX];
+	int i, n, err = 0;
 	FILE *f;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", g->path);
 	f = fopen(tmp, "we");
 	if (!f)
 		return -errno;
-	for (i = 0; i < g->n_own; i++)
-		fprintf(f, "own %s\n", route_str(&g->own[i], cidr, sizeof(cidr)));
-	for (i = 0; i < g->n_net; i++)
-		fprintf(f, "net %s %s\n",
-			route_str(&g->net[i], cidr, sizeof(cidr)),
-			g->net[i].gw ? inet_ntop(AF_INET, &g->net[i].gw, ip,
-						 sizeof(ip)) : "-");
+	n = gw_routes(g, r, GW_ROUTES_MAX);
+	for (i = 0; i < n; i++) {
+		prefix_format(&r[i].prefix, cidr, sizeof(cidr));
+		if (r[i].own)
+			fprintf(f, "own %s\n", cidr);
+		else
+			fprintf(f, "net %s %s\n", cidr, r[i].gw ?
+				inet_ntop(AF_INET, &r[i].gw, ip, sizeof(ip)) :
+				"-");
+	}
 	if (fflush(f) || fsync(fileno(f)))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -98,64 +137,24 @@ static int gw_save(const struct gw *g)
 	return err;
 }
 
-/*
- * Make kernel, socket shim and data plane match the table. @old/@n_old:
- * the net routes before, whose kernel routes and protection go if they are
- * not in the table any more.
- */
-static void gw_apply(struct gw *g, const struct route *old, int n_old)
+static void gw_changed(const struct gw *g)
 {
-	struct dp_route dr[2 * ROUTE_MAX];
-	char cidr[24];
-	int i, n = 0, err;
+	int err = gw_save(g);
 
-	for (i = 0; i < n_old; i++) {
-		if (route_find(g->net, g->n_net, &old[i]) >= 0)
-			continue;
-		route_kernel_del(g->ifname, &old[i]);
-		route_blackhole_del(&old[i]);
-		shim_unprotect(g->shim, old[i].net, old[i].plen);
-	}
-	for (i = 0; i < g->n_net; i++) {
-		err = route_blackhole_add(&g->net[i]);
-		if (!err)
-			err = route_kernel_add(g->ifname, &g->net[i],
-					       g->self_ip);
-		if (!err)
-			err = shim_protect(g->shim, g->net[i].net,
-					   g->net[i].plen);
-		if (err)
-			log_err("gw: cannot route %s via %s: %s",
-				route_str(&g->net[i], cidr, sizeof(cidr)),
-				g->ifname, strerror(-err));
-	}
-	for (i = 0; i < g->n_own; i++)
-		dr[n++] = (struct dp_route){ .net = g->own[i].net,
-					     .plen = g->own[i].plen,
-					     .local = 1 };
-	for (i = 0; i < g->n_net; i++)
-		dr[n++] = (struct dp_route){ .net = g->net[i].net,
-					     .plen = g->net[i].plen,
-					     .gw = g->net[i].gw };
-	err = datapath_set_routes(g->dp, dr, n);
-	if (err)
-		log_err("gw: data plane refused the routes: %s", strerror(-err));
-	/* A gateway forwards decrypted traffic into its LAN and back. */
-	if (g->n_own) {
-		err = route_ip_forward(true);
-		if (err)
-			log_err("gw: cannot enable ip_forward: %s",
-				strerror(-err));
-	}
-	err = gw_save(g);
 	if (err)
 		log_warn("gw: cannot save %s: %s", g->path, strerror(-err));
 }
 
+static unsigned int gw_count(const struct gw *g)
+{
+	return prefix_table_count(g->own) + prefix_table_count(g->net);
+}
+
+/* STATE/routes: "own CIDR" and "net CIDR GW|-" lines; others skipped. */
 static int gw_load(struct gw *g)
 {
-	char line[128], kind[8], cidr[32], gwip[INET_ADDRSTRLEN];
-	struct route r;
+	char line[128], kind[8], cidr[PREFIX_STRLEN], gwip[INET_ADDRSTRLEN];
+	struct prefix p;
 	struct in_addr a;
 	FILE *f;
 	int n;
@@ -164,24 +163,26 @@ static int gw_load(struct gw *g)
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
 	while (fgets(line, sizeof(line), f)) {
-		n = sscanf(line, "%7s %31s %15s", kind, cidr, gwip);
-		if (n < 2 || route_parse(cidr, 0, &r, 1) != 1)
+		n = sscanf(line, "%7s %49s %15s", kind, cidr, gwip);
+		if (n < 2 || gw_count(g) == GW_ROUTES_MAX ||
+		    prefix_parse(cidr, PREFIX_PARSE_V4 |
+				 PREFIX_PARSE_CLEAR_HOST, &p, NULL))
 			continue;
-		if (!strcmp(kind, "own") && g->n_own < ROUTE_MAX) {
-			g->own[g->n_own++] = r;
-		} else if (!strcmp(kind, "net") && g->n_net < ROUTE_MAX) {
-			if (n == 3 && inet_pton(AF_INET, gwip, &a) == 1)
-				r.gw = a.s_addr;
-			g->net[g->n_net++] = r;
+		if (!strcmp(kind, "own")) {
+			prefix_table_add(g->own, &p, 0);
+		} else if (!strcmp(kind, "net")) {
+			a.s_addr = 0;
+			if (n == 3 && inet_pton(AF_INET, gwip, &a) != 1)
+				a.s_addr = 0;
+			prefix_table_add(g->net, &p, a.s_addr);
 		}
 	}
 	fclose(f);
 	return 0;
 }
 
-struct gw *gw_open(const char *state_dir, const char *ifname,
-		   uint32_t self_ip, uint8_t plen, struct shim *shim,
-		   struct datapath *dp)
+struct gw *gw_new(const char *state_dir, uint32_t self_ip,
+		  struct gw_changes *ch)
 {
 	struct gw *g = calloc(1, sizeof(*g));
 	int err;
@@ -189,130 +190,142 @@ struct gw *gw_open(const char *state_dir, const char *ifname,
 	if (!g)
 		return NULL;
 	snprintf(g->path, sizeof(g->path), "%s/%s", state_dir, GW_FILE);
-	snprintf(g->ifname, sizeof(g->ifname), "%s", ifname);
 	g->self_ip = self_ip;
-	g->overlay.plen = plen;
-	g->overlay.net = self_ip & (plen ? htonl(~0u << (32 - plen)) : 0);
-	g->shim = shim;
-	g->dp = dp;
-	err = route_blackhole_add(&g->overlay);
-	if (err)
-		log_warn("gw: cannot add the overlay blackhole route: %s",
-			 strerror(-err));
+	g->own = prefix_table_new(GW_ROUTES_MAX);
+	g->net = prefix_table_new(GW_ROUTES_MAX);
+	g->own2 = prefix_table_new(GW_ROUTES_MAX);
+	g->net2 = prefix_table_new(GW_ROUTES_MAX);
+	if (!g->own || !g->net || !g->own2 || !g->net2) {
+		gw_free(g);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ch->n = 0;
 	err = gw_load(g);
 	if (err) {
 		log_warn("gw: cannot read %s: %s", g->path, strerror(-err));
-		g->n_own = g->n_net = 0;
+		prefix_table_clear(g->own);
+		prefix_table_clear(g->net);
 	}
-	if (g->n_own || g->n_net) {
-		log_info("gw: restored %d own and %d network routes from %s",
-			 g->n_own, g->n_net, g->path);
-		gw_apply(g, NULL, 0);
+	if (gw_count(g)) {
+		log_info("gw: restored %u own and %u network routes from %s",
+			 prefix_table_count(g->own),
+			 prefix_table_count(g->net), g->path);
+		gw_add_all(g, ch);
 	}
 	return g;
 }
 
 void gw_free(struct gw *g)
 {
-	int i;
-
 	if (!g)
 		return;
-	/* A clean stop: the host is as before vpnd (mavpn0 goes too). */
-	for (i = 0; i < g->n_net; i++)
-		route_blackhole_del(&g->net[i]);
-	route_blackhole_del(&g->overlay);
+	prefix_table_free(g->own);
+	prefix_table_free(g->net);
+	prefix_table_free(g->own2);
+	prefix_table_free(g->net2);
 	free(g);
 }
 
-/* "cidr[=gw],..." into @out; -EINVAL if anything is malformed. */
-static int gw_parse_net(const char *list, struct route *out, int max)
+struct gw_gone {
+	const struct prefix_table *now;
+	struct gw_changes *ch;
+	bool own;
+};
+
+static int gw_gone_one(void *arg, const struct prefix *p, uint64_t val)
 {
-	char buf[512], *tok, *save = NULL, *eq;
-	struct in_addr a;
-	int n = 0;
+	struct gw_gone *w = arg;
 
-	if (strlen(list) >= sizeof(buf))
-		return -EINVAL;
-	strcpy(buf, list);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (n == max)
-			return -EINVAL;
-		eq = strchr(tok, '=');
-		if (eq)
-			*eq = '\0';
-		if (route_parse(tok, 0, &out[n], 1) != 1)
-			return -EINVAL;
-		if (eq) {
-			if (inet_pton(AF_INET, eq + 1, &a) != 1)
-				return -EINVAL;
-			out[n].gw = a.s_addr;
-		}
-		n++;
-	}
-	return n;
-}
-
-int gw_hello(struct gw *g, const char *own, const char *net)
-{
-	struct route o[ROUTE_MAX], nt[ROUTE_MAX], old[ROUTE_MAX];
-	int no = g->n_own, nn = g->n_net, n_old = g->n_net, i, j;
-
-	if (own) {
-		no = route_parse(own, 0, o, ROUTE_MAX);
-		if (no < 0)
-			return no;
-	}
-	if (net) {
-		nn = gw_parse_net(net, nt, ROUTE_MAX);
-		if (nn < 0)
-			return nn;
-		/* keep what KEY_GRANTs taught us where HELLO has no gw */
-		for (i = 0; i < nn; i++) {
-			j = route_find(g->net, g->n_net, &nt[i]);
-			if (!nt[i].gw && j >= 0)
-				nt[i].gw = g->net[j].gw;
-		}
-	}
-	memcpy(old, g->net, sizeof(old));
-	if (own) {
-		memcpy(g->own, o, sizeof(o));
-		g->n_own = no;
-	}
-	if (net) {
-		memcpy(g->net, nt, sizeof(nt));
-		g->n_net = nn;
-	}
-	log_info("gw: %d own routes (%s), %d network routes (%s)", g->n_own,
-		 own ? own : "unchanged", g->n_net, net ? net : "unchanged");
-	gw_apply(g, old, n_old);
+	if (prefix_table_get(w->now, p, NULL))
+		change_add(w->ch, GW_DEL, p, (uint32_t)val, w->own);
 	return 0;
 }
 
-int gw_learn(struct gw *g, uint32_t peer_ip, const char *routes)
+static int gw_change_cmp(const void *a, const void *b)
 {
-	struct route r[ROUTE_MAX], old[ROUTE_MAX];
-	int n, i, j, n_old = g->n_net;
-	bool changed = false;
+	return prefix_cmp(&((const struct gw_change *)a)->r.prefix,
+			  &((const struct gw_change *)b)->r.prefix);
+}
 
-	n = route_parse(routes, peer_ip, r, ROUTE_MAX);
-	if (n <= 0)
-		return n;
-	memcpy(old, g->net, sizeof(old));
+/* A delete for each entry of @was not in @now, in prefix order. */
+static void gw_gone(const struct prefix_table *was,
+		    const struct prefix_table *now, bool own,
+		    struct gw_changes *ch)
+{
+	struct gw_gone w = { .now = now, .ch = ch, .own = own };
+	unsigned int first = ch->n;
+
+	prefix_table_walk(was, gw_gone_one, &w);
+	qsort(ch->c + first, ch->n - first, sizeof(ch->c[0]), gw_change_cmp);
+}
+
+int gw_hello(struct gw *g, const struct ctlmsg_route *r, unsigned int n,
+	     struct gw_changes *ch)
+{
+	struct prefix_table *t;
+	unsigned int i, n4 = 0;
+	uint64_t old;
+
+	ch->n = 0;
+	for (i = 0; i < n; i++)
+		n4 += r[i].prefix.family == AF_INET;
+	if (n4 > GW_ROUTES_MAX)
+		return -E2BIG;
+	prefix_table_clear(g->own2);
+	prefix_table_clear(g->net2);
 	for (i = 0; i < n; i++) {
-		/* our own LAN is never reached through the overlay */
-		if (route_find(g->own, g->n_own, &r[i]) >= 0)
+		if (r[i].prefix.family != AF_INET)
 			continue;
-		j = route_find(g->net, g->n_net, &r[i]);
-		if (j < 0 && g->n_net < ROUTE_MAX)
-			j = g->n_net++;
-		else if (j < 0 || g->net[j].gw == peer_ip)
-			continue;
-		g->net[j] = r[i];
-		changed = true;
+		/* A prefix listed twice keeps its first gateway. */
+		if (r[i].gw == g->self_ip) {
+			prefix_table_add(g->own2, &r[i].prefix, 0);
+		} else if (r[i].gw) {
+			prefix_table_add(g->net2, &r[i].prefix, r[i].gw);
+		} else {
+			/* keep what a KEY_GRANT taught us */
+			if (prefix_table_get(g->net, &r[i].prefix, &old))
+				old = 0;
+			prefix_table_add(g->net2, &r[i].prefix, old);
+		}
 	}
-	if (changed)
-		gw_apply(g, old, n_old);
+	gw_gone(g->own, g->own2, true, ch);
+	gw_gone(g->net, g->net2, false, ch);
+	t = g->own;
+	g->own = g->own2;
+	g->own2 = t;
+	t = g->net;
+	g->net = g->net2;
+	g->net2 = t;
+	gw_add_all(g, ch);
+	log_info("gw: %u own routes, %u network routes",
+		 prefix_table_count(g->own), prefix_table_count(g->net));
+	gw_changed(g);
 	return 0;
+}
+
+int gw_learn(struct gw *g, uint32_t peer_ip, const struct ctlmsg_route *r,
+	     unsigned int n, struct gw_changes *ch)
+{
+	const struct prefix *p;
+	unsigned int i;
+	uint64_t gw;
+	int have;
+
+	ch->n = 0;
+	for (i = 0; i < n; i++) {
+		p = &r[i].prefix;
+		/* our own LAN is never reached through the overlay */
+		if (p->family != AF_INET || !prefix_table_get(g->own, p, NULL))
+			continue;
+		have = !prefix_table_get(g->net, p, &gw);
+		if ((have && gw == peer_ip) ||
+		    (!have && gw_count(g) == GW_ROUTES_MAX))
+			continue;
+		prefix_table_set(g->net, p, peer_ip);
+		change_add(ch, GW_ADD, p, peer_ip, false);
+	}
+	if (ch->n)
+		gw_changed(g);
+	return (int)ch->n;
 }

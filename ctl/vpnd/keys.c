@@ -23,6 +23,7 @@
 #include "chan.h"
 #include "flowlog.h"
 #include "gw.h"
+#include "route.h"
 #include "shim.h"
 #include "keys.h"
 #include "verbs.h"
@@ -300,8 +301,18 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 
 /* ---- control channel messages ------------------------------------------ */
 
+/* A key's peer brought its LAN prefixes: route them to it. */
+static void keys_learn_routes(struct vpnd *v, const struct ctlmsg *m)
+{
+	struct gw_changes ch;
+
+	if (gw_learn(v->gw, m->overlay_ip, m->routes, m->n_routes, &ch) > 0)
+		route_apply(v->rt, v->gw, &ch);
+}
+
 void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 {
+	struct gw_changes ch;
 	struct vpnd *v = arg;
 	char ip[INET_ADDRSTRLEN];
 	struct flow *f;
@@ -314,8 +325,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		if (f)
 			f->state = FLOW_FREE;
 		/* Routes first: held LAN packets flush with the key. */
-		if (m->present & CTLA_BIT(CTLA_ROUTES))
-			gw_learn(v->gw, m->overlay_ip, m->routes);
+		keys_learn_routes(v, m);
 		if (!key_install(v, m, 1)) {
 			renew_schedule(v, m, f);
 			v->cnt.key_granted++;
@@ -327,8 +337,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		break;
 	case CTLMSG_KEY_PUSH:
 		key_id = m->key_id;
-		if (m->present & CTLA_BIT(CTLA_ROUTES))
-			gw_learn(v->gw, m->overlay_ip, m->routes);
+		keys_learn_routes(v, m);
 		/* The server grants to the initiator only after our ACK: ACK
 		 * only what the data plane really holds. */
 		if (key_install(v, m, 0))
@@ -341,13 +350,12 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		break;
 	case CTLMSG_HELLO_ACK:
 		/* Gateway routes: ours, and the LANs behind other hosts. */
-		ret = gw_hello(v->gw, (m->present & CTLA_BIT(CTLA_ROUTES)) ?
-			       m->routes : NULL,
-			       (m->present & CTLA_BIT(CTLA_NET_ROUTES)) ?
-			       m->net_routes : NULL);
+		ret = gw_hello(v->gw, m->routes, m->n_routes, &ch);
 		if (ret)
 			log_warn("gw: bad routes in HELLO_ACK: %s",
 				 strerror(-ret));
+		else
+			route_apply(v->rt, v->gw, &ch);
 		break;
 	case CTLMSG_KEY_DENY:
 		v->cnt.key_denied++;

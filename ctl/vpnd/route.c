@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Route primitives (see route.h): the server's route lists and the kernel
- * routes for them. The kernel routes point a gateway's LAN prefix at
+ * The routes of this host (see route.h): the gateway table's changes
+ * applied, and the kernel routes for them. The kernel routes point a gateway's LAN prefix at
  * mavpn0, so the LAN is reached through the overlay's XDP program like any
  * overlay address: encrypted when vpnd runs, dropped when it does not (the
  * route lives and dies with mavpn0, never falling back to the default route
@@ -19,52 +19,110 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 
+#include "mavpn/datapath.h"
+#include "mavpn/log.h"
+#include "gw.h"
 #include "route.h"
+#include "shim.h"
 
-int route_parse(const char *list, uint32_t gw, struct route *out, int max)
+struct route {
+	char ifname[IF_NAMESIZE];
+	uint32_t self_ip;
+	struct prefix overlay;
+	struct shim *shim;
+	struct datapath *dp;
+};
+
+struct route *route_open(const char *ifname, uint32_t self_ip, uint8_t plen,
+			 struct shim *shim, struct datapath *dp)
 {
-	char buf[32], *slash, *end;
-	const char *p = list, *comma;
-	struct in_addr a;
-	size_t len;
-	long plen;
-	int n = 0;
-	uint32_t mask;
+	struct route *rt = calloc(1, sizeof(*rt));
+	int err;
 
-	while (p && *p) {
-		comma = strchr(p, ',');
-		len = comma ? (size_t)(comma - p) : strlen(p);
-		if (!len || len >= sizeof(buf) || n == max ||
-		    (comma && !comma[1]))
-			return -EINVAL;
-		memcpy(buf, p, len);
-		buf[len] = '\0';
-		slash = strchr(buf, '/');
-		if (!slash)
-			return -EINVAL;
-		*slash = '\0';
-		errno = 0;
-		plen = strtol(slash + 1, &end, 10);
-		if (errno || end == slash + 1 || *end || plen < 0 || plen > 32 ||
-		    inet_pton(AF_INET, buf, &a) != 1)
-			return -EINVAL;
-		mask = plen ? htonl(~0u << (32 - plen)) : 0;
-		out[n].net = a.s_addr & mask;
-		out[n].plen = (uint8_t)plen;
-		out[n].gw = gw;
-		n++;
-		p = comma ? comma + 1 : NULL;
-	}
-	return n;
+	if (!rt)
+		return NULL;
+	snprintf(rt->ifname, sizeof(rt->ifname), "%s", ifname);
+	rt->self_ip = self_ip;
+	rt->overlay = prefix_from4(self_ip, plen);
+	rt->shim = shim;
+	rt->dp = dp;
+	err = route_blackhole_add(&rt->overlay);
+	if (err)
+		log_warn("gw: cannot add the overlay blackhole route: %s",
+			 strerror(-err));
+	return rt;
 }
 
-const char *route_str(const struct route *r, char *buf, unsigned int len)
+void route_close(struct route *rt, const struct gw *g)
 {
-	char ip[INET_ADDRSTRLEN];
+	struct gw_route r[GW_ROUTES_MAX];
+	int i, n;
 
-	snprintf(buf, len, "%s/%u", inet_ntop(AF_INET, &r->net, ip, sizeof(ip)),
-		 r->plen);
-	return buf;
+	if (!rt)
+		return;
+	/* A clean stop: the host is as before vpnd (mavpn0 goes too). */
+	n = g ? gw_routes(g, r, GW_ROUTES_MAX) : 0;
+	for (i = 0; i < n; i++)
+		if (!r[i].own)
+			route_blackhole_del(&r[i].prefix);
+	route_blackhole_del(&rt->overlay);
+	free(rt);
+}
+
+/* A net route: kernel route via the overlay (over its blackhole) and
+ * protection in the socket shim; or their removal. */
+static void route_net(struct route *rt, const struct gw_change *c)
+{
+	const struct prefix *p = &c->r.prefix;
+	char cidr[PREFIX_STRLEN];
+	int err;
+
+	if (c->op == GW_DEL) {
+		route_kernel_del(rt->ifname, p);
+		route_blackhole_del(p);
+		shim_unprotect(rt->shim, p->v4, p->plen);
+		return;
+	}
+	err = route_blackhole_add(p);
+	if (!err)
+		err = route_kernel_add(rt->ifname, p, rt->self_ip);
+	if (!err)
+		err = shim_protect(rt->shim, p->v4, p->plen);
+	if (err)
+		log_err("gw: cannot route %s via %s: %s",
+			prefix_format(p, cidr, sizeof(cidr)), rt->ifname,
+			strerror(-err));
+}
+
+void route_apply(struct route *rt, const struct gw *g,
+		 const struct gw_changes *ch)
+{
+	struct dp_route dr[GW_ROUTES_MAX];
+	struct gw_route r[GW_ROUTES_MAX];
+	unsigned int i;
+	int n, j, err;
+
+	if (!ch->n)
+		return;
+	/* Deletes come first in @ch: a prefix that moves is freed first. */
+	for (i = 0; i < ch->n; i++)
+		if (!ch->c[i].r.own)
+			route_net(rt, &ch->c[i]);
+	n = gw_routes(g, r, GW_ROUTES_MAX);
+	for (j = 0; j < n; j++)
+		dr[j] = (struct dp_route){ .prefix = r[j].prefix,
+					   .gw = r[j].own ? 0 : r[j].gw,
+					   .local = r[j].own };
+	err = datapath_set_routes(rt->dp, dr, n);
+	if (err)
+		log_err("gw: data plane refused the routes: %s", strerror(-err));
+	/* A gateway forwards decrypted traffic into its LAN and back. */
+	if (gw_n_own(g)) {
+		err = route_ip_forward(true);
+		if (err)
+			log_err("gw: cannot enable ip_forward: %s",
+				strerror(-err));
+	}
 }
 
 struct route_req {
@@ -116,7 +174,7 @@ out:
 }
 
 static int route_msg(int type, int flags, const char *ifname,
-		     const struct route *r, uint32_t src)
+		     const struct prefix *r, uint32_t src)
 {
 	uint32_t oif = ifname ? if_nametoindex(ifname) : 0;
 	uint32_t metric = ROUTE_BLACKHOLE_METRIC;
@@ -134,7 +192,7 @@ static int route_msg(int type, int flags, const char *ifname,
 	q.rt.rtm_protocol = RTPROT_STATIC;
 	q.rt.rtm_scope = ifname ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
 	q.rt.rtm_type = ifname ? RTN_UNICAST : RTN_BLACKHOLE;
-	route_attr(&q, RTA_DST, &r->net, sizeof(r->net));
+	route_attr(&q, RTA_DST, &r->v4, sizeof(r->v4));
 	if (ifname)
 		route_attr(&q, RTA_OIF, &oif, sizeof(oif));
 	else
@@ -144,26 +202,26 @@ static int route_msg(int type, int flags, const char *ifname,
 	return route_talk(&q);
 }
 
-int route_kernel_add(const char *ifname, const struct route *r, uint32_t src)
+int route_kernel_add(const char *ifname, const struct prefix *r, uint32_t src)
 {
 	return route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifname, r,
 			 src);
 }
 
-int route_kernel_del(const char *ifname, const struct route *r)
+int route_kernel_del(const char *ifname, const struct prefix *r)
 {
 	int err = route_msg(RTM_DELROUTE, 0, ifname, r, 0);
 
 	return err == -ESRCH || err == -ENODEV ? 0 : err;
 }
 
-int route_blackhole_add(const struct route *r)
+int route_blackhole_add(const struct prefix *r)
 {
 	return route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, NULL, r,
 			 0);
 }
 
-int route_blackhole_del(const struct route *r)
+int route_blackhole_del(const struct prefix *r)
 {
 	return route_kernel_del(NULL, r);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Route primitives on the vpnd side: parsing the server's route lists
- * ("cidr,cidr"), kernel routes for them via the overlay interface, and the
- * forwarding switch of a gateway host.
+ * The routes of this host outside vpnd: route_apply() makes the kernel
+ * (routes via the overlay interface, their blackholes, the forwarding
+ * switch), the socket shim (protected prefixes) and the data plane (its
+ * route table) follow the changes of the gateway table (gw.h).
  */
 #ifndef MAVPN_CTL_VPND_ROUTE_H
 #define MAVPN_CTL_VPND_ROUTE_H
@@ -10,28 +11,33 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ROUTE_MAX	64
+#include "mavpn/prefix.h"
 
-struct route {
-	uint32_t net;		/* network order, host bits cleared */
-	uint8_t plen;
-	uint32_t gw;		/* gateway's overlay address, 0: our own route */
-};
+struct route;
+struct gw;
+struct gw_changes;
+struct shim;
+struct datapath;
 
 /*
- * Parse "a.b.c.d/n[,a.b.c.d/n]..." into @out (at most @max), each with
- * gateway @gw. Returns the number parsed or -EINVAL (nothing is trusted
- * from a half-parsed list). An empty string is 0 routes.
+ * Routes via @ifname with source @self_ip, protected in @shim, in @dp's
+ * table. Adds the blackhole route of the overlay prefix (@self_ip/@plen).
+ * NULL with errno.
  */
-int route_parse(const char *list, uint32_t gw, struct route *out, int max);
-
-/* "a.b.c.d/n" into @buf (>= 20 bytes). */
-const char *route_str(const struct route *r, char *buf, unsigned int len);
+struct route *route_open(const char *ifname, uint32_t self_ip, uint8_t plen,
+			 struct shim *shim, struct datapath *dp);
+/* Apply @ch; @g is the table after them. Errors are logged. */
+void route_apply(struct route *rt, const struct gw *g,
+		 const struct gw_changes *ch);
+/* Clean stop: remove the blackhole routes of @g's net routes and of the
+ * overlay prefix (mavpn0 and the routes via it go with the interface).
+ * Accepts NULL. */
+void route_close(struct route *rt, const struct gw *g);
 
 /* Add (replace) / delete "net/plen dev @ifname src @src" in the main table.
- * 0 or -errno; delete of a missing route is 0. */
-int route_kernel_add(const char *ifname, const struct route *r, uint32_t src);
-int route_kernel_del(const char *ifname, const struct route *r);
+ * 0 or -errno; delete of a missing route is 0. IPv4. */
+int route_kernel_add(const char *ifname, const struct prefix *r, uint32_t src);
+int route_kernel_del(const char *ifname, const struct prefix *r);
 
 /*
  * "blackhole net/plen metric ROUTE_BLACKHOLE_METRIC": under the route via
@@ -40,8 +46,8 @@ int route_kernel_del(const char *ifname, const struct route *r);
  * then unreachable instead of falling back to the default route in clear.
  */
 #define ROUTE_BLACKHOLE_METRIC	0xffffffffu
-int route_blackhole_add(const struct route *r);
-int route_blackhole_del(const struct route *r);
+int route_blackhole_add(const struct prefix *r);
+int route_blackhole_del(const struct prefix *r);
 
 /* Set net.ipv4.ip_forward in our network namespace. 0 or -errno. */
 int route_ip_forward(bool on);

@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "mavpn/log.h"
+#include "mavpn/prefix.h"
 #include "shim_sock.skel.h"
 #include "shim.h"
 
@@ -184,7 +185,7 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		       const char *overlay_ifname, shim_event_fn fn,
 		       void *arg)
 {
-	uint32_t mask = plen ? htonl(~0u << (32 - plen)) : 0;
+	uint32_t mask = prefix_mask4(plen);
 	uint64_t cookie;
 	struct shim *s;
 	int err;

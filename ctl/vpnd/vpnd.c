@@ -41,6 +41,7 @@
 #include "enroll.h"
 #include "flowlog.h"
 #include "gw.h"
+#include "route.h"
 #include "shim.h"
 #include "state.h"
 #include "keys.h"
@@ -177,6 +178,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	};
 	struct chan_ops ops = { .msg = keys_on_chan_msg,
 				.link = keys_on_chan_link };
+	struct gw_changes ch;
 	struct dp_config dc;
 	struct vpnd *v;
 	char ip[INET_ADDRSTRLEN];
@@ -205,7 +207,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 				o->state_dir, strerror(-err));
 		goto err_free;
 	}
-	v->mask = htonl(~0u << (32 - v->st.overlay_plen));
+	v->mask = prefix_mask4(v->st.overlay_plen);
 	v->net = v->st.overlay_ip & v->mask;
 
 	/* Signals first: a SIGTERM during setup still unwinds cleanly. */
@@ -258,12 +260,18 @@ static int vpnd_run(const struct vpnd_opts *o)
 			 strerror(-err));
 	/* Routes of the last run before the server answers: a LAN prefix
 	 * must reach mavpn0 (and be dropped there), never the default. */
-	v->gw = gw_open(o->state_dir, VPND_OVERLAY_IFNAME, v->st.overlay_ip,
-			v->st.overlay_plen, v->shim, v->dp);
-	if (!v->gw) {
+	v->rt = route_open(VPND_OVERLAY_IFNAME, v->st.overlay_ip,
+			   v->st.overlay_plen, v->shim, v->dp);
+	if (!v->rt) {
 		err = -ENOMEM;
 		goto err_shim;
 	}
+	v->gw = gw_new(o->state_dir, v->st.overlay_ip, &ch);
+	if (!v->gw) {
+		err = -ENOMEM;
+		goto err_gw;
+	}
+	route_apply(v->rt, v->gw, &ch);
 	v->ch = chan_new(&v->st, o->port, &ops, v);
 	if (!v->ch) {
 		err = -errno;
@@ -329,6 +337,7 @@ err_tfd:
 err_ch:
 	chan_free(v->ch);
 err_gw:
+	route_close(v->rt, v->gw);
 	gw_free(v->gw);
 err_shim:
 	shim_close(v->shim);

@@ -73,7 +73,8 @@ struct vpnd {
 	struct datapath *dp;
 	struct shim *shim;
 	struct flowlog *fl;
-	struct gw *gw;			/* gateway routes */
+	struct gw *gw;			/* gateway routes (the table) */
+	struct route *rt;		/* ... applied (route.h) */
 	char attached_file[PATH_MAX];
 	struct ctlsock *cs;
 	struct promhttp *metrics;	/* NULL unless --metrics */

@@ -11,6 +11,8 @@
  * Unknown attributes are skipped (forward compatibility); a duplicate, a
  * wrong length, a string with a NUL or that does not fit, or a missing
  * required attribute for the message type is an error (-EBADMSG).
+ * CTLA_ROUTE is the one repeated attribute: one per route, at most
+ * CTLMSG_ROUTES_MAX, kept in order in routes[0..n_routes).
  */
 #ifndef MAVPN_CTLMSG_H
 #define MAVPN_CTLMSG_H
@@ -19,8 +21,11 @@
 #include <stdint.h>
 
 #include "mavpn/aead.h"
+#include "mavpn/prefix.h"
 
-#define CTLMSG_VERSION		1
+/* 2: routes as repeated binary CTLA_ROUTE attributes (1 carried them as
+ * "cidr,cidr" strings in attributes 19 and 20). */
+#define CTLMSG_VERSION		2
 #define CTLMSG_HDR_LEN		4	/* be32 length prefix */
 #define CTLMSG_MAX_BODY		(32 * 1024)
 
@@ -28,11 +33,11 @@ enum ctlmsg_type {
 	CTLMSG_ENROLL_REQ	= 1,	/* token, csr */
 	CTLMSG_ENROLL_RESP	= 2,	/* name, overlay_ip, overlay_plen, cert, ca */
 	CTLMSG_HELLO		= 3,	/* udp_port (host is authenticated by its TLS cert) */
-	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen */
+	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen, route* */
 	CTLMSG_KEY_REQ		= 5,	/* req_id, overlay_ip (destination), app?, dst_port?, proto? */
-	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets? */
+	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route* */
 	CTLMSG_KEY_DENY		= 7,	/* req_id, overlay_ip, reason */
-	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets? */
+	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route* */
 	CTLMSG_KEY_PUSH_ACK	= 9,	/* key_id */
 	CTLMSG_RESOLVE_REQ	= 10,	/* req_id, name */
 	CTLMSG_RESOLVE_RESP	= 11,	/* req_id, name, overlay_ip (absent: unknown name; reason set) */
@@ -62,11 +67,13 @@ enum ctlmsg_attr {
 	CTLA_DST_PORT		= 16,	/* be16: destination port of the flow (KEY_REQ) */
 	CTLA_PROTO		= 17,	/* u8: IP protocol of the flow (KEY_REQ) */
 	CTLA_MAX_PACKETS	= 18,	/* be32: packets one direction may send under the key */
-	CTLA_ROUTES		= 19,	/* string "cidr,cidr": LAN prefixes behind a host;
-					 * HELLO_ACK: the receiver's own, KEY_GRANT/KEY_PUSH:
-					 * the peer's */
-	CTLA_NET_ROUTES		= 20,	/* string "cidr=gw_overlay_ip,...": HELLO_ACK, every
-					 * other gateway's prefixes (route them to mavpn0) */
+	/* 19, 20: version 1's string route lists; not reused. */
+	CTLA_ROUTE		= 21,	/* repeated, one route each (CTLMSG_ROUTE_*):
+					 * a LAN prefix and its gateway's overlay
+					 * address. HELLO_ACK: the complete list, the
+					 * receiver's own (gateway = its overlay_ip)
+					 * and every other gateway's; KEY_GRANT/
+					 * KEY_PUSH: the peer's (gateway = overlay_ip) */
 	CTLA_MAX
 };
 
@@ -76,7 +83,22 @@ enum ctlmsg_attr {
 #define CTLMSG_REASON_MAX	160
 #define CTLMSG_APP_MAX		256
 #define CTLMSG_KEY_LEN		32
-#define CTLMSG_ROUTES_MAX	1024
+#define CTLMSG_ROUTES_MAX	1024	/* CTLA_ROUTE per message */
+
+/*
+ * CTLA_ROUTE value: u8 family (CTLMSG_ROUTE_INET, CTLMSG_ROUTE_INET6) |
+ * u8 plen | address (4 or 16 bytes, host bits zero) | gateway overlay
+ * address (4 bytes, network order; 0: not known).
+ */
+#define CTLMSG_ROUTE_INET	4
+#define CTLMSG_ROUTE_INET6	6
+#define CTLMSG_ROUTE_LEN4	(2 + 4 + 4)
+#define CTLMSG_ROUTE_LEN6	(2 + 16 + 4)
+
+struct ctlmsg_route {
+	struct prefix prefix;		/* canonical (prefix_valid) */
+	uint32_t gw;			/* network order, 0: not known */
+};
 
 /* CTLA_KEY is the server-minted secret the hosts derive their AEAD keys
  * from (aead_derive_keys): exactly one AEAD key long. */
@@ -99,27 +121,35 @@ struct ctlmsg {
 	char token[CTLMSG_TOKEN_MAX];
 	char reason[CTLMSG_REASON_MAX];
 	char app[CTLMSG_APP_MAX];
-	char routes[CTLMSG_ROUTES_MAX];
-	char net_routes[CTLMSG_ROUTES_MAX];
 	uint16_t dst_port;		/* host order */
 	uint8_t proto;
 	uint32_t max_packets;
 	char csr[CTLMSG_PEM_MAX];
 	char cert[CTLMSG_PEM_MAX];
 	char ca[CTLMSG_PEM_MAX];
+	uint32_t n_routes;		/* CTLA_ROUTE set iff n_routes > 0 */
+	struct ctlmsg_route routes[CTLMSG_ROUTES_MAX];
 };
 
 /* Reset to an empty message of @type (all fields zero, present = 0). */
 void ctlmsg_init(struct ctlmsg *m, uint8_t type);
 
 /*
+ * Append a CTLA_ROUTE (@p, gateway @gw) to @m and set its present bit. 0,
+ * -ENOSPC after CTLMSG_ROUTES_MAX, -EINVAL if @p is not prefix_valid().
+ */
+int ctlmsg_add_route(struct ctlmsg *m, const struct prefix *p, uint32_t gw);
+
+/*
  * Encode @m (every attribute whose bit is in m->present) as a whole frame,
  * length prefix included, into @buf. Returns the frame length, -EMSGSIZE if
  * it does not fit in @cap or CTLMSG_MAX_BODY, -EINVAL if a required
  * attribute of the type is missing.
- * Also -EINVAL for an unknown type or a present string field that fills its
- * whole array (no NUL). Attributes are written in ascending id order, so
- * the encoding of a struct is canonical; bits of unknown ids are ignored.
+ * Also -EINVAL for an unknown type, a present string field that fills its
+ * whole array (no NUL), or CTLA_ROUTE set with n_routes 0, above
+ * CTLMSG_ROUTES_MAX or with an invalid prefix. Attributes are written in
+ * ascending id order (routes in array order), so the encoding of a struct
+ * is canonical; bits of unknown ids are ignored.
  */
 int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap);
 

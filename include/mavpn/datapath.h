@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "mavpn/aead.h"
+#include "mavpn/prefix.h"
 
 #define DP_NAME_MAX	64
 
@@ -105,15 +106,15 @@ int datapath_next_request(struct datapath *dp, uint32_t *overlay_ip);
  * local: gateway unknown yet, packets to it are dropped (counted no-key).
  */
 struct dp_route {
-	uint32_t net;			/* network order */
-	uint8_t plen;
-	uint8_t local;
+	struct prefix prefix;		/* IPv4 */
 	uint32_t gw;			/* network order */
+	uint8_t local;
 };
 
 #define DP_ROUTES_MAX	128
 
-/* Replace the whole route table (at most DP_ROUTES_MAX). 0 or -errno. */
+/* Replace the whole route table (at most DP_ROUTES_MAX, valid IPv4
+ * prefixes). 0 or -errno. */
 int datapath_set_routes(struct datapath *dp, const struct dp_route *r, int n);
 
 /* True if a live key exists for @overlay_ip (network order). */

@@ -5,6 +5,7 @@
  * whatever decodes must survive encode -> decode unchanged, and the
  * encoding of the result must be canonical (encode(decode(encode(m))) is
  * byte-identical), so the two sides can never disagree about a message.
+ * The seeds include HELLO_ACK and KEY_GRANT with repeated CTLA_ROUTE.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -22,12 +23,18 @@ static uint8_t enc1[FRAME_CAP], enc2[FRAME_CAP];
 
 static void check_round_trip(const uint8_t *buf, size_t len)
 {
+	uint32_t i;
 	int n1, n2;
 
 	if (ctlmsg_decode(buf, len, &m1) != 0)
 		return;
 	CHECK(m1.type > 0 && m1.type < CTLMSG_TYPE_MAX);
 	CHECK(!(m1.present & ~((1u << CTLA_MAX) - 2)));
+	/* the repeated attribute: bounded, its bit iff any, each canonical */
+	CHECK(m1.n_routes <= CTLMSG_ROUTES_MAX);
+	CHECK(!(m1.present & CTLA_BIT(CTLA_ROUTE)) == !m1.n_routes);
+	for (i = 0; i < m1.n_routes; i++)
+		CHECK(prefix_valid(&m1.routes[i].prefix));
 	n1 = ctlmsg_encode(&m1, enc1, sizeof(enc1));
 	CHECK(n1 > 0 && (size_t)n1 <= len);
 	CHECK(ctlmsg_frame_len(enc1, n1) == n1);

@@ -23,6 +23,7 @@
 #define FRAME_MAX (CTLMSG_HDR_LEN + CTLMSG_MAX_BODY + 2048)
 
 #define B(a) CTLA_BIT(CTLA_##a)
+#define CTLA_HDR_LEN_TEST 4	/* be16 id | be16 len */
 
 /* Required attributes per type: the header's list, written out again here
  * so a table edit in ctlmsg.c that drifts from the header fails a test. */
@@ -48,7 +49,8 @@ static const uint32_t required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_KEY_REVOKE]	= B(NAME) | B(OVERLAY_IP),
 };
 
-#define ALL_ATTRS (((1u << CTLA_MAX) - 1) & ~1u)
+/* Every attribute id this version knows (19, 20: retired in version 2). */
+#define ALL_ATTRS (((1u << CTLA_MAX) - 1) & ~1u & ~(CTLA_BIT(19) | CTLA_BIT(20)))
 
 /* ---- frame builder ---- */
 
@@ -125,6 +127,14 @@ static int decode_exact(const uint8_t *buf, size_t len, struct ctlmsg *m)
 
 /* ---- a distinctive value for every attribute ---- */
 
+static void add_route(struct ctlmsg *m, const char *cidr, uint32_t gw)
+{
+	struct prefix p;
+
+	assert_int_equal(prefix_parse(cidr, 0, &p, NULL), 0);
+	assert_int_equal(ctlmsg_add_route(m, &p, gw), 0);
+}
+
 static void set_attr(struct ctlmsg *m, unsigned int a)
 {
 	size_t i;
@@ -151,8 +161,11 @@ static void set_attr(struct ctlmsg *m, unsigned int a)
 	case CTLA_DST_PORT: m->dst_port = 8080; break;
 	case CTLA_PROTO: m->proto = 6; break;
 	case CTLA_MAX_PACKETS: m->max_packets = 0x80000001u; break;
-	case CTLA_ROUTES: strcpy(m->routes, "198.19.0.0/24,10.9.0.0/16"); break;
-	case CTLA_NET_ROUTES: strcpy(m->net_routes, "198.19.0.0/24=100.80.0.2"); break;
+	case CTLA_ROUTE:	/* repeated: IPv4, the default route, IPv6 */
+		add_route(m, "198.19.0.0/24", htonl(0x64500002));
+		add_route(m, "0.0.0.0/0", 0);
+		add_route(m, "fd00:1::/48", htonl(0x64500003));
+		break;
 	default: fail_msg("no test value for attribute %u", a);
 	}
 	m->present |= CTLA_BIT(a);
@@ -171,7 +184,8 @@ static void fill(struct ctlmsg *m, uint8_t type, uint32_t attrs)
 static uint8_t frame[FRAME_MAX];
 static struct ctlmsg m1, m2;	/* big: keep them off the stack */
 
-/* Attribute ids of an encoded frame must be strictly ascending. */
+/* Attribute ids of an encoded frame must be strictly ascending, but for
+ * the one repeated attribute. */
 static void assert_ascending(const uint8_t *buf, int len)
 {
 	int off = CTLMSG_HDR_LEN + 4, last = 0;
@@ -180,7 +194,7 @@ static void assert_ascending(const uint8_t *buf, int len)
 		int id = buf[off] << 8 | buf[off + 1];
 		int alen = buf[off + 2] << 8 | buf[off + 3];
 
-		assert_true(id > last);
+		assert_true(id > last || (id == last && id == CTLA_ROUTE));
 		last = id;
 		off += 4 + alen;
 	}
@@ -217,17 +231,17 @@ static void test_round_trip(void **state)
 static void test_exact_bytes(void **state)
 {
 	static const uint8_t ping[] = {
-		0x00, 0x00, 0x00, 0x0c, 0x01, CTLMSG_PING, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x0c, CTLMSG_VERSION, CTLMSG_PING, 0x00, 0x00,
 		0x00, 0x01, 0x00, 0x04, 0xa1, 0xb2, 0xc3, 0xd4,
 	};
 	static const uint8_t key_req[] = {
-		0x00, 0x00, 0x00, 0x19, 0x01, CTLMSG_KEY_REQ, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x19, CTLMSG_VERSION, CTLMSG_KEY_REQ, 0x00, 0x00,
 		0x00, 0x01, 0x00, 0x04, 0xa1, 0xb2, 0xc3, 0xd4,	/* req_id */
 		0x00, 0x06, 0x00, 0x04, 0x0a, 0x63, 0x00, 0x02,	/* overlay_ip */
 		0x00, 0x0f, 0x00, 0x01, 'x',			/* app */
 	};
 	static const uint8_t hello[] = {
-		0x00, 0x00, 0x00, 0x0a, 0x01, CTLMSG_HELLO, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x0a, CTLMSG_VERSION, CTLMSG_HELLO, 0x00, 0x00,
 		0x00, 0x09, 0x00, 0x02, 0xca, 0x6c,		/* 51820 */
 	};
 	int len;
@@ -338,7 +352,8 @@ static const struct dcase {
 } dcases[] = {
 	{ "valid base", M_NONE, 0, 0, 0, 0, 0 },
 	{ "version 0", M_VERSION, 0, 0, 0, 0, -EBADMSG },
-	{ "version 2", M_VERSION, 2, 0, 0, 0, -EBADMSG },
+	{ "version 1 (string routes)", M_VERSION, 1, 0, 0, 0, -EBADMSG },
+	{ "version 3", M_VERSION, 3, 0, 0, 0, -EBADMSG },
 	{ "version 255", M_VERSION, 255, 0, 0, 0, -EBADMSG },
 	{ "type 0", M_TYPE, 0, 0, 0, 0, -EBADMSG },
 	{ "type TYPE_MAX", M_TYPE, CTLMSG_TYPE_MAX, 0, 0, 0, -EBADMSG },
@@ -381,6 +396,11 @@ static const struct dcase {
 	{ "cert 4096", M_ATTR, 0, CTLA_CERT, CTLMSG_PEM_MAX, 1, -EBADMSG },
 	{ "ca 4096", M_ATTR, 0, CTLA_CA, CTLMSG_PEM_MAX, 1, -EBADMSG },
 	{ "empty string", M_ATTR, 0, CTLA_REASON, 0, 1, 0 },
+	{ "route len 0", M_ATTR, 0, CTLA_ROUTE, 0, 0, -EBADMSG },
+	{ "route family 0", M_ATTR, 0, CTLA_ROUTE, CTLMSG_ROUTE_LEN4, 0, -EBADMSG },
+	{ "route 'a's", M_ATTR, 0, CTLA_ROUTE, CTLMSG_ROUTE_LEN6, 1, -EBADMSG },
+	{ "version 1 routes (19) skipped", M_ATTR, 0, 19, 13, 1, 0 },
+	{ "version 1 net_routes (20) skipped", M_ATTR, 0, 20, 13, 1, 0 },
 	{ "unknown attr 0 skipped", M_ATTR, 0, 0, 4, 0, 0 },
 	{ "unknown attr CTLA_MAX skipped", M_ATTR, 0, CTLA_MAX, 7, 0, 0 },
 	{ "unknown attr 0xffff skipped", M_ATTR, 0, 0xffff, 0, 0, 0 },
@@ -591,13 +611,13 @@ static void test_frame_len(void **state)
 static void test_new_attrs(void **state)
 {
 	static const uint8_t want[] = {
-		0, 0, 0, 25, 1, CTLMSG_KEY_REVOKE, 0, 0,
+		0, 0, 0, 25, CTLMSG_VERSION, CTLMSG_KEY_REVOKE, 0, 0,
 		0, 5, 0, 3, 'h', '-', '2',
 		0, 6, 0, 4, 100, 80, 0, 3,
 		0, 16, 0, 2, 0x1f, 0x90,
 	};
 	static const uint8_t req[] = {
-		0, 0, 0, 31, 1, CTLMSG_KEY_REQ, 0, 0,
+		0, 0, 0, 31, CTLMSG_VERSION, CTLMSG_KEY_REQ, 0, 0,
 		0, 1, 0, 4, 0, 0, 0, 7,
 		0, 6, 0, 4, 100, 80, 0, 3,
 		0, 16, 0, 2, 0x1f, 0x90,
@@ -627,6 +647,165 @@ static void test_new_attrs(void **state)
 	assert_int_equal(m2.present, B(REQ_ID) | B(OVERLAY_IP) | B(DST_PORT) |
 			 B(PROTO));
 	assert_string_equal(ctlmsg_type_name(CTLMSG_KEY_REVOKE), "KEY_REVOKE");
+}
+
+/* CTLA_ROUTE, repeated: exact bytes, order kept, IPv4 and IPv6. */
+static void test_route_bytes(void **state)
+{
+	static const uint8_t want[] = {
+		0, 0, 0, 76, CTLMSG_VERSION, CTLMSG_HELLO_ACK, 0, 0,
+		0, 5, 0, 1, 'a',
+		0, 6, 0, 4, 100, 80, 0, 5,
+		0, 7, 0, 1, 16,
+		/* own: gateway = the receiver */
+		0, 21, 0, 10, 4, 24, 192, 168, 5, 0, 100, 80, 0, 5,
+		/* behind 100.80.0.2 */
+		0, 21, 0, 10, 4, 0, 0, 0, 0, 0, 100, 80, 0, 2,
+		/* IPv6, gateway not known */
+		0, 21, 0, 22, 6, 32, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	};
+	uint8_t buf[128];
+	int n;
+
+	(void)state;
+	ctlmsg_init(&m1, CTLMSG_HELLO_ACK);
+	strcpy(m1.name, "a");
+	m1.overlay_ip = htonl(0x64500005);
+	m1.overlay_plen = 16;
+	m1.present = B(NAME) | B(OVERLAY_IP) | B(OVERLAY_PLEN);
+	add_route(&m1, "192.168.5.0/24", htonl(0x64500005));
+	add_route(&m1, "0.0.0.0/0", htonl(0x64500002));
+	add_route(&m1, "2001:db8::/32", 0);
+	assert_int_equal(m1.present & B(ROUTE), B(ROUTE));
+	n = ctlmsg_encode(&m1, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(decode_exact(want, sizeof(want), &m2), 0);
+	assert_int_equal(m2.n_routes, 3);
+	assert_memory_equal(&m1, &m2, sizeof(m1));
+	/* no route: no attribute, and not present */
+	ctlmsg_init(&m1, CTLMSG_HELLO_ACK);
+	strcpy(m1.name, "a");
+	m1.present = B(NAME) | B(OVERLAY_IP) | B(OVERLAY_PLEN);
+	n = ctlmsg_encode(&m1, buf, sizeof(buf));
+	assert_int_equal(decode_exact(buf, n, &m2), 0);
+	assert_int_equal(m2.n_routes, 0);
+	assert_int_equal(m2.present & B(ROUTE), 0);
+}
+
+/* One route value on a valid KEY_REQ: decoded or -EBADMSG. */
+static int decode_route(const uint8_t *val, uint16_t len)
+{
+	static struct fb f;
+
+	base_key_req(&f);
+	fb_attr(&f, CTLA_ROUTE, len, val);
+	fb_finish(&f);
+	return decode_exact(f.buf, f.len, &m2);
+}
+
+static void test_route_decode(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t val[24];
+		uint16_t len;
+		int want;
+	} cases[] = {
+		{ "v4", { 4, 8, 10, 0, 0, 0, 1, 2, 3, 4 }, 10, 0 },
+		{ "v4 /32", { 4, 32, 10, 1, 2, 3 }, 10, 0 },
+		{ "v4 /0", { 4, 0 }, 10, 0 },
+		{ "v4 /33", { 4, 33, 10, 0, 0, 0 }, 10, -EBADMSG },
+		{ "v4 host bits", { 4, 8, 10, 0, 0, 1 }, 10, -EBADMSG },
+		{ "v4 /0 host bits", { 4, 0, 0, 0, 0, 1 }, 10, -EBADMSG },
+		{ "v4 len 9", { 4, 8, 10 }, 9, -EBADMSG },
+		{ "v4 len 11", { 4, 8, 10 }, 11, -EBADMSG },
+		{ "v4 len of v6", { 4, 8, 10 }, 22, -EBADMSG },
+		{ "v6", { 6, 16, 0xfd, 0x01 }, 22, 0 },
+		{ "v6 /128", { 6, 128, 0xfd, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+			       11, 12, 13, 14, 15 }, 22, 0 },
+		{ "v6 /129", { 6, 129 }, 22, -EBADMSG },
+		{ "v6 host bits", { 6, 8, 0xfd, 0x01 }, 22, -EBADMSG },
+		{ "v6 len of v4", { 6, 8 }, 10, -EBADMSG },
+		{ "family 2 (AF_INET)", { 2, 8, 10 }, 10, -EBADMSG },
+		{ "family 10 (AF_INET6)", { 10, 8, 0xfd }, 22, -EBADMSG },
+		{ "len 1", { 4 }, 1, -EBADMSG },
+	};
+	size_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		ret = decode_route(cases[i].val, cases[i].len);
+		if (ret != cases[i].want)
+			fail_msg("case \"%s\": got %d, want %d", cases[i].name,
+				 ret, cases[i].want);
+		if (ret)
+			continue;
+		assert_int_equal(m2.n_routes, 1);
+		assert_true(prefix_valid(&m2.routes[0].prefix));
+		assert_int_equal(m2.routes[0].prefix.plen, cases[i].val[1]);
+	}
+	/* the gateway, in network order */
+	assert_int_equal(decode_route(cases[0].val, 10), 0);
+	assert_int_equal(m2.routes[0].prefix.family, AF_INET);
+	assert_int_equal(m2.routes[0].prefix.v4, htonl(0x0a000000));
+	assert_int_equal(m2.routes[0].gw, htonl(0x01020304));
+}
+
+static void test_route_limits(void **state)
+{
+	static const uint8_t v6[CTLMSG_ROUTE_LEN6] = { 6, 0 };
+	struct fb *f = malloc(sizeof(*f));
+	struct prefix p;
+	unsigned int i;
+	int len;
+
+	(void)state;
+	assert_non_null(f);
+	/* CTLMSG_ROUTES_MAX IPv6 routes fit a KEY_GRANT with every other
+	 * attribute; one more is refused by both sides */
+	fill(&m1, CTLMSG_KEY_GRANT, ALL_ATTRS);
+	m1.n_routes = 0;
+	for (i = 0; i < CTLMSG_ROUTES_MAX; i++) {
+		uint8_t a[16] = { 0xfd, 0, 0, 0, i >> 8, i };
+
+		p = prefix_from6(a, 48);
+		assert_int_equal(ctlmsg_add_route(&m1, &p, htonl(i)), 0);
+	}
+	assert_int_equal(ctlmsg_add_route(&m1, &p, 0), -ENOSPC);
+	len = ctlmsg_encode(&m1, frame, sizeof(frame));
+	assert_true(len > 0 && len <= CTLMSG_HDR_LEN + CTLMSG_MAX_BODY);
+	assert_int_equal(decode_exact(frame, len, &m2), 0);
+	assert_int_equal(m2.n_routes, CTLMSG_ROUTES_MAX);
+	assert_memory_equal(&m1, &m2, sizeof(m1));
+	m1.n_routes = CTLMSG_ROUTES_MAX + 1;
+	assert_int_equal(ctlmsg_encode(&m1, frame, sizeof(frame)), -EINVAL);
+	/* the decoder's bound, with a frame the encoder would not write */
+	base_key_req(f);
+	for (i = 0; i <= CTLMSG_ROUTES_MAX; i++)
+		fb_attr(f, CTLA_ROUTE, sizeof(v6), v6);
+	fb_finish(f);
+	assert_true(f->len <= CTLMSG_HDR_LEN + CTLMSG_MAX_BODY);
+	assert_int_equal(decode_exact(f->buf, f->len, &m2), -EBADMSG);
+	assert_int_equal(m2.n_routes, 0);
+	f->len -= CTLA_HDR_LEN_TEST + sizeof(v6);
+	fb_finish(f);
+	assert_int_equal(decode_exact(f->buf, f->len, &m2), 0);
+	assert_int_equal(m2.n_routes, CTLMSG_ROUTES_MAX);
+	/* encoder: the bit without a route, an invalid prefix */
+	fill(&m1, CTLMSG_KEY_PUSH, required[CTLMSG_KEY_PUSH] | B(ROUTE));
+	m1.n_routes = 0;
+	assert_int_equal(ctlmsg_encode(&m1, frame, sizeof(frame)), -EINVAL);
+	add_route(&m1, "10.0.0.0/8", 0);
+	m1.routes[0].prefix.v4 = htonl(0x0a000001);	/* host bits */
+	assert_int_equal(ctlmsg_encode(&m1, frame, sizeof(frame)), -EINVAL);
+	m1.routes[0].prefix.v4 = htonl(0x0a000000);
+	assert_true(ctlmsg_encode(&m1, frame, sizeof(frame)) > 0);
+	p.family = AF_UNIX;
+	assert_int_equal(ctlmsg_add_route(&m1, &p, 0), -EINVAL);
+	free(f);
 }
 
 static void test_names_init_wipe(void **state)
@@ -666,6 +845,9 @@ int main(void)
 		cmocka_unit_test(test_frame_len),
 		cmocka_unit_test(test_names_init_wipe),
 		cmocka_unit_test(test_new_attrs),
+		cmocka_unit_test(test_route_bytes),
+		cmocka_unit_test(test_route_decode),
+		cmocka_unit_test(test_route_limits),
 	};
 
 	return cmocka_run_group_tests_name("ctlmsg", tests, NULL, NULL);
