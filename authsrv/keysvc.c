@@ -175,7 +175,8 @@ static void keysvc_expire_ids(struct keysvc *k, uint64_t now_ms)
 }
 
 static void keysvc_deny(struct session *a, uint32_t req_id, uint32_t dst,
-			const char *peer, const char *app, const char *reason)
+			const char *peer, const char *app, enum deny_class cls,
+			const char *reason)
 {
 	char ip[INET_ADDRSTRLEN];
 	struct ctlmsg m;
@@ -188,6 +189,7 @@ static void keysvc_deny(struct session *a, uint32_t req_id, uint32_t dst,
 	m.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP) |
 		    CTLA_BIT(CTLA_REASON);
 	session_send(a, &m);
+	metrics_denied(cls);
 	audit_write(&(struct audit_rec){ .event = "key_deny", .host = a->name,
 					 .peer = peer ? peer : ip,
 					 .app = app, .reason = reason });
@@ -423,6 +425,7 @@ static void keysvc_rate_deny(struct server *srv, struct session *a,
 	d.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP) |
 		    CTLA_BIT(CTLA_REASON);
 	session_send(a, &d);
+	metrics_denied(DENY_RATE_LIMITED);
 	a->key_limited++;
 	if (now - a->key_logged_ms < 1000)
 		return;
@@ -458,7 +461,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 		return;
 	}
 	if (a->pending >= KEYSVC_MAX_PENDING) {
-		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app,
+		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app, DENY_BUSY,
 			    "too many key requests in flight");
 		return;
 	}
@@ -466,6 +469,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 	ret = registry_host_by_name(srv->reg, a->name, &ha);
 	if (ret || ha.revoked) {
 		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app,
+			    ret == -EIO ? DENY_REGISTRY : DENY_REQUESTER_REVOKED,
 			    ret == -EIO ? "registry error" : "this host is revoked");
 		return;
 	}
@@ -477,35 +481,41 @@ void keysvc_key_req(struct server *srv, struct session *a,
 		snprintf(reason, sizeof(reason), ret == -ENOENT ?
 			 "no host has overlay address %s" :
 			 "registry error looking up %s", ip);
-		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app, reason);
+		keysvc_deny(a, m->req_id, m->overlay_ip, NULL, app,
+			    ret == -ENOENT ? DENY_UNKNOWN_PEER : DENY_REGISTRY,
+			    reason);
 		return;
 	}
 	if (!strcmp(hb.name, a->name)) {
 		snprintf(reason, sizeof(reason),
 			 "%s is the requesting host's own address", ip);
-		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, DENY_SELF,
+			    reason);
 		return;
 	}
 	if (hb.revoked) {
 		snprintf(reason, sizeof(reason), "peer %s is revoked", hb.name);
-		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
+			    DENY_PEER_REVOKED, reason);
 		return;
 	}
 	if (!keysvc_policy_allows(srv, &ha, &hb, m, reason, sizeof(reason))) {
-		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
+			    DENY_POLICY, reason);
 		return;
 	}
 	b = session_find_online(srv, hb.name);
 	if (!b) {
 		snprintf(reason, sizeof(reason), "peer %s is offline", hb.name);
-		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app, reason);
+		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
+			    DENY_PEER_OFFLINE, reason);
 		return;
 	}
 
 	g = calloc(1, sizeof(*g));
 	if (!g) {
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
-			    "server out of memory");
+			    DENY_INTERNAL, "server out of memory");
 		return;
 	}
 	g->key_id = keysvc_new_id(k, now, srv->key_lifetime, a->overlay_ip,
@@ -513,7 +523,7 @@ void keysvc_key_req(struct server *srv, struct session *a,
 	if (!g->key_id || RAND_priv_bytes(g->key, sizeof(g->key)) != 1) {
 		keysvc_grant_free(g);
 		keysvc_deny(a, m->req_id, m->overlay_ip, hb.name, app,
-			    "key generation failed");
+			    DENY_INTERNAL, "key generation failed");
 		return;
 	}
 	g->idrec = keysvc_id_find(k, g->key_id);
@@ -597,7 +607,7 @@ static void keysvc_fail(struct keysvc *k, struct keysvc_grant *g)
 	snprintf(reason, sizeof(reason), "peer %s did not confirm the key",
 		 g->b->name);
 	keysvc_deny(g->a, g->req_id, g->dst_ip, g->b->name,
-		    g->app[0] ? g->app : NULL, reason);
+		    g->app[0] ? g->app : NULL, DENY_NO_ACK, reason);
 	keysvc_grant_free(g);
 }
 

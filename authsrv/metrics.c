@@ -2,10 +2,11 @@
 /*
  * authsrv metrics (see metrics.h).
  *
- * Counters are plain globals: the server is one thread. Key denials are
- * labelled with a short, stable reason class derived from the reason text
- * the requester receives (the text itself carries host names: a label per
- * host pair would grow without bound).
+ * Counters are plain globals: the server is one thread. Each family is a
+ * table (metrics.h, mavpn/counters.h). Key denials are labelled with the
+ * class the deny path passes (metrics_denied()), not with the reason text
+ * the requester receives: that carries host names, and a label per host
+ * pair would grow without bound.
  *
  * Live keys: the server keeps no key material after a grant, so "live"
  * means granted less than its lifetime ago and not revoked since. Each
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "authsrv.h"
+#include "mavpn/counters.h"
 #include "mavpn/promhttp.h"
 #include "metrics.h"
 #include "registry.h"
@@ -28,26 +30,31 @@
 /* Bound on remembered grants (16 B each); beyond it the oldest go first. */
 #define METRICS_MAX_LIVE	(1u << 22)
 
-enum deny_class {
-	DENY_BUSY, DENY_REQUESTER_REVOKED, DENY_UNKNOWN_PEER, DENY_SELF,
-	DENY_PEER_REVOKED, DENY_POLICY, DENY_PEER_OFFLINE, DENY_NO_ACK,
-	DENY_REGISTRY, DENY_INTERNAL, DENY_OTHER, DENY_RATE_LIMITED,
-	DENY_NCLASSES
+static const struct counter_desc metrics_desc[METRICS_CNT__COUNT] = {
+	METRICS_COUNTERS(COUNTER_DESC_COUNTER)
 };
 
-static const char *const deny_names[DENY_NCLASSES] = {
-	[DENY_BUSY] = "too_many_requests",
-	[DENY_REQUESTER_REVOKED] = "requester_revoked",
-	[DENY_UNKNOWN_PEER] = "unknown_peer",
-	[DENY_SELF] = "own_address",
-	[DENY_PEER_REVOKED] = "peer_revoked",
-	[DENY_POLICY] = "policy",
-	[DENY_PEER_OFFLINE] = "peer_offline",
-	[DENY_NO_ACK] = "peer_no_ack",
-	[DENY_REGISTRY] = "registry_error",
-	[DENY_INTERNAL] = "internal_error",
-	[DENY_OTHER] = "other",
-	[DENY_RATE_LIMITED] = "rate_limited",
+static const struct counter_desc deny_desc[DENY__COUNT] = {
+	METRICS_DENY_CLASSES(COUNTER_DESC_COUNTER)
+};
+
+/* Levels read at scrape time, X(ID, name, help): mavpn_authsrv_NAME. */
+#define METRICS_GAUGES(X) \
+	X(HOSTS_CONNECTED, "hosts_connected", "Hosts with an authenticated control channel (HELLO done).") \
+	X(HOSTS_ENROLLED, "hosts_enrolled", "Hosts in the registry, revoked ones included.") \
+	X(HOSTS_REVOKED, "hosts_revoked", "Revoked hosts in the registry.") \
+	X(KEYS_LIVE, "keys_live", "Keys granted less than their lifetime ago and not revoked since.")
+
+enum metrics_gauge {
+#define GAUGE_ENUM(id, name, help) GAUGE_##id,
+	METRICS_GAUGES(GAUGE_ENUM)
+#undef GAUGE_ENUM
+	GAUGE__COUNT
+};
+
+#define GAUGE_DESC(id, name, help) { name, help, COUNTER_GAUGE, NULL, NULL },
+static const struct counter_desc gauge_desc[GAUGE__COUNT] = {
+	METRICS_GAUGES(GAUGE_DESC)
 };
 
 struct live_key {
@@ -57,41 +64,13 @@ struct live_key {
 
 static struct {
 	uint64_t sent[CTLMSG_TYPE_MAX + 1], rcvd[CTLMSG_TYPE_MAX + 1];
-	uint64_t denials[DENY_NCLASSES];
-	uint64_t auth_refused, enroll_refused, tls_failed;
+	uint64_t cnt[METRICS_CNT__COUNT];
+	uint64_t denials[DENY__COUNT];
 	struct live_key *live;		/* ring */
 	size_t live_cap, live_head, live_len;
 } m;
 
 static struct promhttp *metrics_http;
-
-/* Reason texts are keysvc.c's; anything new lands in "other". */
-static enum deny_class deny_classify(const char *r)
-{
-	if (!strncmp(r, "rate limited", 12))
-		return DENY_RATE_LIMITED;
-	if (strstr(r, "too many key requests"))
-		return DENY_BUSY;
-	if (strstr(r, "this host is revoked"))
-		return DENY_REQUESTER_REVOKED;
-	if (strstr(r, "no host has overlay address"))
-		return DENY_UNKNOWN_PEER;
-	if (strstr(r, "own address"))
-		return DENY_SELF;
-	if (strstr(r, "registry error"))
-		return DENY_REGISTRY;
-	if (!strncmp(r, "policy", 6))
-		return DENY_POLICY;
-	if (strstr(r, "did not confirm"))
-		return DENY_NO_ACK;
-	if (!strncmp(r, "peer ", 5) && strstr(r, " is revoked"))
-		return DENY_PEER_REVOKED;
-	if (!strncmp(r, "peer ", 5) && strstr(r, " is offline"))
-		return DENY_PEER_OFFLINE;
-	if (strstr(r, "out of memory") || strstr(r, "generation failed"))
-		return DENY_INTERNAL;
-	return DENY_OTHER;
-}
 
 static void live_expire(uint64_t now)
 {
@@ -169,21 +148,34 @@ void metrics_sent(const struct session *s, const struct ctlmsg *msg)
 	if (msg->type <= CTLMSG_TYPE_MAX)
 		m.sent[msg->type]++;
 	switch (msg->type) {
-	case CTLMSG_KEY_DENY:
-		m.denials[deny_classify(msg->reason)]++;
+	case CTLMSG_ENROLL_RESP:
+		m.cnt[METRICS_CNT_ENROLLMENTS]++;
+		break;
+	case CTLMSG_KEY_PUSH:
+		m.cnt[METRICS_CNT_KEY_PUSHES]++;
 		break;
 	case CTLMSG_KEY_GRANT:
+		m.cnt[METRICS_CNT_KEY_GRANTS]++;
 		live_add(s->overlay_ip, msg->overlay_ip, msg->lifetime);
+		break;
+	case CTLMSG_KEY_REVOKE:
+		m.cnt[METRICS_CNT_KEY_REVOCATIONS]++;
 		break;
 	case CTLMSG_ERROR:
 		/* An ERROR before HELLO is a refused credential; on an
 		 * enrollment connection, a refused enrollment. */
 		if (s->state == SESS_HANDSHAKE)
-			m.auth_refused++;
+			m.cnt[METRICS_CNT_AUTH_REFUSED]++;
 		else if (s->state == SESS_ENROLL)
-			m.enroll_refused++;
+			m.cnt[METRICS_CNT_ENROLL_REFUSED]++;
 		break;
 	}
+}
+
+void metrics_denied(enum deny_class c)
+{
+	if ((unsigned int)c < DENY__COUNT)
+		m.denials[c]++;
 }
 
 /* Not per KEY_REVOKE sent: those are repeated at every HELLO, and the
@@ -197,18 +189,13 @@ void metrics_received(const struct ctlmsg *msg)
 {
 	if (msg->type <= CTLMSG_TYPE_MAX)
 		m.rcvd[msg->type]++;
+	if (msg->type == CTLMSG_KEY_REQ)
+		m.cnt[METRICS_CNT_KEY_REQUESTS]++;
 }
 
 void metrics_tls_failed(void)
 {
-	m.tls_failed++;
-}
-
-static void one(FILE *f, const char *name, const char *type, const char *help,
-		uint64_t v)
-{
-	prom_family(f, name, type, help);
-	fprintf(f, "%s %" PRIu64 "\n", name, v);
+	m.cnt[METRICS_CNT_TLS_FAILED]++;
 }
 
 static void by_type(FILE *f, const char *name, const char *help,
@@ -243,7 +230,8 @@ static int metrics_render(void *arg, FILE *f)
 		[SESS_CLOSING] = "closing", [SESS_DRAIN] = "closing",
 	};
 	struct server *srv = arg;
-	uint64_t st[SESS_DRAIN + 1] = { 0 };
+	const struct counter_row one = { .vals = m.cnt };
+	uint64_t st[SESS_DRAIN + 1] = { 0 }, g[GAUGE__COUNT];
 	struct host_count hc = { 0 };
 	const struct session *s;
 	unsigned int i;
@@ -253,56 +241,26 @@ static int metrics_render(void *arg, FILE *f)
 		if (s->state <= SESS_DRAIN)
 			st[s->state]++;
 	st[SESS_CLOSING] += st[SESS_DRAIN];
+	ret = registry_host_foreach(srv->reg, count_host, &hc);
+	if (ret)
+		return ret;
+	g[GAUGE_HOSTS_CONNECTED] = st[SESS_ONLINE];
+	g[GAUGE_HOSTS_ENROLLED] = hc.enrolled;
+	g[GAUGE_HOSTS_REVOKED] = hc.revoked;
+	g[GAUGE_KEYS_LIVE] = live_count();
 
-	one(f, P "hosts_connected", "gauge",
-	    "Hosts with an authenticated control channel (HELLO done).",
-	    st[SESS_ONLINE]);
+	counters_prom(f, P, gauge_desc, GAUGE__COUNT,
+		      &(struct counter_row){ .vals = g }, 1);
 	prom_family(f, P "sessions", "gauge",
 		    "TCP/TLS sessions by state.");
 	for (i = 0; i <= SESS_CLOSING; i++)
 		fprintf(f, P "sessions{state=\"%s\"} %" PRIu64 "\n",
 			st_names[i], st[i]);
-
-	ret = registry_host_foreach(srv->reg, count_host, &hc);
-	if (ret)
-		return ret;
-	one(f, P "hosts_enrolled", "gauge",
-	    "Hosts in the registry, revoked ones included.", hc.enrolled);
-	one(f, P "hosts_revoked", "gauge", "Revoked hosts in the registry.",
-	    hc.revoked);
-
-	one(f, P "enrollments_total", "counter",
-	    "Successful enrollments (ENROLL_RESP sent).",
-	    m.sent[CTLMSG_ENROLL_RESP]);
-	one(f, P "enrollment_refusals_total", "counter",
-	    "Enrollment connections answered with ERROR (bad, used or expired token, bad CSR, timeout).",
-	    m.enroll_refused);
-	one(f, P "auth_refusals_total", "counter",
-	    "Control connections whose client certificate or host was refused.",
-	    m.auth_refused);
-	one(f, P "tls_handshake_failures_total", "counter",
-	    "TLS handshakes that failed (protocol, ALPN or certificate verification).",
-	    m.tls_failed);
-
-	one(f, P "key_requests_total", "counter", "KEY_REQ received.",
-	    m.rcvd[CTLMSG_KEY_REQ]);
-	one(f, P "key_pushes_total", "counter",
-	    "Keys pushed to a destination host (KEY_PUSH sent).",
-	    m.sent[CTLMSG_KEY_PUSH]);
-	one(f, P "key_grants_total", "counter",
-	    "Keys granted to a requester after the destination confirmed.",
-	    m.sent[CTLMSG_KEY_GRANT]);
-	prom_family(f, P "key_denials_total", "counter",
-		    "Key requests refused (KEY_DENY sent), by reason class.");
-	for (i = 0; i < DENY_NCLASSES; i++)
-		fprintf(f, P "key_denials_total{reason=\"%s\"} %" PRIu64 "\n",
-			deny_names[i], m.denials[i]);
-	one(f, P "key_revocations_total", "counter",
-	    "KEY_REVOKE messages sent (at a revocation, and repeated at each HELLO).",
-	    m.sent[CTLMSG_KEY_REVOKE]);
-	one(f, P "keys_live", "gauge",
-	    "Keys granted less than their lifetime ago and not revoked since.",
-	    live_count());
+	counters_prom(f, P, metrics_desc, METRICS_CNT__COUNT, &one, 1);
+	counters_prom_by(f, P "key_denials_total", COUNTER_COUNTER,
+			 "Key requests refused (KEY_DENY sent), by reason class",
+			 "reason", deny_desc, DENY__COUNT,
+			 &(struct counter_row){ .vals = m.denials }, 1);
 
 	by_type(f, P "messages_received_total",
 		"Control messages received, by type.", m.rcvd);

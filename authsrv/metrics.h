@@ -18,8 +18,56 @@
 struct server;
 struct session;
 
-/* @m was queued to @s (counted by type; grants, denials by reason,
- * revocations and refusals are derived from it). */
+/*
+ * Counter families (see mavpn/counters.h), one line per counter.
+ * Counters of the server's events, X(ID, name, help): metric
+ * mavpn_authsrv_NAME_total.
+ */
+#define METRICS_COUNTERS(X) \
+	X(ENROLLMENTS, "enrollments", "Successful enrollments (ENROLL_RESP sent).") \
+	X(ENROLL_REFUSED, "enrollment_refusals", "Enrollment connections answered with ERROR (bad, used or expired token, bad CSR, timeout).") \
+	X(AUTH_REFUSED, "auth_refusals", "Control connections whose client certificate or host was refused.") \
+	X(TLS_FAILED, "tls_handshake_failures", "TLS handshakes that failed (protocol, ALPN or certificate verification).") \
+	X(KEY_REQUESTS, "key_requests", "KEY_REQ received.") \
+	X(KEY_PUSHES, "key_pushes", "Keys pushed to a destination host (KEY_PUSH sent).") \
+	X(KEY_GRANTS, "key_grants", "Keys granted to a requester after the destination confirmed.") \
+	X(KEY_REVOCATIONS, "key_revocations", "KEY_REVOKE messages sent (at a revocation, and repeated at each HELLO).")
+
+enum metrics_counter {
+#define METRICS_CNT_ENUM(id, name, help) METRICS_CNT_##id,
+	METRICS_COUNTERS(METRICS_CNT_ENUM)
+#undef METRICS_CNT_ENUM
+	METRICS_CNT__COUNT
+};
+
+/*
+ * Why a key request was refused: the class the deny path carries (the
+ * requester and the audit log get a human text with host names, the
+ * metric mavpn_authsrv_key_denials_total{reason=NAME} this), X(ID, name,
+ * help). Append only: the names are scraped.
+ */
+#define METRICS_DENY_CLASSES(X) \
+	X(BUSY, "too_many_requests", "too many key requests in flight from the requester") \
+	X(REQUESTER_REVOKED, "requester_revoked", "the requesting host is revoked") \
+	X(UNKNOWN_PEER, "unknown_peer", "no host or gateway route has that overlay address") \
+	X(SELF, "own_address", "the requester asked for its own address") \
+	X(PEER_REVOKED, "peer_revoked", "the destination host is revoked") \
+	X(POLICY, "policy", "the access policy does not allow it") \
+	X(PEER_OFFLINE, "peer_offline", "the destination host is not connected") \
+	X(NO_ACK, "peer_no_ack", "the destination did not confirm the key in time or went away") \
+	X(REGISTRY, "registry_error", "the registry could not be read") \
+	X(INTERNAL, "internal_error", "out of memory or key generation failed") \
+	X(RATE_LIMITED, "rate_limited", "more key requests than serve --key-rate allows")
+
+enum deny_class {
+#define DENY_ENUM(id, name, help) DENY_##id,
+	METRICS_DENY_CLASSES(DENY_ENUM)
+#undef DENY_ENUM
+	DENY__COUNT
+};
+
+/* @m was queued to @s (counted by type; grants, pushes, revocations and
+ * refusals are derived from it). */
 void metrics_sent(const struct session *s, const struct ctlmsg *m);
 /* The host with @overlay_ip was revoked: its keys are no longer live. */
 void metrics_revoked(uint32_t overlay_ip);
@@ -27,6 +75,8 @@ void metrics_revoked(uint32_t overlay_ip);
 void metrics_received(const struct ctlmsg *m);
 /* A TLS handshake failed (not a peer that simply went away). */
 void metrics_tls_failed(void);
+/* A KEY_DENY of class @c was sent. */
+void metrics_denied(enum deny_class c);
 
 /* Serve http://@addr/metrics for @srv: the fd for the server's epoll set,
  * or -errno (-EINVAL: bad @addr). One endpoint per process. */

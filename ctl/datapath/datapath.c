@@ -10,6 +10,27 @@
 
 #include "dp_internal.h"
 
+/* --- counter families (mavpn/datapath.h) -------------------------------- */
+
+#define DP_PEER_DESC(id, name, kind, unit, help) \
+	{ name, help, kind, unit, NULL },
+
+const struct counter_desc datapath_drop_desc[DP_DROP__COUNT] = {
+	DP_DROP_REASONS(COUNTER_DESC_COUNTER)
+};
+const struct counter_desc datapath_peer_desc[DP_PEER__COUNT] = {
+	DP_PEER_COUNTERS(DP_PEER_DESC)
+};
+const struct counter_desc datapath_frame_desc[DP_FRAME__COUNT] = {
+	DP_FRAMES(COUNTER_DESC_COUNTER)
+};
+const struct counter_desc datapath_event_desc[DP_EVENT__COUNT] = {
+	DP_EVENTS(COUNTER_DESC_COUNTER)
+};
+const struct counter_desc datapath_xsk_desc[DP_XSK__COUNT] = {
+	DP_XSK_COUNTERS(COUNTER_DESC_COUNTER)
+};
+
 /* --- control-thread API ------------------------------------------------- */
 
 int datapath_set_routes(struct datapath *dp, const struct dp_route *r, int n)
@@ -99,7 +120,7 @@ int datapath_remove_peer(struct datapath *dp, uint32_t overlay_ip)
 		dp_session_retire(&dp->peers, p->prev);
 		dp_session_retire(&dp->peers, p->cur);
 		p->next = p->prev = p->cur = NULL;
-		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
+		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(p));
 		/* new requests only after the retry interval */
 		DP_STORE(p->requested, 1);
 		DP_STORE(p->requested_ms, dp_now_ms());
@@ -117,7 +138,7 @@ void datapath_key_refused(struct datapath *dp, uint32_t overlay_ip)
 	pthread_rwlock_wrlock(&dp->lock);
 	p = dp_peer_find(&dp->peers, overlay_ip);
 	if (p) {
-		DP_ADD(dp->st.drop_no_key, dp_pending_drop(p));
+		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(p));
 		/* ask again only after the retry interval, not per packet */
 		p->requested = 1;
 		p->requested_ms = dp_now_ms();
@@ -173,7 +194,7 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 {
 	struct dp_peer *p;
 	unsigned int h;
-	int n = 0;
+	int n = 0, k;
 
 	if (!dp || !out || max <= 0)
 		return 0;
@@ -194,16 +215,11 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->port = p->port;
 			/* the key we send with */
 			o->key_id = dp_tx_session(p, dp_now_ms())->key_id;
-			o->tx_packets = DP_LOAD(p->tx_packets);
-			o->tx_bytes = DP_LOAD(p->tx_bytes);
-			o->rx_packets = DP_LOAD(p->rx_packets);
-			o->rx_bytes = DP_LOAD(p->rx_bytes);
-			o->drop_replay = DP_LOAD(p->drop_replay);
-			o->drop_auth = DP_LOAD(p->drop_auth);
-			o->drop_pending = DP_LOAD(p->drop_pending);
-			o->drop_expired = DP_LOAD(p->drop_expired);
-			o->drop_malformed = DP_LOAD(p->drop_malformed);
-			o->pending = DP_LOAD(p->pending);
+			for (k = 0; k < DP_PEER__COUNT; k++)
+				o->cnt[k] = DP_LOAD(p->cnt[k]);
+			o->cnt[DP_PEER_PENDING] = DP_LOAD(p->pending);
+			for (k = 0; k < DP_DROP__COUNT; k++)
+				o->drop[k] = DP_LOAD(p->drop[k]);
 		}
 	}
 	pthread_rwlock_unlock(&dp->lock);
@@ -214,6 +230,7 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 {
 	struct dp_peer *p;
 	unsigned int h;
+	int k;
 
 	if (!out)
 		return;
@@ -221,28 +238,21 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 	if (!dp)
 		return;
 	out->workers = dp->st.workers;
-	out->rx_frames_overlay = DP_LOAD(dp->st.rx_frames_overlay);
-	out->rx_frames_underlay = DP_LOAD(dp->st.rx_frames_underlay);
-	out->drop_malformed = DP_LOAD(dp->st.drop_malformed);
-	out->drop_unknown_key = DP_LOAD(dp->st.drop_unknown_key);
-	out->drop_no_key = DP_LOAD(dp->st.drop_no_key);
-	out->drop_tx_full = DP_LOAD(dp->st.drop_tx_full);
-	out->drop_expired = DP_LOAD(dp->st.drop_expired);
-	out->drop_too_big = DP_LOAD(dp->st.drop_too_big);
-	out->icmp_too_big = DP_LOAD(dp->st.icmp_too_big);
-	/* per-peer reasons: summed here, not on the packet path */
+	for (k = 0; k < DP_FRAME__COUNT; k++)
+		out->frames[k] = DP_LOAD(dp->st.frames[k]);
+	for (k = 0; k < DP_EVENT__COUNT; k++)
+		out->events[k] = DP_LOAD(dp->st.events[k]);
+	/* drops: the data plane's own, plus every peer's, summed here and
+	 * not on the packet path, plus those of peers reclaimed from a full
+	 * table */
 	pthread_rwlock_rdlock(&dp->lock);
-	for (h = 0; h < (1u << DP_HASH_BITS); h++) {
-		for (p = dp->peers.by_ip[h]; p; p = p->ip_next) {
-			out->drop_auth += DP_LOAD(p->drop_auth);
-			out->drop_replay += DP_LOAD(p->drop_replay);
-			out->drop_pending += DP_LOAD(p->drop_pending);
-		}
-	}
-	/* ... and those of peers reclaimed from a full table */
-	out->drop_auth += dp->peers.gone_drop_auth;
-	out->drop_replay += dp->peers.gone_drop_replay;
-	out->drop_pending += dp->peers.gone_drop_pending;
+	for (k = 0; k < DP_DROP__COUNT; k++)
+		out->drop[k] = DP_LOAD(dp->st.drop[k]) +
+			       dp->peers.gone_drop[k];
+	for (h = 0; h < (1u << DP_HASH_BITS); h++)
+		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)
+			for (k = 0; k < DP_DROP__COUNT; k++)
+				out->drop[k] += DP_LOAD(p->drop[k]);
 	pthread_rwlock_unlock(&dp->lock);
 }
 
@@ -253,6 +263,7 @@ int datapath_ring_stats(struct datapath *dp,
 	int k;
 	struct xdp_statistics xs;
 	socklen_t len;
+	uint64_t *c;
 	int i;
 
 	memset(out, 0, sizeof(*out) * DP_RING_MAX);
@@ -268,13 +279,13 @@ int datapath_ring_stats(struct datapath *dp,
 			if (getsockopt(xsk_socket__fd(x[i]->xsk), SOL_XDP,
 				       XDP_STATISTICS, &xs, &len))
 				return -errno;
-			out[i].rx_dropped += xs.rx_dropped;
-			out[i].rx_invalid_descs += xs.rx_invalid_descs;
-			out[i].tx_invalid_descs += xs.tx_invalid_descs;
-			out[i].rx_ring_full += xs.rx_ring_full;
-			out[i].rx_fill_ring_empty_descs +=
-				xs.rx_fill_ring_empty_descs;
-			out[i].tx_ring_empty_descs += xs.tx_ring_empty_descs;
+			c = out[i].cnt;
+			c[DP_XSK_RX_DROPPED] += xs.rx_dropped;
+			c[DP_XSK_RX_RING_FULL] += xs.rx_ring_full;
+			c[DP_XSK_FILL_RING_EMPTY] += xs.rx_fill_ring_empty_descs;
+			c[DP_XSK_TX_RING_EMPTY] += xs.tx_ring_empty_descs;
+			c[DP_XSK_RX_INVALID_DESCS] += xs.rx_invalid_descs;
+			c[DP_XSK_TX_INVALID_DESCS] += xs.tx_invalid_descs;
 		}
 	}
 	return 0;

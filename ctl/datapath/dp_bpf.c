@@ -230,21 +230,28 @@ int dp_xdp_ul_xskmap(const struct dp_xdp *x)
 	return bpf_map__fd(x->ul->maps.xsks);
 }
 
-int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR])
+const struct counter_desc dp_xdp_ul_desc[MAVPN_XDP_UL_NR] = {
+	MAVPN_XDP_UL_REASONS(COUNTER_DESC_COUNTER)
+};
+const struct counter_desc dp_xdp_ov_desc[MAVPN_XDP_OV_NR] = {
+	MAVPN_XDP_OV_REASONS(COUNTER_DESC_COUNTER)
+};
+
+/* Sum the per-CPU slots 0..@n-1 of the array map @fd into @out. */
+static int percpu_sum(int fd, uint32_t n, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *vals;
 	uint32_t k;
-	int c, fd;
+	int c;
 
-	memset(out, 0, sizeof(uint64_t) * MAVPN_XDP_UL_NR);
-	if (!x->ul || ncpu <= 0)
+	memset(out, 0, sizeof(uint64_t) * n);
+	if (ncpu <= 0)
 		return -ENOENT;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	fd = bpf_map__fd(x->ul->maps.ul_stats);
-	for (k = 0; k < MAVPN_XDP_UL_NR; k++) {
+	for (k = 0; k < n; k++) {
 		if (bpf_map_lookup_elem(fd, &k, vals))
 			continue;
 		for (c = 0; c < ncpu; c++)
@@ -252,6 +259,26 @@ int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR])
 	}
 	free(vals);
 	return 0;
+}
+
+int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR])
+{
+	if (!x->ul) {
+		memset(out, 0, sizeof(uint64_t) * MAVPN_XDP_UL_NR);
+		return -ENOENT;
+	}
+	return percpu_sum(bpf_map__fd(x->ul->maps.ul_stats), MAVPN_XDP_UL_NR,
+			  out);
+}
+
+int dp_xdp_ov_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_OV_NR])
+{
+	if (!x->ov) {
+		memset(out, 0, sizeof(uint64_t) * MAVPN_XDP_OV_NR);
+		return -ENOENT;
+	}
+	return percpu_sum(bpf_map__fd(x->ov->maps.ov_stats), MAVPN_XDP_OV_NR,
+			  out);
 }
 
 const char *dp_xdp_mode(const struct dp_xdp_link *l)

@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 
+#include "mavpn/counters.h"
 #include "mavpn/xdp_abi.h"
 
 struct xdp_overlay;
@@ -40,8 +41,12 @@ int dp_xdp_attach_underlay(struct dp_xdp *x, int ifindex, uint16_t port,
 /* XSKMAP fds, valid after attach. */
 int dp_xdp_ov_xskmap(const struct dp_xdp *x);
 int dp_xdp_ul_xskmap(const struct dp_xdp *x);
-/* Sum of the per-CPU verdict counters of xdp_underlay. */
+/* Sums of the per-CPU verdict counters of xdp_underlay and xdp_overlay,
+ * named by the tables below (mavpn/xdp_abi.h). 0 or -errno. */
+extern const struct counter_desc dp_xdp_ul_desc[MAVPN_XDP_UL_NR];
+extern const struct counter_desc dp_xdp_ov_desc[MAVPN_XDP_OV_NR];
 int dp_xdp_ul_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_UL_NR]);
+int dp_xdp_ov_counters(const struct dp_xdp *x, uint64_t out[MAVPN_XDP_OV_NR]);
 /* "libxdp-dispatcher", "libxdp-single" or "bpf_xdp_attach", for logs. */
 const char *dp_xdp_mode(const struct dp_xdp_link *l);
 /* Detach what was attached and free everything; zeroed struct ok. */

@@ -4,7 +4,8 @@
  * parsing, data header, session lookup, AES-256-GCM open, anti-replay
  * window, inner-address check. A pure function of the frame and the peer
  * table (no sockets, no AF_XDP), so that tests/fuzz/fuzz_decap.c can drive
- * it with any input. Every rejection names one reason from enum dp_drop.
+ * it with any input. Every rejection names one reason from enum dp_drop
+ * (mavpn/datapath.h).
  */
 #ifndef MAVPN_CTL_DATAPATH_DP_DECAP_H
 #define MAVPN_CTL_DATAPATH_DP_DECAP_H
@@ -29,17 +30,6 @@ struct dp_udp {
 
 _Static_assert(sizeof(struct dp_ip4) == 20, "IPv4 header without options");
 _Static_assert(sizeof(struct dp_udp) == 8, "UDP header");
-
-/* Why a datagram was dropped. Append only: the names are printed. */
-enum dp_drop {
-	DP_DROP_NONE = 0,
-	DP_DROP_MALFORMED,	/* outer headers, data header, inner packet */
-	DP_DROP_UNKNOWN_KEY,	/* no session with that key id */
-	DP_DROP_EXPIRED_KEY,	/* session exists, past its rx lifetime */
-	DP_DROP_AUTH,		/* tag did not verify */
-	DP_DROP_REPLAY,		/* counter seen before or too old */
-	DP_DROP_NR,
-};
 
 struct dp_decap_ctx {
 	struct dp_peers *peers;	/* read-locked by the caller */

@@ -131,7 +131,9 @@ struct datapath {
 	int neigh_n;
 
 	int stop;			/* atomic */
-	struct dp_stats st;		/* atomic counters */
+	/* atomic counters; st.drop[]: drops not pinned on a peer (the
+	 * peers count theirs, datapath_stats() adds them up) */
+	struct dp_stats st;
 
 	/* gateway routes; changed under the wrlock, read under rdlock */
 	struct dp_route routes[DP_ROUTES_MAX];

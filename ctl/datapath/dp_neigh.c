@@ -136,7 +136,7 @@ void dp_neigh_step(struct dp_worker *w, uint64_t now)
 			pthread_mutex_lock(&p->pend_lock);
 			k = dp_pending_drop(p);
 			pthread_mutex_unlock(&p->pend_lock);
-			DP_ADD(p->drop_pending, k);
+			DP_ADD(p->drop[DP_DROP_PENDING], k);
 			p->neigh_wait_ms = 0;
 			p->neigh_queued = 0;
 			continue;

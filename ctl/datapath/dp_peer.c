@@ -61,6 +61,7 @@ static int peer_reclaim(struct dp_peers *t, uint64_t now)
 	const unsigned int nb = 1u << DP_HASH_BITS;
 	struct dp_peer **pp, *p;
 	unsigned int i, h;
+	int r;
 
 	for (i = 0; i < nb; i++) {
 		h = (t->reclaim_h + i) % nb;
@@ -68,9 +69,8 @@ static int peer_reclaim(struct dp_peers *t, uint64_t now)
 			if (!peer_idle(p, now))
 				continue;
 			*pp = p->ip_next;
-			t->gone_drop_auth += DP_LOAD(p->drop_auth);
-			t->gone_drop_replay += DP_LOAD(p->drop_replay);
-			t->gone_drop_pending += DP_LOAD(p->drop_pending);
+			for (r = 0; r < DP_DROP__COUNT; r++)
+				t->gone_drop[r] += DP_LOAD(p->drop[r]);
 			pthread_mutex_destroy(&p->pend_lock);
 			free(p);
 			t->npeers--;
@@ -248,7 +248,7 @@ int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
 	while (p->pend_head &&
 	       now_ms - p->pend_head->at_ms > DP_PENDING_TTL_MS) {
 		free(dp_pending_pop(p));
-		DP_INC(p->drop_pending);
+		DP_INC(p->drop[DP_DROP_PENDING]);
 	}
 	if (p->pending >= DP_PENDING_MAX)
 		return -ENOBUFS;

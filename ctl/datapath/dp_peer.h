@@ -97,10 +97,9 @@ struct dp_peer {
 	uint64_t requested_ms;
 	uint64_t created_ms;		/* inserted; young peers are kept */
 
-	/* counters (atomic) */
-	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
-	uint64_t drop_replay, drop_auth, drop_pending;
-	uint64_t drop_expired, drop_malformed;
+	/* counters (atomic); cnt[DP_PEER_PENDING] unused: see pending */
+	uint64_t cnt[DP_PEER__COUNT];
+	uint64_t drop[DP_DROP__COUNT];
 
 	struct dp_peer *ip_next;	/* overlay-address hash chain */
 };
@@ -110,8 +109,8 @@ struct dp_peers {
 	struct dp_session *by_kid[1 << DP_HASH_BITS];
 	int npeers;
 	unsigned int reclaim_h;		/* bucket the next reclaim scan starts at */
-	/* per-peer drop counters of reclaimed peers (totals stay monotonic) */
-	uint64_t gone_drop_auth, gone_drop_replay, gone_drop_pending;
+	/* drop counters of reclaimed peers (totals stay monotonic) */
+	uint64_t gone_drop[DP_DROP__COUNT];
 };
 
 struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip);

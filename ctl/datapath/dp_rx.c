@@ -14,33 +14,15 @@
 
 /* --- underlay -> overlay ------------------------------------------------ */
 
-/* Count a drop of @why on the peer when the session tells us which. */
+/* Count a drop of @why once: on the peer when the session tells us
+ * which, else on the data plane (datapath_stats() sums both). */
 static void count_drop(struct datapath *dp, enum dp_drop why,
 		       struct dp_session *s)
 {
-	struct dp_peer *p = s ? s->peer : NULL;
-
-	switch (why) {
-	case DP_DROP_AUTH:
-		DP_INC(p->drop_auth);
-		break;
-	case DP_DROP_REPLAY:
-		DP_INC(p->drop_replay);
-		break;
-	case DP_DROP_UNKNOWN_KEY:
-		DP_INC(dp->st.drop_unknown_key);
-		break;
-	case DP_DROP_EXPIRED_KEY:
-		DP_INC(p->drop_expired);
-		DP_INC(dp->st.drop_expired);
-		break;
-	default:
-		/* authenticated but bad inside: the peer's fault */
-		if (p)
-			DP_INC(p->drop_malformed);
-		DP_INC(dp->st.drop_malformed);
-		break;
-	}
+	if (s)
+		DP_INC(s->peer->drop[why]);
+	else
+		DP_INC(dp->st.drop[why]);
 }
 
 /* One UDP payload from the underlay, from the XSK or the kernel socket. */
@@ -64,11 +46,11 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	uint8_t *f;
 
 	if (len > DP_XSK_FRAME_SIZE - MAVPN_ETH_HLEN) {
-		DP_INC(dp->st.drop_malformed);
+		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	if (dp_xsk_frame_get(&w->ov, &addr)) {
-		DP_INC(dp->st.drop_tx_full);
+		DP_INC(dp->st.drop[DP_DROP_TX_FULL]);
 		return;
 	}
 	f = dp_xsk_data(&w->ov, addr);
@@ -83,11 +65,11 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	memcpy(eth->src, dp->far_mac, DP_ETH_ALEN);
 	eth->proto = htons(DP_ETH_P_IP);
 	if (dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + n)) {
-		DP_INC(dp->st.drop_tx_full);
+		DP_INC(s->peer->drop[DP_DROP_TX_FULL]);
 		return;
 	}
-	DP_INC(s->peer->rx_packets);
-	DP_ADD(s->peer->rx_bytes, n);
+	DP_INC(s->peer->cnt[DP_PEER_RX_PACKETS]);
+	DP_ADD(s->peer->cnt[DP_PEER_RX_BYTES], n);
 }
 
 void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
@@ -97,9 +79,9 @@ void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 	const uint8_t *pl;
 	uint32_t pllen;
 
-	DP_INC(dp->st.rx_frames_underlay);
+	DP_INC(dp->st.frames[DP_FRAME_UNDERLAY]);
 	if (dp_decap_outer(f, len, &pl, &pllen) != DP_DROP_NONE) {
-		DP_INC(dp->st.drop_malformed);
+		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	rx_payload(w, pl, pllen, now);
@@ -118,7 +100,7 @@ unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now)
 		if (len < 0)
 			break;
 		n++;
-		DP_INC(dp->st.rx_frames_underlay);
+		DP_INC(dp->st.frames[DP_FRAME_UNDERLAY]);
 		pthread_rwlock_rdlock(&dp->lock);
 		rx_payload(w, buf, len, now);
 		pthread_rwlock_unlock(&dp->lock);

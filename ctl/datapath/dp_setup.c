@@ -297,21 +297,30 @@ err_out:
 	return NULL;
 }
 
+/* The XDP programs' verdicts over this run, one line each. */
+static void log_xdp_counters(struct datapath *dp)
+{
+	uint64_t ul[MAVPN_XDP_UL_NR], ov[MAVPN_XDP_OV_NR];
+	char line[512];
+
+	if (!dp_xdp_ul_counters(&dp->xdp, ul)) {
+		counters_line(line, sizeof(line), NULL, dp_xdp_ul_desc, ul,
+			      MAVPN_XDP_UL_NR);
+		log_info("datapath: xdp_underlay %s", line);
+	}
+	if (!dp_xdp_ov_counters(&dp->xdp, ov)) {
+		counters_line(line, sizeof(line), NULL, dp_xdp_ov_desc, ov,
+			      MAVPN_XDP_OV_NR);
+		log_info("datapath: xdp_overlay %s", line);
+	}
+}
+
 void datapath_stop(struct datapath *dp)
 {
-	uint64_t c[MAVPN_XDP_UL_NR];
-
 	if (!dp)
 		return;
 	dp_workers_close(dp);
-	if (!dp_xdp_ul_counters(&dp->xdp, c))
-		log_info("datapath: xdp_underlay redirect=%llu pass_not_ipv4=%llu pass_not_udp=%llu pass_other_port=%llu pass_fragment=%llu pass_malformed=%llu",
-			 (unsigned long long)c[MAVPN_XDP_UL_REDIRECT],
-			 (unsigned long long)c[MAVPN_XDP_UL_PASS_NOT_IPV4],
-			 (unsigned long long)c[MAVPN_XDP_UL_PASS_NOT_UDP],
-			 (unsigned long long)c[MAVPN_XDP_UL_PASS_OTHER_PORT],
-			 (unsigned long long)c[MAVPN_XDP_UL_PASS_FRAGMENT],
-			 (unsigned long long)c[MAVPN_XDP_UL_PASS_MALFORMED]);
+	log_xdp_counters(dp);
 	close(dp->udp_fd);
 	dp_xdp_detach(&dp->xdp);
 	if (dp->veth_made)

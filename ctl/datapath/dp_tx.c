@@ -74,7 +74,7 @@ void dp_kflush(struct dp_worker *w)
 		n = sendmmsg(w->dp->udp_fd, w->kmsg + done, w->kn - done,
 			     MSG_DONTWAIT);
 		if (n <= 0) {
-			DP_ADD(w->dp->st.drop_tx_full, w->kn - done);
+			DP_ADD(w->dp->st.drop[DP_DROP_TX_FULL], w->kn - done);
 			break;
 		}
 		done += n;
@@ -100,7 +100,7 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 
 	if (xsk) {
 		if (dp_xsk_frame_get(&w->ul, &addr)) {
-			DP_INC(dp->st.drop_tx_full);
+			DP_INC(p->drop[DP_DROP_TX_FULL]);
 			return;
 		}
 		f = dp_xsk_data(&w->ul, addr);
@@ -147,13 +147,13 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 	if (n < 0) {
 		if (xsk)
 			dp_xsk_frame_put(&w->ul, addr);
-		DP_INC(dp->st.drop_malformed);
+		DP_INC(p->drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	if (xsk) {
 		if (dp_xsk_tx(&w->ul, addr, DP_OUTER_LEN +
 			      MAVPN_DATA_HDR_LEN + n)) {
-			DP_INC(dp->st.drop_tx_full);
+			DP_INC(p->drop[DP_DROP_TX_FULL]);
 			return;
 		}
 	} else {
@@ -171,8 +171,8 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 		if (++w->kn == DP_XSK_BATCH)
 			dp_kflush(w);
 	}
-	DP_INC(p->tx_packets);
-	DP_ADD(p->tx_bytes, len);
+	DP_INC(p->cnt[DP_PEER_TX_PACKETS]);
+	DP_ADD(p->cnt[DP_PEER_TX_BYTES], len);
 	if (now - DP_LOAD(p->neigh_at_ms) > DP_NEIGH_REFRESH_MS)
 		dp_neigh_ask(w, p);
 }
@@ -188,7 +188,7 @@ void dp_flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 	pthread_mutex_lock(&p->pend_lock);
 	while ((q = dp_pending_pop(p))) {
 		if (now - q->at_ms > DP_PENDING_TTL_MS)
-			DP_INC(p->drop_pending);
+			DP_INC(p->drop[DP_DROP_PENDING]);
 		else
 			tx_sealed(w, p, dp_tx_session(p, now), q->data, q->len,
 				  now);
@@ -206,7 +206,7 @@ static void hold(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
 	err = dp_pending_push(p, pkt, len, now);
 	pthread_mutex_unlock(&p->pend_lock);
 	if (err)
-		DP_INC(p->drop_pending);
+		DP_INC(p->drop[DP_DROP_PENDING]);
 }
 
 /* Is @dst a unicast address of the overlay prefix other than ours? */
@@ -269,7 +269,7 @@ static void icmp_too_big(struct dp_worker *w, const struct dp_ip4 *in,
 	*(uint16_t *)(icmp + 2) = ip_csum(icmp, icmplen + (quote & 1));
 	if (!dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + MAVPN_IP4_HLEN +
 		       icmplen))
-		DP_INC(dp->st.icmp_too_big);
+		DP_INC(dp->st.events[DP_EVENT_ICMP_TOO_BIG]);
 }
 
 void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
@@ -282,21 +282,21 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 	struct dp_peer *p;
 	uint32_t tot, ihl, nh;
 
-	DP_INC(dp->st.rx_frames_overlay);
+	DP_INC(dp->st.frames[DP_FRAME_OVERLAY]);
 	if (len < MAVPN_ETH_HLEN + MAVPN_IP4_HLEN ||
 	    eth->proto != htons(DP_ETH_P_IP) || (ip->vihl >> 4) != 4) {
-		DP_INC(dp->st.drop_malformed);
+		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	ihl = (ip->vihl & 0xf) * 4;
 	tot = ntohs(ip->tot_len);
 	if (ihl < MAVPN_IP4_HLEN || tot < ihl ||
 	    tot > len - MAVPN_ETH_HLEN) {
-		DP_INC(dp->st.drop_malformed);
+		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	if (tot > dp->inner_max) {
-		DP_INC(dp->st.drop_too_big);
+		DP_INC(dp->st.drop[DP_DROP_TOO_BIG]);
 		if (ip->frag_off & htons(0x4000))
 			icmp_too_big(w, ip, ihl, tot, now);
 		return;
@@ -308,7 +308,7 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		if (!r || r->local || !r->gw) {
 			/* no key can exist for it: multicast, broadcast,
 			 * off-prefix, gateway not known yet */
-			DP_INC(dp->st.drop_no_key);
+			DP_INC(dp->st.drop[DP_DROP_NO_KEY]);
 			return;
 		}
 		nh = r->gw;
@@ -327,7 +327,7 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		if (p)
 			p = dp_peer_find(&dp->peers, nh);
 		if (!p) {
-			DP_INC(dp->st.drop_no_key);
+			DP_INC(dp->st.drop[DP_DROP_NO_KEY]);
 			return;
 		}
 	}

@@ -34,6 +34,12 @@
 /* After a DENY, no new request for the same destination for this long. */
 #define VPND_DENY_HOLD_MS	5000
 
+#define KEYS_DESC(id, name, prom, help) \
+	{ name, help, COUNTER_COUNTER, NULL, prom },
+const struct counter_desc keys_desc[KEYS__COUNT] = {
+	KEYS_COUNTERS(KEYS_DESC)
+};
+
 /* ---- key requests ------------------------------------------------------ */
 
 static struct flow *flow_find(struct vpnd *v, uint32_t dst)
@@ -87,7 +93,7 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 	f->state = FLOW_REQUESTED;
 	f->req_id = v->msg.req_id;
 	f->until = now + VPND_KEY_REQ_MS;
-	v->cnt.key_requests++;
+	v->cnt[KEYS_REQUESTS]++;
 	log_info("key: request req_id=%u dst=%s app=\"%s\"", f->req_id,
 		 vpnd_ip4(f->dst, ip), f->app);
 }
@@ -113,7 +119,7 @@ static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 		if (v->flows[i].state == FLOW_FREE)
 			f = &v->flows[i];
 	if (!f) {
-		v->cnt.flows_dropped++;
+		v->cnt[KEYS_REQUESTS_DROPPED]++;
 		if (log_ratelimited(&rl))
 			log_warn("key: too many destinations waiting for a key");
 		return;
@@ -145,7 +151,7 @@ void keys_flow_expire(struct vpnd *v, uint64_t now)
 			log_warn("key: no answer for dst=%s state=%s",
 				 vpnd_ip4(f->dst, ip), f->state == FLOW_WAITING ?
 				 "not connected" : "requested");
-			v->cnt.key_req_timeouts++;
+			v->cnt[KEYS_TIMEOUTS]++;
 			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
 			datapath_key_refused(v->dp, f->dst);
 		}
@@ -179,7 +185,7 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 	ret = datapath_install_key(v->dp, &k);
 	aead_wipe(&k, sizeof(k));
 	if (ret < 0) {
-		v->cnt.key_install_failed++;
+		v->cnt[KEYS_INSTALL_FAILED]++;
 		log_err("key: install failed key_id=%u peer=%s: %s", m->key_id,
 			m->name, strerror(-ret));
 		return ret;
@@ -209,7 +215,8 @@ static uint64_t peer_activity(struct vpnd *v, uint32_t dst)
 
 	for (i = 0; i < n; i++)
 		if (v->peers[i].overlay_ip == dst)
-			return v->peers[i].tx_packets + v->peers[i].rx_packets;
+			return v->peers[i].cnt[DP_PEER_TX_PACKETS] +
+			       v->peers[i].cnt[DP_PEER_RX_PACKETS];
 	return 0;
 }
 
@@ -265,7 +272,7 @@ void keys_renew_tick(struct vpnd *v, uint64_t now)
 			continue;
 		}
 		r->at = UINT64_MAX;	/* until the grant reschedules it */
-		v->cnt.key_renewals++;
+		v->cnt[KEYS_RENEWALS]++;
 		log_info("key: renewing dst=%s", vpnd_ip4(r->dst, ip));
 		flow_trigger(v, r->dst, r->app, r->dport, r->proto, true);
 	}
@@ -293,7 +300,7 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 			  m->name, vpnd_ip4(m->overlay_ip, ip));
 		return;
 	}
-	v->cnt.key_revoked++;
+	v->cnt[KEYS_REVOKED]++;
 	log_warn("key: peer revoked by the server name=%s overlay_ip=%s keys=%s",
 		 m->name, vpnd_ip4(m->overlay_ip, ip),
 		 ret == 0 ? "removed" : strerror(-ret));
@@ -328,7 +335,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		keys_learn_routes(v, m);
 		if (!key_install(v, m, 1)) {
 			renew_schedule(v, m, f);
-			v->cnt.key_granted++;
+			v->cnt[KEYS_GRANTED]++;
 			flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_GRANTED);
 			/* asked for a LAN address, granted its gateway */
 			if (f && f->dst != m->overlay_ip)
@@ -342,7 +349,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		 * only what the data plane really holds. */
 		if (key_install(v, m, 0))
 			break;
-		v->cnt.key_pushed++;
+		v->cnt[KEYS_PUSHED]++;
 		ctlmsg_init(&v->msg, CTLMSG_KEY_PUSH_ACK);
 		v->msg.key_id = key_id;
 		v->msg.present = CTLA_BIT(CTLA_KEY_ID);
@@ -358,7 +365,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 			route_apply(v->rt, v->gw, &ch);
 		break;
 	case CTLMSG_KEY_DENY:
-		v->cnt.key_denied++;
+		v->cnt[KEYS_DENIED]++;
 		log_warn("key: denied req_id=%u dst=%s reason=\"%s\"",
 			 m->req_id, vpnd_ip4(m->overlay_ip, ip), m->reason);
 		f = flow_by_req(v, m->req_id);
@@ -421,7 +428,6 @@ void keys_on_shim_event(void *arg, const struct shim_event *e)
 	};
 	uint32_t dst = e->daddr;
 
-	v->cnt.shim_events++;
 	/* A LAN behind a gateway: the key is the gateway's. */
 	fe.via = gw_key_dst(v->gw, dst);
 	if (fe.via)
@@ -458,7 +464,7 @@ void keys_dp_requests(struct vpnd *v)
 	while (datapath_next_request(v->dp, &dst) == 1) {
 		struct flowlog_entry fe = { .daddr = dst };
 
-		v->cnt.dp_requests++;
+		v->cnt[KEYS_DP_REQUESTS]++;
 		if (flow_find(v, dst) || datapath_has_key(v->dp, dst))
 			continue;
 		fe.verdict = FLOWLOG_REQUESTED;

@@ -9,6 +9,34 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mavpn/counters.h"
+
+/*
+ * vpnd's key counters (see mavpn/counters.h), X(ID, name, prom, help):
+ * name is the field of `vpnctl status` (keys{}), prom the metric stem
+ * (mavpn_vpnd_PROM_total). Stored in struct vpnd's cnt[], counted here.
+ */
+#define KEYS_COUNTERS(X) \
+	X(REQUESTS, "requests_sent", "key_requests", "KEY_REQ sent to the server.") \
+	X(GRANTED, "granted", "key_grants", "Keys granted to us (we initiated) and installed.") \
+	X(PUSHED, "pushed", "key_pushes", "Keys pushed to us by the server (a peer initiated) and installed.") \
+	X(DENIED, "denied", "key_denials", "KEY_DENY received from the server.") \
+	X(TIMEOUTS, "timeouts", "key_request_timeouts", "Key requests that got no answer in time.") \
+	X(INSTALL_FAILED, "install_failed", "key_install_failures", "Keys the data plane refused to install.") \
+	X(RENEWALS, "renewals", "key_renewals", "Live keys renewed before they ran out.") \
+	X(REVOKED, "revoked", "key_revocations", "Peers the server revoked while we held keys with them.") \
+	X(REQUESTS_DROPPED, "requests_dropped", "key_requests_dropped", "Destinations not requested because the request table was full.") \
+	X(DP_REQUESTS, "datapath_requests", "datapath_key_requests", "Key requests triggered by packets at the interface layer.")
+
+enum keys_counter {
+#define KEYS_ENUM(id, name, prom, help) KEYS_##id,
+	KEYS_COUNTERS(KEYS_ENUM)
+#undef KEYS_ENUM
+	KEYS__COUNT
+};
+
+extern const struct counter_desc keys_desc[KEYS__COUNT];
+
 struct ctlmsg;
 struct shim_event;
 struct vpnd;

@@ -4,7 +4,8 @@
  *
  * vpnd keeps its counters where they are counted; at scrape time it fills
  * one struct metrics_src and metrics_write() turns it into the
- * text exposition format. The HTTP side is lib/promhttp.c. Metric names
+ * text exposition format, each counter family through its table
+ * (mavpn/counters.h). The HTTP side is lib/promhttp.c. Metric names
  * are part of the operator contract (docs/operations.md lists them):
  * add, never rename.
  */
@@ -16,6 +17,7 @@
 #include <stdio.h>
 
 #include "mavpn/datapath.h"
+#include "keys.h"
 #include "shim.h"
 
 struct metrics_src {
@@ -24,9 +26,7 @@ struct metrics_src {
 	bool server_up;
 	uint64_t server_up_seconds;
 	unsigned int server_connects;	/* connection attempts */
-	uint64_t key_requests, key_granted, key_pushed, key_denied;
-	uint64_t key_timeouts, key_install_failed, flows_dropped;
-	uint64_t shim_events, dp_requests;
+	const uint64_t *keys;		/* [KEYS__COUNT], keys.h */
 	int attached_cgroups;
 	struct shim_counters shim;
 	struct dp_stats dp;

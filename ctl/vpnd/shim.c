@@ -552,19 +552,18 @@ void shim_cgroup_path(struct shim *s, uint64_t cgroup_id, char *buf,
 	snprintf(buf, len, "cgroup:%" PRIu64, cgroup_id);
 }
 
+#define SHIM_DESC(id, name, prom, help) \
+	{ name, help, COUNTER_COUNTER, NULL, prom },
+const struct counter_desc shim_desc[SHIM_CNT_MAX] = {
+	SHIM_COUNTERS(SHIM_DESC)
+};
+
 void shim_get_counters(const struct shim *s, struct shim_counters *c)
 {
-	uint64_t v[SHIM_CNT_MAX] = { 0 };
 	uint32_t i;
 
+	memset(c, 0, sizeof(*c));
 	for (i = 0; i < SHIM_CNT_MAX; i++)
 		bpf_map__lookup_elem(s->skel->maps.counters, &i, sizeof(i),
-				     &v[i], sizeof(v[i]), 0);
-	c->seen = v[SHIM_CNT_SEEN];
-	c->events = v[SHIM_CNT_EVENTS];
-	c->dedup = v[SHIM_CNT_DEDUP];
-	c->drops = v[SHIM_CNT_DROPS];
-	c->blocked = v[SHIM_CNT_BLOCKED];
-	c->blocked_pkt = v[SHIM_CNT_BLOCKED_PKT];
-	c->blocked_in = v[SHIM_CNT_BLOCKED_IN];
+				     &c->cnt[i], sizeof(c->cnt[i]), 0);
 }

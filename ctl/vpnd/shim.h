@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mavpn/counters.h"
 #include "mavpn/shim_abi.h"
 
 struct shim;
@@ -16,10 +17,12 @@ struct shim;
 /* Called for every event from shim_poll(). */
 typedef void (*shim_event_fn)(void *arg, const struct shim_event *e);
 
+/* The BPF programs' counters, named by shim_desc (mavpn/shim_abi.h). */
 struct shim_counters {
-	uint64_t seen, events, dedup, drops;
-	uint64_t blocked, blocked_pkt, blocked_in;
+	uint64_t cnt[SHIM_CNT_MAX];
 };
+
+extern const struct counter_desc shim_desc[SHIM_CNT_MAX];
 
 /* Route libbpf's messages through log.h (once, before any BPF use). */
 void shim_log_init(void);

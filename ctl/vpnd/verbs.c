@@ -3,6 +3,7 @@
  * vpnd: what it answers on the control socket (status, peers, flows,
  * attach, detach, resolve), as text or JSON, and the metrics scrape.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "mavpn/counters.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
 #include "chan.h"
@@ -70,19 +72,111 @@ void verbs_resolve_answer(struct vpnd *v, const struct ctlmsg *m)
 	r->req = NULL;
 }
 
+/* The data plane's totals, as dp_stats{} in JSON. */
+static void dp_stats_json(struct jsonw *j, const struct dp_stats *ds)
+{
+	counters_json(j, "rx_frames_", datapath_frame_desc, ds->frames,
+		      DP_FRAME__COUNT);
+	counters_json(j, "drop_", datapath_drop_desc, ds->drop, DP_DROP__COUNT);
+	counters_json(j, NULL, datapath_event_desc, ds->events,
+		      DP_EVENT__COUNT);
+}
+
+static void dp_stats_text(FILE *f, const struct dp_stats *ds)
+{
+	counters_text(f, "rx_frames_", datapath_frame_desc, ds->frames,
+		      DP_FRAME__COUNT, 2);
+	counters_text(f, "drop_", datapath_drop_desc, ds->drop,
+		      DP_DROP__COUNT, 2);
+	counters_text(f, NULL, datapath_event_desc, ds->events,
+		      DP_EVENT__COUNT, 2);
+}
+
+static void status_json(struct vpnd *v, struct jsonw *j,
+			const struct dp_stats *ds,
+			const struct shim_counters *sc, const char *ip,
+			uint64_t up_s)
+{
+	const char *p;
+	int i;
+
+	jsonw_obj_begin(j, NULL);
+	jsonw_obj_begin(j, "self");
+	jsonw_str(j, "name", v->st.name);
+	jsonw_str(j, "overlay_ip", ip);
+	jsonw_u64(j, "overlay_plen", v->st.overlay_plen);
+	jsonw_bool(j, "connected", chan_up(v->ch));
+	jsonw_obj_end(j);
+	jsonw_obj_begin(j, "server");
+	jsonw_str(j, "address", v->st.server);
+	jsonw_bool(j, "connected", chan_up(v->ch));
+	jsonw_u64(j, "up_seconds", up_s);
+	jsonw_u64(j, "connect_attempts", chan_reconnects(v->ch));
+	jsonw_obj_end(j);
+	jsonw_obj_begin(j, "underlay");
+	jsonw_str(j, "iface", v->o->iface);
+	jsonw_u64(j, "port", v->o->port);
+	jsonw_obj_end(j);
+	jsonw_str(j, "overlay_iface", VPND_OVERLAY_IFNAME);
+	jsonw_u64(j, "workers", ds->workers ? ds->workers : v->o->workers);
+	jsonw_obj_begin(j, "dp_stats");
+	dp_stats_json(j, ds);
+	jsonw_obj_end(j);
+	jsonw_obj_begin(j, "keys");
+	counters_json(j, NULL, keys_desc, v->cnt, KEYS__COUNT);
+	jsonw_obj_end(j);
+	jsonw_obj_begin(j, "shim");
+	counters_json(j, NULL, shim_desc, sc->cnt, SHIM_CNT_MAX);
+	/* also in keys{}; scripts read it here since before the tables */
+	jsonw_u64(j, "datapath_requests", v->cnt[KEYS_DP_REQUESTS]);
+	jsonw_arr_begin(j, "attached");
+	for (i = 0; (p = shim_attached(v->shim, i)); i++)
+		jsonw_str(j, NULL, p);
+	jsonw_arr_end(j);
+	jsonw_obj_end(j);
+	jsonw_obj_end(j);
+}
+
+/* The same fields as status_json(), for people. */
+static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
+			const struct shim_counters *sc, const char *ip,
+			uint64_t up_s)
+{
+	const char *p;
+	int i;
+
+	fprintf(f, "name:      %s\n", v->st.name);
+	fprintf(f, "overlay:   %s/%u on %s\n", ip, v->st.overlay_plen,
+		VPND_OVERLAY_IFNAME);
+	if (chan_up(v->ch))
+		fprintf(f, "server:    %s connected (up %" PRIu64 "s, %u connect attempts)\n",
+			v->st.server, up_s, chan_reconnects(v->ch));
+	else
+		fprintf(f, "server:    %s not connected (%u connect attempts)\n",
+			v->st.server, chan_reconnects(v->ch));
+	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
+	fprintf(f, "workers:   %d\n", ds->workers ? ds->workers : v->o->workers);
+	fputs("keys:\n", f);
+	counters_text(f, NULL, keys_desc, v->cnt, KEYS__COUNT, 2);
+	fputs("datapath:\n", f);
+	dp_stats_text(f, ds);
+	fputs("shim:\n", f);
+	counters_text(f, NULL, shim_desc, sc->cnt, SHIM_CNT_MAX, 2);
+	for (i = 0; (p = shim_attached(v->shim, i)); i++)
+		fprintf(f, "attached:  %s\n", p);
+}
+
 static void do_status(struct vpnd *v, struct ctlsock_req *r)
 {
 	uint64_t now = chan_now_ms(), up = chan_up_since(v->ch);
+	uint64_t up_s = up ? (now - up) / 1000 : 0;
 	char ip[INET_ADDRSTRLEN], *text = NULL;
 	struct shim_counters sc;
 	struct dp_stats ds;
 	size_t tlen = 0;
 	struct jsonw *j;
-	const char *p;
 	FILE *f;
-	int i;
 
-	memset(&ds, 0, sizeof(ds));
 	datapath_stats(v->dp, &ds);
 	shim_get_counters(v->shim, &sc);
 	vpnd_ip4(v->st.overlay_ip, ip);
@@ -91,100 +185,14 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 		j = jsonw_new();
 		if (!j)
 			goto oom;
-		jsonw_obj_begin(j, NULL);
-		jsonw_obj_begin(j, "self");
-		jsonw_str(j, "name", v->st.name);
-		jsonw_str(j, "overlay_ip", ip);
-		jsonw_u64(j, "overlay_plen", v->st.overlay_plen);
-		jsonw_bool(j, "connected", chan_up(v->ch));
-		jsonw_obj_end(j);
-		jsonw_obj_begin(j, "server");
-		jsonw_str(j, "address", v->st.server);
-		jsonw_bool(j, "connected", chan_up(v->ch));
-		jsonw_u64(j, "up_seconds", up ? (now - up) / 1000 : 0);
-		jsonw_u64(j, "connect_attempts", chan_reconnects(v->ch));
-		jsonw_obj_end(j);
-		jsonw_obj_begin(j, "underlay");
-		jsonw_str(j, "iface", v->o->iface);
-		jsonw_u64(j, "port", v->o->port);
-		jsonw_obj_end(j);
-		jsonw_str(j, "overlay_iface", VPND_OVERLAY_IFNAME);
-		jsonw_u64(j, "workers", ds.workers ? ds.workers : v->o->workers);
-		jsonw_obj_begin(j, "dp_stats");
-		jsonw_u64(j, "rx_frames_overlay", ds.rx_frames_overlay);
-		jsonw_u64(j, "rx_frames_underlay", ds.rx_frames_underlay);
-		jsonw_u64(j, "drop_malformed", ds.drop_malformed);
-		jsonw_u64(j, "drop_unknown_key", ds.drop_unknown_key);
-		jsonw_u64(j, "drop_no_key", ds.drop_no_key);
-		jsonw_u64(j, "drop_tx_full", ds.drop_tx_full);
-		jsonw_u64(j, "drop_expired", ds.drop_expired);
-		jsonw_u64(j, "drop_auth", ds.drop_auth);
-		jsonw_u64(j, "drop_replay", ds.drop_replay);
-		jsonw_u64(j, "drop_pending", ds.drop_pending);
-		jsonw_u64(j, "drop_too_big", ds.drop_too_big);
-		jsonw_u64(j, "icmp_too_big", ds.icmp_too_big);
-		jsonw_obj_end(j);
-		jsonw_obj_begin(j, "keys");
-		jsonw_u64(j, "requests_sent", v->cnt.key_requests);
-		jsonw_u64(j, "granted", v->cnt.key_granted);
-		jsonw_u64(j, "pushed", v->cnt.key_pushed);
-		jsonw_u64(j, "denied", v->cnt.key_denied);
-		jsonw_u64(j, "timeouts", v->cnt.key_req_timeouts);
-		jsonw_u64(j, "install_failed", v->cnt.key_install_failed);
-		jsonw_u64(j, "renewals", v->cnt.key_renewals);
-		jsonw_u64(j, "revoked", v->cnt.key_revoked);
-		jsonw_obj_end(j);
-		jsonw_obj_begin(j, "shim");
-		jsonw_u64(j, "seen", sc.seen);
-		jsonw_u64(j, "events", sc.events);
-		jsonw_u64(j, "dedup", sc.dedup);
-		jsonw_u64(j, "drops", sc.drops);
-		jsonw_u64(j, "blocked", sc.blocked);
-		jsonw_u64(j, "blocked_packets", sc.blocked_pkt);
-		jsonw_u64(j, "blocked_inbound", sc.blocked_in);
-		jsonw_u64(j, "datapath_requests", v->cnt.dp_requests);
-		jsonw_arr_begin(j, "attached");
-		for (i = 0; (p = shim_attached(v->shim, i)); i++)
-			jsonw_str(j, NULL, p);
-		jsonw_arr_end(j);
-		jsonw_obj_end(j);
-		jsonw_obj_end(j);
+		status_json(v, j, &ds, &sc, ip, up_s);
 		reply_json(r, j);
 		return;
 	}
-
 	f = open_memstream(&text, &tlen);
 	if (!f)
 		goto oom;
-	fprintf(f, "name:      %s\n", v->st.name);
-	fprintf(f, "overlay:   %s/%u on %s\n", ip, v->st.overlay_plen,
-		VPND_OVERLAY_IFNAME);
-	if (chan_up(v->ch))
-		fprintf(f, "server:    %s connected (up %" PRIu64 "s)\n",
-			v->st.server, (now - up) / 1000);
-	else
-		fprintf(f, "server:    %s not connected (%u attempts)\n",
-			v->st.server, chan_reconnects(v->ch));
-	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
-	fprintf(f, "workers:   %d\n", ds.workers ? ds.workers : v->o->workers);
-	fprintf(f, "keys:      %" PRIu64 " requested, %" PRIu64 " granted, %"
-		PRIu64 " pushed, %" PRIu64 " denied, %" PRIu64 " timed out\n",
-		v->cnt.key_requests, v->cnt.key_granted, v->cnt.key_pushed,
-		v->cnt.key_denied, v->cnt.key_req_timeouts);
-	fprintf(f, "datapath:  rx overlay %" PRIu64 ", rx underlay %" PRIu64
-		", drops: malformed %" PRIu64 " unknown-key %" PRIu64
-		" expired %" PRIu64 " auth %" PRIu64 " replay %" PRIu64
-		" pending %" PRIu64 " no-key %" PRIu64 " tx-full %" PRIu64 "\n",
-		ds.rx_frames_overlay, ds.rx_frames_underlay, ds.drop_malformed,
-		ds.drop_unknown_key, ds.drop_expired, ds.drop_auth,
-		ds.drop_replay, ds.drop_pending, ds.drop_no_key,
-		ds.drop_tx_full);
-	fprintf(f, "shim:      %" PRIu64 " events, %" PRIu64 " lost, %" PRIu64
-		" connects/sends blocked, %" PRIu64 " packets blocked, %" PRIu64
-		" inbound not via %s blocked\n", sc.events, sc.drops,
-		sc.blocked, sc.blocked_pkt, sc.blocked_in, VPND_OVERLAY_IFNAME);
-	for (i = 0; (p = shim_attached(v->shim, i)); i++)
-		fprintf(f, "attached:  %s\n", p);
+	status_text(v, f, &ds, &sc, ip, up_s);
 	if (fclose(f) || !text)
 		goto oom;
 	ctlsock_reply_ok(r, text);
@@ -195,13 +203,29 @@ oom:
 	ctlsock_reply_err(r, "out of memory");
 }
 
+/* A peer's drops, for the text table: "reason=N,..." of those not 0. */
+static void peer_drops_text(FILE *f, const struct dp_peer_stats *p)
+{
+	int k, any = 0;
+
+	for (k = 0; k < DP_DROP__COUNT; k++) {
+		if (!p->drop[k])
+			continue;
+		fprintf(f, "%s%s=%" PRIu64, any ? "," : " ",
+			datapath_drop_desc[k].name, p->drop[k]);
+		any = 1;
+	}
+	if (!any)
+		fputs(" -", f);
+}
+
 static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 {
 	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN + 8], *text = NULL;
 	struct dp_peer_stats *p;
 	size_t tlen = 0;
 	struct jsonw *j;
-	int i, n;
+	int i, k, n;
 	FILE *f;
 
 	n = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
@@ -222,16 +246,10 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 			jsonw_str(j, "underlay_ip", vpnd_ip4(p->underlay_ip, uip));
 			jsonw_u64(j, "port", p->port);
 			jsonw_u64(j, "key_id", p->key_id);
-			jsonw_u64(j, "tx_packets", p->tx_packets);
-			jsonw_u64(j, "tx_bytes", p->tx_bytes);
-			jsonw_u64(j, "rx_packets", p->rx_packets);
-			jsonw_u64(j, "rx_bytes", p->rx_bytes);
-			jsonw_u64(j, "drop_replay", p->drop_replay);
-			jsonw_u64(j, "drop_auth", p->drop_auth);
-			jsonw_u64(j, "drop_pending", p->drop_pending);
-			jsonw_u64(j, "drop_expired", p->drop_expired);
-			jsonw_u64(j, "drop_malformed", p->drop_malformed);
-			jsonw_u64(j, "pending", p->pending);
+			counters_json(j, NULL, datapath_peer_desc, p->cnt,
+				      DP_PEER__COUNT);
+			counters_json(j, "drop_", datapath_drop_desc, p->drop,
+				      DP_DROP__COUNT);
 			jsonw_obj_end(j);
 		}
 		jsonw_arr_end(j);
@@ -243,18 +261,27 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 		ctlsock_reply_err(r, "out of memory");
 		return;
 	}
-	fprintf(f, "%-16s %-15s %-21s %10s %10s %12s %10s %12s %7s %7s %7s\n",
-		"NAME", "OVERLAY", "ENDPOINT", "KEY_ID", "TX_PKTS", "TX_BYTES",
-		"RX_PKTS", "RX_BYTES", "REPLAY", "AUTH", "PENDING");
+	/* one column per peer counter, then the drops that are not 0 */
+	fprintf(f, "%-16s %-15s %-21s %10s", "NAME", "OVERLAY", "ENDPOINT",
+		"KEY_ID");
+	for (k = 0; k < DP_PEER__COUNT; k++) {
+		const char *c = datapath_peer_desc[k].name;
+
+		fprintf(f, " %*s", 12 - (int)strlen(c), "");
+		for (; *c; c++)
+			fputc(toupper((unsigned char)*c), f);
+	}
+	fputs(" DROPS\n", f);
 	for (i = 0; i < n; i++) {
 		p = &v->peers[i];
 		vpnd_ip4(p->underlay_ip, uip);
 		snprintf(uip + strlen(uip), 8, ":%u", p->port);
-		fprintf(f, "%-16s %-15s %-21s %10u %10" PRIu64 " %12" PRIu64
-			" %10" PRIu64 " %12" PRIu64 " %7" PRIu64 " %7" PRIu64
-			" %7u\n", p->name, vpnd_ip4(p->overlay_ip, ip), uip,
-			p->key_id, p->tx_packets, p->tx_bytes, p->rx_packets,
-			p->rx_bytes, p->drop_replay, p->drop_auth, p->pending);
+		fprintf(f, "%-16s %-15s %-21s %10u", p->name,
+			vpnd_ip4(p->overlay_ip, ip), uip, p->key_id);
+		for (k = 0; k < DP_PEER__COUNT; k++)
+			fprintf(f, " %12" PRIu64, p->cnt[k]);
+		peer_drops_text(f, p);
+		fputc('\n', f);
 	}
 	if (fclose(f) || !text) {
 		free(text);
@@ -415,15 +442,7 @@ int verbs_metrics_render(void *arg, FILE *f)
 		.server_up = chan_up(v->ch),
 		.server_up_seconds = up ? (chan_now_ms() - up) / 1000 : 0,
 		.server_connects = chan_reconnects(v->ch),
-		.key_requests = v->cnt.key_requests,
-		.key_granted = v->cnt.key_granted,
-		.key_pushed = v->cnt.key_pushed,
-		.key_denied = v->cnt.key_denied,
-		.key_timeouts = v->cnt.key_req_timeouts,
-		.key_install_failed = v->cnt.key_install_failed,
-		.flows_dropped = v->cnt.flows_dropped,
-		.shim_events = v->cnt.shim_events,
-		.dp_requests = v->cnt.dp_requests,
+		.keys = v->cnt,
 		.peers = v->peers,
 	};
 

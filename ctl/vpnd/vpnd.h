@@ -15,6 +15,7 @@
 
 #include "mavpn/ctlmsg.h"
 #include "ctlsock.h"
+#include "keys.h"
 #include "mavpn/datapath.h"
 #include "state.h"
 
@@ -85,12 +86,7 @@ struct vpnd {
 	struct flow flows[VPND_MAX_FLOWS];
 	struct renew renews[VPND_MAX_FLOWS];
 	struct resolve resolves[VPND_MAX_RESOLVES];
-	struct {
-		uint64_t key_requests, key_granted, key_pushed, key_denied;
-		uint64_t key_install_failed, key_req_timeouts, flows_dropped;
-		uint64_t key_renewals, key_revoked;
-		uint64_t shim_events, dp_requests;
-	} cnt;
+	uint64_t cnt[KEYS__COUNT];	/* keys.h */
 	struct ctlmsg msg;		/* outgoing; big, kept off the stack */
 	struct dp_peer_stats peers[VPND_MAX_PEERS];
 };

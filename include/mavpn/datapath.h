@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "mavpn/aead.h"
+#include "mavpn/counters.h"
 #include "mavpn/prefix.h"
 
 #define DP_NAME_MAX	64
@@ -39,32 +40,94 @@ struct dp_key {
 _Static_assert(sizeof(((struct dp_key *)0)->secret) == AEAD_KEY_LEN,
 	       "dp_key.secret = AEAD key");
 
+/*
+ * Counter families of the data plane (see mavpn/counters.h): one line per
+ * counter, X(ID, name, help); the enums index the arrays below and the
+ * datapath_*_desc tables name them for every output.
+ *
+ * Drop reasons: every packet the data plane drops is counted once, under
+ * one reason, on the peer when the data plane knows which peer it was for
+ * or from, else on the data plane itself; dp_stats.drop[] is the total of
+ * both (peers reclaimed from a full table included). Append only: the
+ * names are printed and scraped (`drop_NAME` in JSON, reason="NAME").
+ */
+#define DP_DROP_REASONS(X) \
+	X(MALFORMED, "malformed", "bad outer headers, data header or inner packet") \
+	X(UNKNOWN_KEY, "unknown_key", "no session with that key id") \
+	X(NO_KEY, "no_key", "no key for the destination and none to ask for, or the server refused one") \
+	X(TX_FULL, "tx_full", "no room: no free umem frame, TX ring or socket buffer") \
+	X(EXPIRED_KEY, "expired", "received under a key past its lifetime") \
+	X(AUTH, "auth", "GCM tag mismatch") \
+	X(REPLAY, "replay", "counter outside the anti-replay window or seen before") \
+	X(PENDING, "pending", "the queue of packets waiting for a key or next hop was full or timed out") \
+	X(TOO_BIG, "too_big", "inner packet larger than the underlay can carry")
+
+/* Why a packet was dropped; DP_DROP_NONE: it was not. */
+enum dp_drop {
+	DP_DROP_NONE = -1,
+#define DP_DROP_ENUM(id, name, help) DP_DROP_##id,
+	DP_DROP_REASONS(DP_DROP_ENUM)
+#undef DP_DROP_ENUM
+	DP_DROP__COUNT
+};
+
+/* Per-peer traffic, X(ID, name, kind, unit, help). */
+#define DP_PEER_COUNTERS(X) \
+	X(TX_PACKETS, "tx_packets", COUNTER_COUNTER, "packets", "Packets sealed and sent to this peer.") \
+	X(TX_BYTES, "tx_bytes", COUNTER_COUNTER, "bytes", "Bytes sent to this peer (inner packets).") \
+	X(RX_PACKETS, "rx_packets", COUNTER_COUNTER, "packets", "Packets from this peer opened and delivered.") \
+	X(RX_BYTES, "rx_bytes", COUNTER_COUNTER, "bytes", "Bytes received from this peer (inner packets).") \
+	X(PENDING, "pending", COUNTER_GAUGE, "packets", "Packets held for this peer while waiting for a key.")
+
+enum dp_peer_counter {
+#define DP_PEER_ENUM(id, name, kind, unit, help) DP_PEER_##id,
+	DP_PEER_COUNTERS(DP_PEER_ENUM)
+#undef DP_PEER_ENUM
+	DP_PEER__COUNT
+};
+
+/* Frames into the workers, by side. */
+#define DP_FRAMES(X) \
+	X(OVERLAY, "overlay", "plaintext from the host to seal") \
+	X(UNDERLAY, "underlay", "ciphertext from peers to open")
+
+enum dp_frame {
+#define DP_FRAME_ENUM(id, name, help) DP_FRAME_##id,
+	DP_FRAMES(DP_FRAME_ENUM)
+#undef DP_FRAME_ENUM
+	DP_FRAME__COUNT
+};
+
+/* Other events of the data plane as a whole. */
+#define DP_EVENTS(X) \
+	X(ICMP_TOO_BIG, "icmp_too_big", "ICMP fragmentation-needed answers sent for too-big packets with DF")
+
+enum dp_event {
+#define DP_EVENT_ENUM(id, name, help) DP_EVENT_##id,
+	DP_EVENTS(DP_EVENT_ENUM)
+#undef DP_EVENT_ENUM
+	DP_EVENT__COUNT
+};
+
+extern const struct counter_desc datapath_drop_desc[DP_DROP__COUNT];
+extern const struct counter_desc datapath_peer_desc[DP_PEER__COUNT];
+extern const struct counter_desc datapath_frame_desc[DP_FRAME__COUNT];
+extern const struct counter_desc datapath_event_desc[DP_EVENT__COUNT];
+
 struct dp_peer_stats {
 	char name[DP_NAME_MAX];
 	uint32_t overlay_ip, underlay_ip;	/* network order */
 	uint16_t port;
 	uint32_t key_id;
-	uint64_t tx_packets, tx_bytes, rx_packets, rx_bytes;
-	uint64_t drop_replay, drop_auth, drop_pending;
-	uint64_t drop_expired;			/* rx under a key past its life */
-	uint64_t drop_malformed;		/* authenticated, bad inner packet */
-	uint32_t pending;			/* packets waiting for a key */
+	uint64_t cnt[DP_PEER__COUNT];
+	uint64_t drop[DP_DROP__COUNT];		/* counted on this peer */
 };
 
 struct dp_stats {
 	int workers;
-	uint64_t rx_frames_overlay, rx_frames_underlay;
-	uint64_t drop_malformed, drop_unknown_key, drop_no_key, drop_tx_full;
-	uint64_t drop_expired;		/* rx under a key past its lifetime */
-	/*
-	 * Totals over all peers of the per-peer reasons, so one status shows
-	 * every reason: bad tag, replay, pending queue full. drop_tx_full is
-	 * the "no room" reason (no free umem frame or TX ring slot).
-	 */
-	uint64_t drop_auth, drop_replay, drop_pending;
-	/* inner packets larger than the underlay can carry; DF ones answered
-	 * with ICMP fragmentation-needed (icmp_too_big sent) */
-	uint64_t drop_too_big, icmp_too_big;
+	uint64_t frames[DP_FRAME__COUNT];
+	uint64_t drop[DP_DROP__COUNT];		/* totals, peers included */
+	uint64_t events[DP_EVENT__COUNT];
 };
 
 struct datapath;
@@ -126,12 +189,25 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out, int max)
 void datapath_stats(struct datapath *dp, struct dp_stats *out);
 
 /* The kernel's counters of one AF_XDP socket (XDP_STATISTICS). */
+#define DP_XSK_COUNTERS(X) \
+	X(RX_DROPPED, "rx_dropped", "Frames the kernel dropped for this AF_XDP socket (no room).") \
+	X(RX_RING_FULL, "rx_ring_full", "Times the AF_XDP rx ring was full (the worker lagged).") \
+	X(FILL_RING_EMPTY, "fill_ring_empty", "Times the AF_XDP fill ring was empty (no umem frame to receive into).") \
+	X(TX_RING_EMPTY, "tx_ring_empty", "Kicks with an empty AF_XDP tx ring.") \
+	X(RX_INVALID_DESCS, "rx_invalid_descs", "Invalid rx descriptors seen by the kernel.") \
+	X(TX_INVALID_DESCS, "tx_invalid_descs", "Invalid tx descriptors seen by the kernel.")
+
+enum dp_xsk_counter {
+#define DP_XSK_ENUM(id, name, help) DP_XSK_##id,
+	DP_XSK_COUNTERS(DP_XSK_ENUM)
+#undef DP_XSK_ENUM
+	DP_XSK__COUNT
+};
+
+extern const struct counter_desc datapath_xsk_desc[DP_XSK__COUNT];
+
 struct dp_ring_stats {
-	uint64_t rx_dropped;		/* no room in the rx ring or umem */
-	uint64_t rx_invalid_descs, tx_invalid_descs;
-	uint64_t rx_ring_full;		/* rx ring full: the worker lagged */
-	uint64_t rx_fill_ring_empty_descs; /* fill ring empty */
-	uint64_t tx_ring_empty_descs;	/* kicked with nothing to send */
+	uint64_t cnt[DP_XSK__COUNT];
 };
 
 enum { DP_RING_OVERLAY, DP_RING_UNDERLAY, DP_RING_MAX };

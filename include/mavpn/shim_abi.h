@@ -55,15 +55,24 @@ struct shim_prefix {
 	__u32 addr;			/* network order */
 };
 
-/* Indexes of the counter array map (never renumber). */
+/*
+ * Indexes of the counter array map, X(ID, name, prom, help): name is the
+ * field of `vpnctl status` (shim{}), prom the metric stem
+ * (mavpn_vpnd_PROM_total). Append only (never renumber).
+ */
+#define SHIM_COUNTERS(X) \
+	X(SEEN, "seen", "shim_seen", "connect()/sendmsg() calls to a protected destination the socket shim looked at.") \
+	X(EVENTS, "events", "shim_events", "Ring-buffer events from the socket shim (new protected destinations).") \
+	X(DEDUP, "dedup", "shim_dedup", "Shim events suppressed as repeats within the dedup window.") \
+	X(DROPS, "drops", "shim_ringbuf_drops", "Shim events lost because the ring buffer was full.") \
+	X(BLOCKED, "blocked", "shim_blocked", "Connections and sends the socket shim refused (EPERM).") \
+	X(BLOCKED_PKT, "blocked_packets", "shim_blocked_packets", "Raw/ICMP packets the shim dropped at egress.") \
+	X(BLOCKED_IN, "blocked_inbound", "shim_blocked_inbound", "Packets to our overlay address that did not come through the overlay interface.")
+
 enum shim_counter {
-	SHIM_CNT_SEEN		= 0,	/* calls to a protected destination */
-	SHIM_CNT_EVENTS		= 1,	/* events written to the ring */
-	SHIM_CNT_DEDUP		= 2,	/* suppressed: reported < 1 s ago */
-	SHIM_CNT_DROPS		= 3,	/* ring full: event lost */
-	SHIM_CNT_BLOCKED	= 4,	/* connect/sendmsg refused (EPERM) */
-	SHIM_CNT_BLOCKED_PKT	= 5,	/* raw/ICMP packet dropped at egress */
-	SHIM_CNT_BLOCKED_IN	= 6,	/* to our overlay address, not via mavpn0 */
+#define SHIM_CNT_ENUM(id, name, prom, help) SHIM_CNT_##id,
+	SHIM_COUNTERS(SHIM_CNT_ENUM)
+#undef SHIM_CNT_ENUM
 	SHIM_CNT_MAX
 };
 

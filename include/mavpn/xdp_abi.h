@@ -12,24 +12,32 @@
 
 /*
  * Verdict reasons of xdp_underlay, one slot each in its per-CPU array map
- * "ul_stats" (value: __u64 packets). Append only.
+ * "ul_stats" (value: __u64 packets), X(ID, name, help). Append only.
  */
+#define MAVPN_XDP_UL_REASONS(X) \
+	X(REDIRECT, "redirect", "UDP to our port, handed to AF_XDP") \
+	X(PASS_NOT_IPV4, "pass_not_ipv4", "ARP, IPv6, VLAN, ...: kernel stack") \
+	X(PASS_NOT_UDP, "pass_not_udp", "TCP (TLS control channel), ICMP, ...") \
+	X(PASS_OTHER_PORT, "pass_other_port", "UDP, not to our port") \
+	X(PASS_FRAGMENT, "pass_fragment", "IP fragment: the kernel reassembles") \
+	X(PASS_MALFORMED, "pass_malformed", "truncated/bogus header: the kernel judges") \
+	X(PASS_NOT_LOCAL, "pass_not_local", "our port, not our address: transit or a secondary address, the kernel routes/delivers")
+
 enum mavpn_xdp_ul_reason {
-	MAVPN_XDP_UL_REDIRECT = 0,	/* UDP to our port, handed to AF_XDP */
-	MAVPN_XDP_UL_PASS_NOT_IPV4,	/* ARP, IPv6, VLAN, ...: kernel stack */
-	MAVPN_XDP_UL_PASS_NOT_UDP,	/* TCP (TLS control channel), ICMP, ... */
-	MAVPN_XDP_UL_PASS_OTHER_PORT,	/* UDP, not to our port */
-	MAVPN_XDP_UL_PASS_FRAGMENT,	/* IP fragment: the kernel reassembles */
-	MAVPN_XDP_UL_PASS_MALFORMED,	/* truncated/bogus header: kernel judges */
-	MAVPN_XDP_UL_PASS_NOT_LOCAL,	/* our port, not our address: transit
-					 * (forwarding host) or a secondary
-					 * address: the kernel routes/delivers */
+#define MAVPN_XDP_UL_ENUM(id, name, help) MAVPN_XDP_UL_##id,
+	MAVPN_XDP_UL_REASONS(MAVPN_XDP_UL_ENUM)
+#undef MAVPN_XDP_UL_ENUM
 	MAVPN_XDP_UL_NR,
 };
 
 /* Verdict reasons of xdp_overlay, map "ov_stats". Append only. */
+#define MAVPN_XDP_OV_REASONS(X) \
+	X(REDIRECT, "redirect", "every frame goes to the workers")
+
 enum mavpn_xdp_ov_reason {
-	MAVPN_XDP_OV_REDIRECT = 0,	/* every frame goes to the workers */
+#define MAVPN_XDP_OV_ENUM(id, name, help) MAVPN_XDP_OV_##id,
+	MAVPN_XDP_OV_REASONS(MAVPN_XDP_OV_ENUM)
+#undef MAVPN_XDP_OV_ENUM
 	MAVPN_XDP_OV_NR,
 };
 

@@ -73,31 +73,29 @@ static uint32_t parse_ip(const char *s)
 
 static void print_stats(struct datapath *dp)
 {
+	char fr[256], dr[512], ev[128], pc[256], pd[512];
 	struct dp_peer_stats ps[8];
 	struct dp_stats st;
 	int i, n;
 
 	datapath_stats(dp, &st);
-	printf("stats rx_frames_overlay=%llu rx_frames_underlay=%llu drop_malformed=%llu drop_unknown_key=%llu drop_no_key=%llu drop_tx_full=%llu\n",
-	       (unsigned long long)st.rx_frames_overlay,
-	       (unsigned long long)st.rx_frames_underlay,
-	       (unsigned long long)st.drop_malformed,
-	       (unsigned long long)st.drop_unknown_key,
-	       (unsigned long long)st.drop_no_key,
-	       (unsigned long long)st.drop_tx_full);
+	counters_line(fr, sizeof(fr), "rx_frames_", datapath_frame_desc,
+		      st.frames, DP_FRAME__COUNT);
+	counters_line(dr, sizeof(dr), "drop_", datapath_drop_desc, st.drop,
+		      DP_DROP__COUNT);
+	counters_line(ev, sizeof(ev), NULL, datapath_event_desc, st.events,
+		      DP_EVENT__COUNT);
+	printf("stats %s %s %s\n", fr, dr, ev);
 	n = datapath_peer_stats(dp, ps, 8);
-	for (i = 0; i < n; i++)
-		printf("peer name=%s overlay=%s key_id=%u tx_packets=%llu tx_bytes=%llu rx_packets=%llu rx_bytes=%llu drop_replay=%llu drop_auth=%llu drop_pending=%llu pending=%u\n",
-		       ps[i].name,
+	for (i = 0; i < n; i++) {
+		counters_line(pc, sizeof(pc), NULL, datapath_peer_desc,
+			      ps[i].cnt, DP_PEER__COUNT);
+		counters_line(pd, sizeof(pd), "drop_", datapath_drop_desc,
+			      ps[i].drop, DP_DROP__COUNT);
+		printf("peer name=%s overlay=%s key_id=%u %s %s\n", ps[i].name,
 		       inet_ntoa((struct in_addr){ ps[i].overlay_ip }),
-		       ps[i].key_id,
-		       (unsigned long long)ps[i].tx_packets,
-		       (unsigned long long)ps[i].tx_bytes,
-		       (unsigned long long)ps[i].rx_packets,
-		       (unsigned long long)ps[i].rx_bytes,
-		       (unsigned long long)ps[i].drop_replay,
-		       (unsigned long long)ps[i].drop_auth,
-		       (unsigned long long)ps[i].drop_pending, ps[i].pending);
+		       ps[i].key_id, pc, pd);
+	}
 	fflush(stdout);
 }
 

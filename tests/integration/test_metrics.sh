@@ -12,7 +12,9 @@
 # a curl from h1 to h2 through the VPN the grant, push, live-key, per-peer
 # packet/byte and datapath counters have moved; a request for an unknown
 # overlay address shows up as a denial with reason "unknown_peer"; a TLS
-# client without ALPN counts as a handshake failure.
+# client without ALPN counts as a handshake failure; text and JSON status
+# show the same counters, and JSON status, JSON peers and both drop metrics
+# the same drop reasons (one table per counter family).
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
@@ -151,6 +153,33 @@ for s in overlay underlay; do
 	[ "$(m mavpn_vpnd_xsk_rx_ring_full_total "side=\"$s\"")" != missing ] ||
 		fail "h1: no AF_XDP ring statistics for the $s socket"
 done
+
+log_step "one table per family: status text, status JSON, peers JSON and metrics agree"
+vpnctl_on h1 --json status > "$MV_TMP/st.json" || fail "status json"
+vpnctl_on h1 status > "$MV_TMP/st.txt" || fail "status text"
+vpnctl_on h1 --json peers > "$MV_TMP/peers.json" || fail "peers json"
+python3 - "$MV_TMP/st.json" "$MV_TMP/st.txt" "$MV_TMP/peers.json" "$MV_TMP/h1-1.prom" <<'PY' || fail "counter outputs drifted"
+import json, re, sys
+st, text = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+peers, prom = json.load(open(sys.argv[3])), open(sys.argv[4]).read()
+lines = {l.split()[0]: int(l.split()[1]) for l in text.splitlines()
+         if l.startswith("  ") and len(l.split()) == 2}
+for sect in ("dp_stats", "keys", "shim"):
+    for k, v in st[sect].items():
+        if isinstance(v, int) and not (sect == "shim" and k == "datapath_requests"):
+            assert k in lines, f"text status lacks {sect}.{k}"
+json_n = sum(1 for s in ("dp_stats", "keys", "shim") for k, v in st[s].items()
+             if isinstance(v, int)) - 1
+assert len(lines) == json_n, f"text has {len(lines)} counters, JSON {json_n}"
+def reasons(metric):
+    return {m for m in re.findall(metric + r'\{[^}]*reason="([a-z_]+)"', prom)}
+drops = {k[5:] for k in st["dp_stats"] if k.startswith("drop_")}
+assert reasons("mavpn_vpnd_dp_drops_total") == drops, (reasons("mavpn_vpnd_dp_drops_total"), drops)
+assert peers and reasons("mavpn_vpnd_peer_drops_total") == drops
+for p in peers:
+    assert {k[5:] for k in p if k.startswith("drop_")} == drops, p
+print(f"{len(lines)} counters in text and JSON status; {len(drops)} drop reasons in JSON, peers and metrics")
+PY
 
 F=h2-1
 [ "$(m mavpn_vpnd_key_pushes_total)" -ge 1 ] || fail "h2: key push not counted"

@@ -212,19 +212,18 @@ static void test_reclaim_keeps_drop_counters(void **state)
 	struct dp_peers *t = *state;
 	struct dp_peer *p;
 	uint32_t next = DP_MAX_PEERS + 1;
+	int r;
 
 	fill(t);
 	p = dp_peer_find(t, addr(1));
-	p->drop_pending = 3;
-	p->drop_auth = 2;
-	p->drop_replay = 1;
+	for (r = 0; r < DP_DROP__COUNT; r++)
+		p->drop[r] = r + 1;
 	while (dp_peer_find(t, addr(1))) {
 		assert_true(next <= 2 * DP_MAX_PEERS);
 		assert_non_null(dp_peer_get(t, addr(next++), LATER));
 	}
-	assert_true(t->gone_drop_pending >= 3);
-	assert_true(t->gone_drop_auth >= 2);
-	assert_true(t->gone_drop_replay >= 1);
+	for (r = 0; r < DP_DROP__COUNT; r++)
+		assert_true(t->gone_drop[r] >= (uint64_t)r + 1);
 }
 
 int main(void)
