@@ -87,8 +87,8 @@ ctx.load_cert_chain(st + "/host.pem", st + "/host.key")
 ctx.set_alpn_protocols(["mavpn/1"])
 s = ctx.wrap_socket(socket.create_connection((host, port), timeout=10),
                     server_hostname="mavpn-authsrv")
-def frame(t, attrs):
-    body = bytes([1, t, 0, 0]) + b"".join(struct.pack(">HH", a, len(v)) + v for a, v in attrs)
+def frame(t, attrs):  # version 2 (CTLMSG_VERSION)
+    body = bytes([2, t, 0, 0]) + b"".join(struct.pack(">HH", a, len(v)) + v for a, v in attrs)
     return struct.pack(">I", len(body)) + body
 buf = b""
 def read_msg(deadline):
