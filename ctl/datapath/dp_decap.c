@@ -16,7 +16,8 @@
 #include "mavpn/wire.h"
 #include "dp_decap.h"
 
-int dp_session_rx_live(const struct dp_session *s, uint64_t now)
+/* Can @s still receive at @now? */
+static int dp_session_rx_live(const struct dp_session *s, uint64_t now)
 {
 	return s && (!s->expires_ms || now < s->expires_ms + DP_RX_GRACE_MS);
 }

@@ -47,9 +47,6 @@ struct dp_decap_ctx {
 const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,
 				       uint32_t ip);
 
-/* Can @s still receive at @now? */
-int dp_session_rx_live(const struct dp_session *s, uint64_t now);
-
 /*
  * Find the UDP payload of an outer Ethernet frame of @len bytes.
  * Returns 0 (and @pl/@pllen) or DP_DROP_MALFORMED.

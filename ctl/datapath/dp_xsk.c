@@ -89,7 +89,8 @@ void dp_xsk_close(struct dp_xsk *x)
 	x->fd = -1;
 }
 
-void dp_xsk_reap(struct dp_xsk *x)
+/* Move completed TX frames back to the free stack. */
+static void dp_xsk_reap(struct dp_xsk *x)
 {
 	uint32_t idx, n, i;
 

@@ -50,8 +50,6 @@ static inline void dp_xsk_frame_put(struct dp_xsk *x, uint64_t addr)
 	x->free[x->nfree++] = xsk_umem__extract_addr(addr);
 }
 
-/* Move completed TX frames back to the free stack. */
-void dp_xsk_reap(struct dp_xsk *x);
 /* Give free frames (beyond the TX reserve) to the kernel for rx. */
 void dp_xsk_refill(struct dp_xsk *x);
 /* A free frame for TX, or -ENOBUFS. */

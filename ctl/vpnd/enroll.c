@@ -340,6 +340,52 @@ static int enroll_save(const char *dir, const char *server,
 	return err;
 }
 
+/* Create @dir (0700) unless it exists; refuse one that is enrolled. */
+static int enroll_state_dir(const char *dir)
+{
+	int err;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		err = -errno;
+		enroll_fail("cannot create state directory \"%s\": %s\n", dir,
+			    strerror(errno));
+		return err;
+	}
+	if (state_enrolled(dir)) {
+		enroll_fail("\"%s\" already holds an enrollment (remove it to enroll again)\n",
+			    dir);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+/* TCP connection to @host:@port (@server, for the message) by @deadline:
+ * the fd, or -errno with one line printed. */
+static int enroll_connect(const char *host, const char *port,
+			  const char *server, uint64_t deadline)
+{
+	socklen_t sl = sizeof(int);
+	int fd, err, soerr = 0;
+	const char *why;
+
+	fd = chan_tcp_connect(host, port, &why);
+	if (fd >= 0) {
+		err = enroll_wait(fd, POLLOUT, deadline);
+		if (!err) {
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
+			err = -soerr;
+		}
+		if (err) {
+			close(fd);
+			fd = err;
+		}
+	}
+	if (fd < 0)
+		enroll_fail("cannot connect to server %s: %s\n", server,
+			    why ? why : strerror(-fd));
+	return fd;
+}
+
 int enroll_run(const char *dir, const char *server, const char *token)
 {
 	char host[STATE_SERVER_MAX], port[16], ip[INET_ADDRSTRLEN];
@@ -350,7 +396,6 @@ int enroll_run(const char *dir, const char *server, const char *token)
 	EVP_PKEY *pkey = NULL;
 	struct tlsconn *c;
 	struct ctlmsg *m;
-	const char *why;
 	SSL_CTX *ctx;
 	int fd, err;
 
@@ -363,17 +408,9 @@ int enroll_run(const char *dir, const char *server, const char *token)
 		enroll_fail("bad --server \"%s\" (expected HOST:PORT)\n", server);
 		return -EINVAL;
 	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		err = -errno;
-		enroll_fail("cannot create state directory \"%s\": %s\n", dir,
-			    strerror(errno));
+	err = enroll_state_dir(dir);
+	if (err)
 		return err;
-	}
-	if (state_enrolled(dir)) {
-		enroll_fail("\"%s\" already holds an enrollment (remove it to enroll again)\n",
-			    dir);
-		return -EEXIST;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
@@ -388,25 +425,9 @@ int enroll_run(const char *dir, const char *server, const char *token)
 		enroll_fail("cannot set up TLS\n");
 		goto out_key;
 	}
-	fd = chan_tcp_connect(host, port, &why);
-	if (fd >= 0) {
-		err = enroll_wait(fd, POLLOUT, deadline);
-		if (!err) {
-			socklen_t sl = sizeof(int);
-			int soerr = 0;
-
-			getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-			err = -soerr;
-		}
-		if (err) {
-			close(fd);
-			fd = err;
-		}
-	}
+	fd = enroll_connect(host, port, server, deadline);
 	if (fd < 0) {
 		err = fd;
-		enroll_fail("cannot connect to server %s: %s\n", server,
-			    why ? why : strerror(-fd));
 		goto out_ctx;
 	}
 	c = tlsconn_new(ctx, fd, false);

@@ -40,7 +40,7 @@ static const char *const hook_names[] = {
 	[SHIM_HOOK_EGRESS] = "egress",
 };
 
-const char *flowlog_verdict_name(enum flowlog_verdict v)
+static const char *flowlog_verdict_name(enum flowlog_verdict v)
 {
 	return (unsigned int)v < sizeof(verdict_names) / sizeof(verdict_names[0])
 	       ? verdict_names[v] : "unknown";

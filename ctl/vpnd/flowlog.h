@@ -51,6 +51,4 @@ void flowlog_settle(struct flowlog *fl, uint32_t dst, enum flowlog_verdict v);
 /* Oldest first, text or one JSON array; malloc'd, NULL on ENOMEM. */
 char *flowlog_format(const struct flowlog *fl, bool json);
 
-const char *flowlog_verdict_name(enum flowlog_verdict v);
-
 #endif /* MAVPN_CTL_VPND_FLOWLOG_H */
