@@ -33,16 +33,21 @@
 #define VPNCTL_TIMEOUT_S	10
 #define VPNCTL_REPLY_MAX	(4 * 1024 * 1024)
 
-static const char *sock_path = CTLPROTO_PATH_DEFAULT;
-static bool json;
+/* The global options and the error reporter, for whatever talks to vpnd. */
+struct vpnctl {
+	struct cli cli;		/* first: report() gets from it to json */
+	const char *sock;	/* --sock */
+	bool json;		/* --json */
+};
 
 /* The one error path: a line on stderr and, with --json, a JSON object. */
 static void report(const struct cli *c, const char *msg)
 {
+	const struct vpnctl *v = (const struct vpnctl *)c;
 	struct jsonw *j;
 
 	fprintf(stderr, "%s: %s\n", c->name, msg);
-	if (!json)
+	if (!v->json)
 		return;
 	j = jsonw_new();
 	if (!j)
@@ -55,15 +60,13 @@ static void report(const struct cli *c, const char *msg)
 	jsonw_free(j);
 }
 
-/* "vpnctl", then "vpnctl VERB" once the command is known. */
-static struct cli cli = { .name = "vpnctl", .report = report };
-
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+fail(const struct vpnctl *v, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	cli_vfail(&cli, 1, fmt, ap);
+	cli_vfail(&v->cli, 1, fmt, ap);
 	va_end(ap);
 }
 
@@ -72,7 +75,8 @@ static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
  * body in *body (caller frees) on "ok", 1 after printing vpnd's error, -1
  * after printing a local error.
  */
-static int request(const char *verb, const char *arg, char **body)
+static int request(const struct vpnctl *v, const char *verb, const char *arg,
+		   char **body)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = VPNCTL_TIMEOUT_S };
@@ -82,31 +86,32 @@ static int request(const char *verb, const char *arg, char **body)
 	int fd, ret = -1, llen;
 
 	*body = NULL;
-	if (strlen(sock_path) >= sizeof(sa.sun_path)) {
-		fail("socket path too long: %s", sock_path);
+	if (strlen(v->sock) >= sizeof(sa.sun_path)) {
+		fail(v, "socket path too long: %s", v->sock);
 		return -1;
 	}
-	strcpy(sa.sun_path, sock_path);
+	strcpy(sa.sun_path, v->sock);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		fail("socket: %s", strerror(errno));
+		fail(v, "socket: %s", strerror(errno));
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fail("cannot connect to vpnd at %s: %s", sock_path,
+		fail(v, "cannot connect to vpnd at %s: %s", v->sock,
 		     strerror(errno));
 		goto out_fd;
 	}
-	llen = asprintf(&line, "%s%s%s%s\n", json ? CTLPROTO_JSON_PREFIX : "",
-			verb, arg ? " " : "", arg ? arg : "");
+	llen = asprintf(&line, "%s%s%s%s\n",
+			v->json ? CTLPROTO_JSON_PREFIX : "", verb,
+			arg ? " " : "", arg ? arg : "");
 	if (llen < 0 || llen > CTLPROTO_LINE_MAX) {
-		fail("argument too long for %s", verb);
+		fail(v, "argument too long for %s", verb);
 		goto out_fd;
 	}
 	if (send(fd, line, (size_t)llen, MSG_NOSIGNAL) != llen) {
-		fail("cannot send to vpnd at %s: %s", sock_path,
+		fail(v, "cannot send to vpnd at %s: %s", v->sock,
 		     strerror(errno));
 		goto out_fd;
 	}
@@ -119,7 +124,7 @@ static int request(const char *verb, const char *arg, char **body)
 							  : NULL;
 
 			if (!nb) {
-				fail("answer from vpnd too large");
+				fail(v, "answer from vpnd too large");
 				goto out_buf;
 			}
 			buf = nb;
@@ -129,7 +134,7 @@ static int request(const char *verb, const char *arg, char **body)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fail("no answer from vpnd at %s: %s", sock_path,
+			fail(v, "no answer from vpnd at %s: %s", v->sock,
 			     errno == EAGAIN ? "timed out" : strerror(errno));
 			goto out_buf;
 		}
@@ -144,10 +149,10 @@ static int request(const char *verb, const char *arg, char **body)
 		ret = *body ? 0 : -1;
 	} else if (!strncmp(buf, "error ", 6) && nl) {
 		*nl = '\0';
-		fail("%s", buf + 6);
+		fail(v, "%s", buf + 6);
 		ret = 1;
 	} else {
-		fail("malformed answer from vpnd at %s", sock_path);
+		fail(v, "malformed answer from vpnd at %s", v->sock);
 	}
 out_buf:
 	free(buf);
@@ -158,10 +163,10 @@ out_fd:
 }
 
 /* Ask vpnd and print its answer as is. Exit code. */
-static int simple(const char *verb, const char *arg)
+static int simple(const struct vpnctl *v, const char *verb, const char *arg)
 {
 	char *body;
-	int ret = request(verb, arg, &body);
+	int ret = request(v, verb, arg, &body);
 
 	if (ret)
 		return 1;
@@ -253,7 +258,8 @@ static int cgroup2_mount(char *out, size_t len)
 	return found;
 }
 
-static pid_t child_pid;
+/* The command `run` waits for: a signal handler reaches it only here. */
+static volatile pid_t child_pid;
 
 static void forward_signal(int sig)
 {
@@ -261,7 +267,7 @@ static void forward_signal(int sig)
 		kill(child_pid, sig);
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct vpnctl *v, int argc, char **argv)
 {
 	char mnt[PATH_MAX], cg[PATH_MAX], procs[PATH_MAX + 16], *body;
 	struct sigaction sa = { .sa_handler = forward_signal };
@@ -270,9 +276,9 @@ static int cmd_run(int argc, char **argv)
 	pid_t pid;
 
 	if (argc < 1)
-		return cli_usage_fail(&cli, "missing CMD");
+		return cli_usage_fail(&v->cli, "missing CMD");
 	if (cgroup2_mount(mnt, sizeof(mnt))) {
-		fail("no cgroup2 mount found in /proc/self/mountinfo");
+		fail(v, "no cgroup2 mount found in /proc/self/mountinfo");
 		return 1;
 	}
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
@@ -280,10 +286,10 @@ static int cmd_run(int argc, char **argv)
 	snprintf(cg, sizeof(cg), "%s/mavpn-run.%d.%08x", mnt, (int)getpid(),
 		 rnd);
 	if (mkdir(cg, 0755) < 0) {
-		fail("cannot create cgroup %s: %s", cg, strerror(errno));
+		fail(v, "cannot create cgroup %s: %s", cg, strerror(errno));
 		return 1;
 	}
-	if (request("attach", cg, &body))
+	if (request(v, "attach", cg, &body))
 		goto out_rmdir;
 	free(body);
 
@@ -294,7 +300,7 @@ static int cmd_run(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	pid = fork();
 	if (pid < 0) {
-		fail("fork: %s", strerror(errno));
+		fail(v, "fork: %s", strerror(errno));
 		goto out_detach;
 	}
 	if (pid == 0) {
@@ -317,7 +323,7 @@ static int cmd_run(int argc, char **argv)
 	child_pid = pid;
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			fail("waitpid: %s", strerror(errno));
+			fail(v, "waitpid: %s", strerror(errno));
 			goto out_detach;
 		}
 	}
@@ -326,7 +332,7 @@ static int cmd_run(int argc, char **argv)
 	else if (WIFSIGNALED(status))
 		ret = 128 + WTERMSIG(status);
 out_detach:
-	if (!request("detach", cg, &body))
+	if (!request(v, "detach", cg, &body))
 		free(body);
 out_rmdir:
 	/* Descendants the command left behind keep the cgroup busy. */
@@ -348,6 +354,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
+	/* "vpnctl", then "vpnctl VERB" once the command is known. */
+	struct vpnctl ctl = {
+		.cli = { .name = "vpnctl", .report = report },
+		.sock = CTLPROTO_PATH_DEFAULT,
+	}, *v = &ctl;
 	char path[PATH_MAX], name[64];
 	const char *verb, *arg = NULL;
 	bool run;
@@ -357,56 +368,56 @@ int main(int argc, char **argv)
 	/* --json anywhere before the command: usage errors are JSON too. */
 	for (c = 1; c < argc && argv[c][0] == '-' && strcmp(argv[c], "--"); c++) {
 		if (!strcmp(argv[c], "--json"))
-			json = true;
+			ctl.json = true;
 		else if (!strcmp(argv[c], "--sock"))
 			c++;
 	}
 	/* '+': stop at the command, its arguments are not ours. */
-	while ((c = cli_getopt(&cli, argc, argv, "+h", opts)) != -1) {
+	while ((c = cli_getopt(&ctl.cli, argc, argv, "+h", opts)) != -1) {
 		switch (c) {
-		case 's': sock_path = optarg; break;
-		case 'j': json = true; break;
+		case 's': ctl.sock = optarg; break;
+		case 'j': ctl.json = true; break;
 		case 'h': usage(stdout); return 0;
 		default: return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind == argc)
-		return cli_usage_fail(&cli, "missing command");
+		return cli_usage_fail(&ctl.cli, "missing command");
 	verb = argv[optind];
 	run = !strcmp(verb, "run");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(verb, cmds[i].verb))
 			break;
 	if (!run && i == sizeof(cmds) / sizeof(cmds[0]))
-		return cli_bad_command(&cli, verb);
+		return cli_bad_command(&ctl.cli, verb);
 	snprintf(name, sizeof(name), "vpnctl %s", verb);
-	cli.name = name;
+	ctl.cli.name = name;
 
 	/* The command's own options: --help. For run, '+': what follows
 	 * CMD is CMD's; "--" ends ours. */
 	argc -= optind;
 	argv += optind;
 	optind = 0;
-	c = cli_getopt(&cli, argc, argv, run ? "+h" : "h", verb_opts);
+	c = cli_getopt(&ctl.cli, argc, argv, run ? "+h" : "h", verb_opts);
 	if (c != -1)
 		return c == 'h' ? cmd_help(verb) : CLI_EXIT_USAGE;
 	if (run)
-		return cmd_run(argc - optind, argv + optind);
+		return cmd_run(v, argc - optind, argv + optind);
 	if (cmds[i].args) {
 		if (optind == argc)
-			return cli_usage_fail(&cli, "missing %s", cmds[i].args);
+			return cli_usage_fail(&ctl.cli, "missing %s", cmds[i].args);
 		arg = argv[optind++];
 	}
-	if (cli_no_more_args(&cli, argc, argv))
+	if (cli_no_more_args(&ctl.cli, argc, argv))
 		return CLI_EXIT_USAGE;
 	/* vpnd runs elsewhere: send it an absolute path. */
 	if (!strcmp(verb, "attach") || !strcmp(verb, "detach")) {
 		if (realpath(arg, path))
 			arg = path;
 		else if (!strcmp(verb, "attach")) {
-			fail("cannot attach \"%s\": %s", arg, strerror(errno));
+			fail(v, "cannot attach \"%s\": %s", arg, strerror(errno));
 			return 1;
 		}
 	}
-	return simple(verb, arg);
+	return simple(v, verb, arg);
 }
