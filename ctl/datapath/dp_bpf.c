@@ -25,8 +25,8 @@ static int legacy_forced(void)
 /*
  * While libxdp probes its dispatcher, libbpf and libxdp print the probe's
  * expected failures as warnings; keep them at debug level so an operator
- * does not read them as errors. Whoever owns the global libbpf printer
- * (vpnd's shim) gets it back right after.
+ * does not read them as errors. Whoever set the process's printers (vpnd's
+ * main) gets them back right after.
  */
 static int quiet_print(const char *fmt, va_list ap)
 {
@@ -288,12 +288,16 @@ const char *dp_xdp_mode(const struct dp_xdp_link *l)
 	return l->dispatcher ? "libxdp-dispatcher" : "libxdp-single";
 }
 
+/*
+ * Out of the dispatcher through libxdp; a program attached alone (legacy,
+ * or libxdp's single-program fallback) by our own fd. libxdp would look
+ * the attached program up by id (BPF_PROG_GET_FD_BY_ID: CAP_SYS_ADMIN),
+ * which vpnd no longer has when it stops.
+ */
 static void detach_link(struct dp_xdp_link *l)
 {
-	if (l->mprog) {
+	if (l->mprog && l->dispatcher) {
 		xdp_program__detach(l->mprog, l->ifindex, XDP_MODE_NATIVE, 0);
-		xdp_program__close(l->mprog);
-		l->mprog = NULL;
 	} else if (l->prog_fd > 0) {
 		LIBBPF_OPTS(bpf_xdp_attach_opts, opts,
 			    .old_prog_fd = l->prog_fd);
@@ -301,6 +305,10 @@ static void detach_link(struct dp_xdp_link *l)
 		/* only if it is still ours (the interface may be gone) */
 		bpf_xdp_detach(l->ifindex, XDP_FLAGS_DRV_MODE |
 			       XDP_FLAGS_REPLACE, &opts);
+	}
+	if (l->mprog) {
+		xdp_program__close(l->mprog);
+		l->mprog = NULL;
 	}
 	l->prog_fd = -1;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Private to the data plane (ctl/dp_*.c): struct datapath, its workers and
- * what the dp_*.c files call of each other. The control side sees only
+ * Private to the data plane (ctl/datapath/): struct datapath, its workers
+ * and what the dp_*.c files call of each other. The control side sees only
  * include/mavpn/datapath.h.
  *
  * vpnd's data plane (include/mavpn/datapath.h): overlay veth, XDP, a pool
@@ -37,6 +37,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -84,6 +85,7 @@ struct dp_worker {
 	uint64_t icmp_ms;		/* last ICMP too-big sent (rate limit) */
 	pthread_t thread;
 	int started;
+	int init_err;			/* of cfg.worker_init, before ready */
 	/* no underlay queue: a batch of sealed datagrams for sendmmsg */
 	unsigned int kn;
 	struct mmsghdr kmsg[DP_XSK_BATCH];
@@ -113,6 +115,7 @@ struct datapath {
 	struct dp_xdp xdp;
 	struct dp_worker *w[DP_WORKERS_MAX];
 	int nworkers;
+	sem_t workers_ready;		/* posted by each worker after init */
 	int ul_queues;			/* underlay rx queues we bind */
 	int udp_fd;			/* kernel path for the same port */
 	int wake_fd;			/* control -> worker 0 */
@@ -129,6 +132,7 @@ struct datapath {
 	/* worker 0 only */
 	struct dp_peer *neigh_list[DP_MAX_PEERS];
 	int neigh_n;
+	unsigned long no_route_rl;	/* log_ratelimited() state */
 
 	int stop;			/* atomic */
 	/* atomic counters; st.drop[]: drops not pinned on a peer (the

@@ -43,7 +43,6 @@ void dp_neigh_ask(struct dp_worker *w, struct dp_peer *p)
  */
 static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 {
-	static unsigned long rl;
 	enum dp_neigh_state st;
 	uint32_t nh, src;
 	uint8_t mac[DP_ETH_ALEN];
@@ -53,7 +52,7 @@ static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 	if (!err && oif != dp->ul_ifindex)
 		err = -EXDEV;
 	if (err) {
-		if (log_ratelimited(&rl))
+		if (log_ratelimited(&dp->no_route_rl))
 			log_warn("datapath: no route to peer via underlay peer=%s underlay=%s err=%s",
 				 p->name, inet_ntoa((struct in_addr){ p->underlay_ip }),
 				 strerror(-err));

@@ -21,10 +21,8 @@
 #include "mavpn/replay.h"
 #include "dp_netlink.h"
 
-#define DP_WORKERS_MAX		16	/* AEAD contexts per session */
 #define DP_PENDING_MAX		128	/* held packets per peer */
 #define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */
-#define DP_MAX_PEERS		4096	/* peers known, with or without key */
 #define DP_REQ_RETRY_MS		2000	/* re-ask if no key came by then */
 #define DP_HASH_BITS		8
 

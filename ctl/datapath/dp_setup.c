@@ -169,6 +169,11 @@ fail:
 	return err;
 }
 
+/*
+ * Longer than most functions here on purpose: one forward unwind ladder
+ * over every resource of the data plane, each step one call and its log
+ * line; split, the ladder would be spread over several functions.
+ */
 struct datapath *datapath_start(const struct dp_config *cfg)
 {
 	struct datapath *dp;
@@ -313,6 +318,11 @@ static void log_xdp_counters(struct datapath *dp)
 			      MAVPN_XDP_OV_NR);
 		log_info("datapath: xdp_overlay %s", line);
 	}
+}
+
+int datapath_xdp_dispatcher(const struct datapath *dp)
+{
+	return dp->xdp.ov_link.dispatcher || dp->xdp.ul_link.dispatcher;
 }
 
 void datapath_stop(struct datapath *dp)

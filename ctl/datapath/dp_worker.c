@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 
 #include "mavpn/log.h"
@@ -79,6 +80,11 @@ static void *worker_main(void *arg)
 	struct pollfd pfd[5];
 	int npfd = 0, i_ul = -1, i_udp = -1, i_ev = -1, i_wake, busy = 0;
 
+	if (dp->cfg.worker_init)
+		w->init_err = dp->cfg.worker_init(dp->cfg.worker_arg);
+	sem_post(&dp->workers_ready);
+	if (w->init_err)
+		return NULL;
 	pfd[npfd++] = (struct pollfd){ .fd = w->ov.fd, .events = POLLIN };
 	if (w->ul.fd >= 0) {
 		i_ul = npfd;
@@ -150,6 +156,7 @@ void dp_workers_close(struct datapath *dp)
 		free(w);
 		dp->w[i] = NULL;
 	}
+	sem_destroy(&dp->workers_ready);
 }
 
 /*
@@ -161,6 +168,7 @@ int dp_workers_open(struct datapath *dp)
 	struct dp_worker *w;
 	int i, err;
 
+	sem_init(&dp->workers_ready, 0, 0);
 	for (i = 0; i < dp->nworkers; i++) {
 		w = calloc(1, sizeof(*w));
 		if (!w)
@@ -203,6 +211,18 @@ int dp_workers_open(struct datapath *dp)
 			return err;
 		}
 		w->started = 1;
+	}
+	/* Each worker ran cfg.worker_init before it posts. */
+	for (i = 0; i < dp->nworkers; i++)
+		while (sem_wait(&dp->workers_ready) < 0 && errno == EINTR)
+			;
+	for (i = 0; i < dp->nworkers; i++) {
+		err = dp->w[i]->init_err;
+		if (err) {
+			log_err("datapath: worker %d setup failed err=%s", i,
+				strerror(-err));
+			return err;
+		}
 	}
 	return 0;
 }

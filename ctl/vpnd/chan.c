@@ -53,7 +53,8 @@ struct chan {
 	uint64_t last_rx, last_ping, up_since;
 	uint32_t ping_id;
 	unsigned int reconnects;
-	struct ctlmsg msg;		/* big: kept off the stack */
+	struct ctlmsg msg;		/* received; big: kept off the stack */
+	struct ctlmsg out;		/* chan_msg(): the next one we send */
 };
 
 uint64_t chan_now_ms(void)
@@ -218,12 +219,19 @@ static void chan_start(struct chan *ch, uint64_t now)
 	chan_rearm(ch);
 }
 
+struct ctlmsg *chan_msg(struct chan *ch, uint8_t type)
+{
+	ctlmsg_init(&ch->out, type);
+	return &ch->out;
+}
+
 static int chan_send_hello(struct chan *ch)
 {
-	ctlmsg_init(&ch->msg, CTLMSG_HELLO);
-	ch->msg.udp_port = ch->udp_port;
-	ch->msg.present = CTLA_BIT(CTLA_UDP_PORT);
-	return tlsconn_send(ch->tc, &ch->msg);
+	struct ctlmsg *m = chan_msg(ch, CTLMSG_HELLO);
+
+	m->udp_port = ch->udp_port;
+	m->present = CTLA_BIT(CTLA_UDP_PORT);
+	return tlsconn_send(ch->tc, m);
 }
 
 /* CONNECTING -> HANDSHAKE once the TCP connect finished. */
@@ -386,11 +394,12 @@ void chan_tick(struct chan *ch, uint64_t now)
 			break;
 		}
 		if (now - ch->last_ping >= CHAN_PING_MS) {
+			struct ctlmsg *m = chan_msg(ch, CTLMSG_PING);
+
 			ch->last_ping = now;
-			ctlmsg_init(&ch->msg, CTLMSG_PING);
-			ch->msg.req_id = ++ch->ping_id;
-			ch->msg.present = CTLA_BIT(CTLA_REQ_ID);
-			chan_send(ch, &ch->msg);
+			m->req_id = ++ch->ping_id;
+			m->present = CTLA_BIT(CTLA_REQ_ID);
+			chan_send(ch, m);
 		}
 		break;
 	}
@@ -442,5 +451,6 @@ void chan_free(struct chan *ch)
 	close(ch->epfd);
 	SSL_CTX_free(ch->ctx);
 	ctlmsg_wipe(&ch->msg);
+	ctlmsg_wipe(&ch->out);
 	free(ch);
 }

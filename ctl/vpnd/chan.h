@@ -47,6 +47,12 @@ bool chan_up(const struct chan *ch);
 /* When the link came up (monotonic ms), 0 if down. */
 uint64_t chan_up_since(const struct chan *ch);
 unsigned int chan_reconnects(const struct chan *ch);
+/*
+ * An empty message of @type to fill in and chan_send(): the channel's own
+ * outgoing buffer (a ctlmsg is too big for the stack), valid until the
+ * next chan_msg().
+ */
+struct ctlmsg *chan_msg(struct chan *ch, uint8_t type);
 /* 0, -ENOTCONN if the channel is not up, -errno (the link is dropped). */
 int chan_send(struct chan *ch, const struct ctlmsg *m);
 

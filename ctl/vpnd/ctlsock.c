@@ -236,7 +236,7 @@ static void ctlsock_dispatch(struct ctlsock_req *r)
 	/* From here on the request is the handler's; no more reading. */
 	ctlsock_unlist(r);
 	epoll_ctl(r->cs->epfd, EPOLL_CTL_DEL, r->fd, NULL);
-	if (r->cs->fn(r->cs->arg, r, verb, arg, r->json) < 0)
+	if (r->cs->fn(r->cs->arg, r, verb, arg) < 0)
 		ctlsock_reply_err(r, "internal error");
 }
 

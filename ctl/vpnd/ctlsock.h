@@ -12,13 +12,13 @@ struct ctlsock;
 struct ctlsock_req;
 
 /*
- * Handle one request. Reply with ctlsock_reply_ok/_err (which free @r) and
- * return 0, or return 1 to answer later (the handler keeps @r; it must be
- * answered before ctlsock_close()).
+ * Handle one request (ctlsock_req_json() tells the output wanted). Reply
+ * with ctlsock_reply_ok/_err (which free @r) and return 0, or return 1 to
+ * answer later (the handler keeps @r; it must be answered before
+ * ctlsock_close()).
  */
 typedef int (*ctlsock_handler_fn)(void *arg, struct ctlsock_req *r,
-				  const char *verb, const char *argstr,
-				  bool json);
+				  const char *verb, const char *argstr);
 
 /*
  * Listen at @path (its directory is created). -EADDRINUSE (NULL, errno) if

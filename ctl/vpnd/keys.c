@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -65,33 +66,33 @@ static struct flow *flow_by_req(struct vpnd *v, uint32_t req_id)
 
 static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 {
+	struct ctlmsg *m = chan_msg(v->ch, CTLMSG_KEY_REQ);
 	char ip[INET_ADDRSTRLEN];
 	int ret;
 
-	ctlmsg_init(&v->msg, CTLMSG_KEY_REQ);
-	v->msg.req_id = ++v->next_req_id;
-	v->msg.overlay_ip = f->dst;
-	v->msg.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP);
+	m->req_id = ++v->next_req_id;
+	m->overlay_ip = f->dst;
+	m->present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP);
 	if (f->app[0]) {
-		snprintf(v->msg.app, sizeof(v->msg.app), "%s", f->app);
-		v->msg.present |= CTLA_BIT(CTLA_APP);
+		snprintf(m->app, sizeof(m->app), "%s", f->app);
+		m->present |= CTLA_BIT(CTLA_APP);
 	}
 	/* Policy may allow only some ports: say which flow asks. */
 	if (f->proto) {
-		v->msg.proto = f->proto;
-		v->msg.present |= CTLA_BIT(CTLA_PROTO);
+		m->proto = f->proto;
+		m->present |= CTLA_BIT(CTLA_PROTO);
 	}
 	if (f->dport) {
-		v->msg.dst_port = f->dport;
-		v->msg.present |= CTLA_BIT(CTLA_DST_PORT);
+		m->dst_port = f->dport;
+		m->present |= CTLA_BIT(CTLA_DST_PORT);
 	}
-	ret = chan_send(v->ch, &v->msg);
+	ret = chan_send(v->ch, m);
 	if (ret < 0) {
 		f->state = FLOW_WAITING;	/* sent when the link is back */
 		return;
 	}
 	f->state = FLOW_REQUESTED;
-	f->req_id = v->msg.req_id;
+	f->req_id = m->req_id;
 	f->until = now + VPND_KEY_REQ_MS;
 	v->cnt[KEYS_REQUESTS]++;
 	log_info("key: request req_id=%u dst=%s app=\"%s\"", f->req_id,
@@ -103,7 +104,6 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 			 uint16_t dport, uint8_t proto, bool renew)
 {
-	static unsigned long rl;
 	uint64_t now = chan_now_ms();
 	struct flow *f = NULL;
 	int i;
@@ -120,7 +120,7 @@ static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 			f = &v->flows[i];
 	if (!f) {
 		v->cnt[KEYS_REQUESTS_DROPPED]++;
-		if (log_ratelimited(&rl))
+		if (log_ratelimited(&v->flows_full_rl))
 			log_warn("key: too many destinations waiting for a key");
 		return;
 	}
@@ -211,13 +211,17 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 /* Packets both ways with @dst so far; 0 if it has no key. */
 static uint64_t peer_activity(struct vpnd *v, uint32_t dst)
 {
-	int i, n = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
+	struct dp_peer_stats *p;
+	uint64_t pkts = 0;
+	int i, n;
 
+	p = vpnd_peers(v, &n);
 	for (i = 0; i < n; i++)
-		if (v->peers[i].overlay_ip == dst)
-			return v->peers[i].cnt[DP_PEER_TX_PACKETS] +
-			       v->peers[i].cnt[DP_PEER_RX_PACKETS];
-	return 0;
+		if (p[i].overlay_ip == dst)
+			pkts = p[i].cnt[DP_PEER_TX_PACKETS] +
+			       p[i].cnt[DP_PEER_RX_PACKETS];
+	free(p);
+	return pkts;
 }
 
 static struct renew *renew_find(struct vpnd *v, uint32_t dst, bool create)
@@ -322,6 +326,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 	struct gw_changes ch;
 	struct vpnd *v = arg;
 	char ip[INET_ADDRSTRLEN];
+	struct ctlmsg *ack;
 	struct flow *f;
 	uint32_t key_id;
 	int ret;
@@ -350,10 +355,10 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		if (key_install(v, m, 0))
 			break;
 		v->cnt[KEYS_PUSHED]++;
-		ctlmsg_init(&v->msg, CTLMSG_KEY_PUSH_ACK);
-		v->msg.key_id = key_id;
-		v->msg.present = CTLA_BIT(CTLA_KEY_ID);
-		chan_send(v->ch, &v->msg);
+		ack = chan_msg(v->ch, CTLMSG_KEY_PUSH_ACK);
+		ack->key_id = key_id;
+		ack->present = CTLA_BIT(CTLA_KEY_ID);
+		chan_send(v->ch, ack);
 		break;
 	case CTLMSG_HELLO_ACK:
 		/* Gateway routes: ours, and the LANs behind other hosts. */

@@ -57,41 +57,19 @@ struct shim {
 	shim_event_fn fn;
 	void *arg;
 	char root[PATH_MAX];		/* cgroup2 mount point */
+	unsigned long bad_event_rl;	/* log_ratelimited() state */
 	struct bpf_link *enf[SHIM_E_NR];
 	int n_attached;
 	struct shim_attachment att[SHIM_MAX_ATTACH];
 };
 
-static int shim_libbpf_log(enum libbpf_print_level lvl, const char *fmt,
-			   va_list ap)
-{
-	char line[512];
-	size_t n;
-
-	if (lvl == LIBBPF_DEBUG)
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	if (n && line[n - 1] == '\n')
-		line[n - 1] = '\0';
-	log_msg(lvl == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_INFO,
-		"libbpf: %s", line);
-	return 0;
-}
-
-void shim_log_init(void)
-{
-	libbpf_set_print(shim_libbpf_log);
-}
-
 static int shim_ring_cb(void *ctx, void *data, size_t size)
 {
 	struct shim *s = ctx;
 	const struct shim_event *e = data;
-	static unsigned long rl;
 
 	if (size < sizeof(*e) || e->version != SHIM_EVENT_VERSION) {
-		if (log_ratelimited(&rl))
+		if (log_ratelimited(&s->bad_event_rl))
 			log_warn("shim: ignoring event size=%zu version=%u",
 				 size, size >= 4 ? e->version : 0);
 		return 0;
@@ -190,7 +168,6 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 	struct shim *s;
 	int err;
 
-	shim_log_init();
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;

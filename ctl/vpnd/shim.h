@@ -24,9 +24,6 @@ struct shim_counters {
 
 extern const struct counter_desc shim_desc[SHIM_CNT_MAX];
 
-/* Route libbpf's messages through log.h (once, before any BPF use). */
-void shim_log_init(void);
-
 /*
  * Open and load the programs for the overlay @net/@plen (network order) and
  * our own address @self_ip on @overlay_ifname (which must exist: packets

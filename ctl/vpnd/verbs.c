@@ -222,24 +222,27 @@ static void peer_drops_text(FILE *f, const struct dp_peer_stats *p)
 static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 {
 	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN + 8], *text = NULL;
-	struct dp_peer_stats *p;
+	struct dp_peer_stats *peers, *p;
 	size_t tlen = 0;
 	struct jsonw *j;
 	int i, k, n;
 	FILE *f;
 
-	n = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
-	if (n < 0)
-		n = 0;
+	peers = vpnd_peers(v, &n);
+	if (!peers) {
+		ctlsock_reply_err(r, "out of memory");
+		return;
+	}
 	if (ctlsock_req_json(r)) {
 		j = jsonw_new();
 		if (!j) {
+			free(peers);
 			ctlsock_reply_err(r, "out of memory");
 			return;
 		}
 		jsonw_arr_begin(j, NULL);
 		for (i = 0; i < n; i++) {
-			p = &v->peers[i];
+			p = &peers[i];
 			jsonw_obj_begin(j, NULL);
 			jsonw_str(j, "name", p->name);
 			jsonw_str(j, "overlay_ip", vpnd_ip4(p->overlay_ip, ip));
@@ -253,11 +256,13 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 			jsonw_obj_end(j);
 		}
 		jsonw_arr_end(j);
+		free(peers);
 		reply_json(r, j);
 		return;
 	}
 	f = open_memstream(&text, &tlen);
 	if (!f) {
+		free(peers);
 		ctlsock_reply_err(r, "out of memory");
 		return;
 	}
@@ -273,7 +278,7 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 	}
 	fputs(" DROPS\n", f);
 	for (i = 0; i < n; i++) {
-		p = &v->peers[i];
+		p = &peers[i];
 		vpnd_ip4(p->underlay_ip, uip);
 		snprintf(uip + strlen(uip), 8, ":%u", p->port);
 		fprintf(f, "%-16s %-15s %-21s %10u", p->name,
@@ -283,6 +288,7 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 		peer_drops_text(f, p);
 		fputc('\n', f);
 	}
+	free(peers);
 	if (fclose(f) || !text) {
 		free(text);
 		ctlsock_reply_err(r, "out of memory");
@@ -356,6 +362,7 @@ static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
 {
 	struct resolve *s = NULL;
+	struct ctlmsg *m;
 	int i;
 
 	if (!*name || strlen(name) >= CTLMSG_NAME_MAX || strchr(name, ' ')) {
@@ -376,17 +383,17 @@ static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
 				  name);
 		return 0;
 	}
-	ctlmsg_init(&v->msg, CTLMSG_RESOLVE_REQ);
-	v->msg.req_id = ++v->next_req_id;
-	snprintf(v->msg.name, sizeof(v->msg.name), "%s", name);
-	v->msg.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_NAME);
-	if (chan_send(v->ch, &v->msg) < 0) {
+	m = chan_msg(v->ch, CTLMSG_RESOLVE_REQ);
+	m->req_id = ++v->next_req_id;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_NAME);
+	if (chan_send(v->ch, m) < 0) {
 		ctlsock_reply_err(r, "cannot resolve \"%s\": connection to the server lost",
 				  name);
 		return 0;
 	}
 	s->req = r;
-	s->req_id = v->msg.req_id;
+	s->req_id = m->req_id;
 	s->until = chan_now_ms() + VPND_RESOLVE_MS;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	return 1;
@@ -407,11 +414,10 @@ void verbs_resolve_expire(struct vpnd *v, uint64_t now)
 }
 
 int verbs_on_request(void *arg, struct ctlsock_req *r, const char *verb,
-			const char *argstr, bool json)
+		     const char *argstr)
 {
 	struct vpnd *v = arg;
 
-	(void)json;
 	if (!strcmp(verb, "status"))
 		do_status(v, r);
 	else if (!strcmp(verb, "peers"))
@@ -443,16 +449,20 @@ int verbs_metrics_render(void *arg, FILE *f)
 		.server_up_seconds = up ? (chan_now_ms() - up) / 1000 : 0,
 		.server_connects = chan_reconnects(v->ch),
 		.keys = v->cnt,
-		.peers = v->peers,
 	};
+	struct dp_peer_stats *peers;
+	int err;
 
 	while (shim_attached(v->shim, s.attached_cgroups))
 		s.attached_cgroups++;
 	shim_get_counters(v->shim, &s.shim);
 	datapath_stats(v->dp, &s.dp);
 	s.rings_ok = !datapath_ring_stats(v->dp, s.rings);
-	s.npeers = datapath_peer_stats(v->dp, v->peers, VPND_MAX_PEERS);
-	if (s.npeers < 0)
-		s.npeers = 0;
-	return metrics_write(f, &s);
+	peers = vpnd_peers(v, &s.npeers);
+	if (!peers)
+		return -ENOMEM;
+	s.peers = peers;
+	err = metrics_write(f, &s);
+	free(peers);
+	return err;
 }

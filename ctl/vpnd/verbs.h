@@ -13,7 +13,7 @@ struct vpnd;
 
 /* ctlsock handler (@arg is the struct vpnd) */
 int verbs_on_request(void *arg, struct ctlsock_req *r, const char *verb,
-		     const char *argstr, bool json);
+		     const char *argstr);
 /* promhttp renderer (@arg is the struct vpnd) */
 int verbs_metrics_render(void *arg, FILE *f);
 /* RESOLVE answers from the server, and their timeout */

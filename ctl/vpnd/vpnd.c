@@ -11,12 +11,14 @@
  * key" eventfd, the local control socket (ctlsock.c), a 250 ms timer and a
  * signalfd. The AF_XDP workers are the data plane's own threads.
  *
- * Flows and keys: vpnd_keys.c; control-socket verbs: vpnd_verbs.c.
+ * Flows and keys: keys.c; control-socket verbs: verbs.c. Once set up,
+ * vpnd keeps only the capabilities its loop needs (VPND_CAPS_RUN).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +27,13 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
 
+#include "caps.h"
 #include "ctlsock.h"
 #include "mavpn/cli.h"
 #include "mavpn/datapath.h"
@@ -50,12 +53,65 @@
 
 #define VPND_BPFFS		"/sys/fs/bpf"
 #define VPND_TICK_MS		250
-#define VPND_WORKERS_MAX	16	/* DP_WORKERS_MAX */
 /* In --state: the cgroups attached, re-attached on the next start. */
 #define VPND_ATTACHED_FILE	"attached"
 
+/*
+ * Capabilities kept after setup (docs/vpnd.md "Capabilities"): rtnetlink
+ * changes (gateway routes, blackholes; at stop the overlay link and XDP
+ * detach) and bpf(2) itself (attach/detach: cgroup links and map updates;
+ * counters). Loading programs, AF_XDP sockets, umem and bpffs were setup.
+ */
+#define VPND_CAPS_RUN		(CAPS_BIT(CAP_NET_ADMIN) | CAPS_BIT(CAP_BPF))
+/* ... plus this while libxdp's dispatcher holds our XDP programs: it is
+ * read back by program id to detach them (BPF_PROG_GET_FD_BY_ID). */
+#define VPND_CAPS_DISPATCHER	CAPS_BIT(CAP_SYS_ADMIN)
+/* The data-plane workers: next-hop resolution (see struct dp_config). */
+#define VPND_CAPS_WORKER	CAPS_BIT(CAP_NET_ADMIN)
+
 enum { EV_CHAN = 1, EV_SHIM, EV_DPREQ, EV_CTLSOCK, EV_TIMER, EV_SIGNAL,
        EV_METRICS };
+
+/* ---- logging ----------------------------------------------------------- */
+
+/* libbpf and libxdp print through process-wide callbacks: vpnd sets both
+ * once, before any BPF use (vpnd_log_libs). Debug output is dropped. */
+static void vpnd_lib_log(enum log_level lvl, const char *lib, const char *fmt,
+			 va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	if (n && line[n - 1] == '\n')
+		line[n - 1] = '\0';
+	log_msg(lvl, "%s: %s", lib, line);
+}
+
+static int vpnd_libbpf_log(enum libbpf_print_level lvl, const char *fmt,
+			   va_list ap)
+{
+	if (lvl != LIBBPF_DEBUG)
+		vpnd_lib_log(lvl == LIBBPF_WARN ? LOG_LVL_WARN : LOG_LVL_INFO,
+			     "libbpf", fmt, ap);
+	return 0;
+}
+
+static int vpnd_libxdp_log(enum libxdp_print_level lvl, const char *fmt,
+			   va_list ap)
+{
+	if (lvl != LIBXDP_DEBUG)
+		vpnd_lib_log(lvl == LIBXDP_WARN ? LOG_LVL_WARN : LOG_LVL_INFO,
+			     "libxdp", fmt, ap);
+	return 0;
+}
+
+static void vpnd_log_libs(void)
+{
+	libbpf_set_print(vpnd_libbpf_log);
+	libxdp_set_print(vpnd_libxdp_log);
+}
 
 /* ---- setup and loop ---------------------------------------------------- */
 
@@ -72,6 +128,14 @@ static int mount_bpffs(void)
 	}
 	log_info("run: mounted bpffs at %s", VPND_BPFFS);
 	return 0;
+}
+
+struct dp_peer_stats *vpnd_peers(struct vpnd *v, int *n)
+{
+	struct dp_peer_stats *p = malloc(sizeof(*p) * DP_MAX_PEERS);
+
+	*n = p ? datapath_peer_stats(v->dp, p, DP_MAX_PEERS) : 0;
+	return p;
 }
 
 static int ep_add(int epfd, int fd, uint32_t tag)
@@ -144,12 +208,6 @@ static void vpnd_loop(struct vpnd *v)
 	}
 }
 
-/* True if capability @cap is in our effective set. */
-static bool cap_effective(const struct __user_cap_data_struct d[2], int cap)
-{
-	return d[cap / 32].effective & (1u << (cap % 32));
-}
-
 /*
  * The data plane and the shim need CAP_NET_ADMIN (interfaces, XDP, routes)
  * and CAP_BPF or CAP_SYS_ADMIN (loading programs, cgroup links). Say so in
@@ -157,46 +215,55 @@ static bool cap_effective(const struct __user_cap_data_struct d[2], int cap)
  */
 static int check_privileges(void)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct d[2] = { 0 };
+	uint64_t eff;
+	int err = caps_effective(&eff);
 
-	if (syscall(SYS_capget, &h, d) < 0)
-		return -errno;
-	if (!cap_effective(d, CAP_NET_ADMIN) ||
-	    !(cap_effective(d, CAP_BPF) || cap_effective(d, CAP_SYS_ADMIN))) {
+	if (err)
+		return err;
+	if (!(eff & CAPS_BIT(CAP_NET_ADMIN)) ||
+	    !(eff & (CAPS_BIT(CAP_BPF) | CAPS_BIT(CAP_SYS_ADMIN)))) {
 		log_err("run: missing privileges: needs CAP_NET_ADMIN and CAP_BPF (or CAP_SYS_ADMIN); run as root");
 		return -EPERM;
 	}
 	return 0;
 }
 
-static int vpnd_run(const struct vpnd_opts *o)
+/* dp_config.worker_init: each data-plane thread limits itself. */
+static int vpnd_worker_init(void *arg)
 {
-	struct itimerspec its = {
-		.it_interval = { 0, VPND_TICK_MS * 1000000L },
-		.it_value = { 0, VPND_TICK_MS * 1000000L },
-	};
-	struct chan_ops ops = { .msg = keys_on_chan_msg,
-				.link = keys_on_chan_link };
-	struct gw_changes ch;
-	struct dp_config dc;
-	struct vpnd *v;
-	char ip[INET_ADDRSTRLEN];
-	sigset_t mask;
-	int err, i;
+	(void)arg;
+	return caps_limit(VPND_CAPS_WORKER);
+}
 
-	err = check_privileges();
+/* The last step of setup: keep only what the loop needs. */
+static int vpnd_drop_caps(struct vpnd *v)
+{
+	uint64_t keep = VPND_CAPS_RUN;
+	int err;
+
+	if (datapath_xdp_dispatcher(v->dp))
+		keep |= VPND_CAPS_DISPATCHER;
+	err = caps_limit(keep);
 	if (err)
-		return err;
+		log_err("run: cannot drop capabilities: %s", strerror(-err));
+	return err;
+}
+
+/* struct vpnd with its flow log and the enrolled state; NULL with errno
+ * set (logged). */
+static struct vpnd *vpnd_new(const struct vpnd_opts *o)
+{
+	struct vpnd *v;
+	int err = -ENOMEM;
+
 	v = calloc(1, sizeof(*v));
 	if (!v)
-		return -ENOMEM;
-	v->fl = flowlog_new();
-	if (!v->fl) {
-		free(v);
-		return -ENOMEM;
-	}
+		goto err_out;
 	v->o = o;
+	v->sfd = v->tfd = v->epfd = -1;
+	v->fl = flowlog_new();
+	if (!v->fl)
+		goto err_free;
 	err = state_load(&v->st, o->state_dir);
 	if (err) {
 		if (err == -ENOENT)
@@ -205,22 +272,147 @@ static int vpnd_run(const struct vpnd_opts *o)
 		else
 			log_err("run: cannot load state \"%s\": %s",
 				o->state_dir, strerror(-err));
-		goto err_free;
+		goto err_fl;
 	}
 	v->mask = prefix_mask4(v->st.overlay_plen);
 	v->net = v->st.overlay_ip & v->mask;
+	snprintf(v->attached_file, sizeof(v->attached_file), "%s/%s",
+		 o->state_dir, VPND_ATTACHED_FILE);
+	return v;
 
-	/* Signals first: a SIGTERM during setup still unwinds cleanly. */
+err_fl:
+	flowlog_free(v->fl);
+err_free:
+	free(v);
+err_out:
+	errno = -err;
+	return NULL;
+}
+
+static void vpnd_free(struct vpnd *v)
+{
+	flowlog_free(v->fl);
+	free(v);
+}
+
+/* SIGINT and SIGTERM through a signalfd, blocked first: one during setup
+ * still unwinds cleanly. 0 or -errno. */
+static int vpnd_signals(struct vpnd *v)
+{
+	sigset_t mask;
+
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	v->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (v->sfd < 0) {
-		err = -errno;
-		goto err_free;
+	return v->sfd < 0 ? -errno : 0;
+}
+
+/* The data plane on --iface for our overlay address. 0 or -errno. */
+static int vpnd_datapath_start(struct vpnd *v)
+{
+	struct dp_config dc = {
+		.underlay_ifname = v->o->iface,
+		.overlay_ifname = VPND_OVERLAY_IFNAME,
+		.port = v->o->port,
+		.workers = v->o->workers,
+		.overlay_ip = v->st.overlay_ip,
+		.overlay_plen = v->st.overlay_plen,
+		.worker_init = vpnd_worker_init,
+	};
+
+	v->dp = datapath_start(&dc);
+	if (!v->dp) {
+		log_err("run: data plane failed to start on iface=%s",
+			v->o->iface);
+		return errno ? -errno : -EIO;
 	}
+	return 0;
+}
+
+static void vpnd_loop_close(struct vpnd *v)
+{
+	promhttp_close(v->metrics);
+	v->metrics = NULL;
+	if (v->epfd >= 0)
+		close(v->epfd);
+	if (v->tfd >= 0)
+		close(v->tfd);
+	v->epfd = v->tfd = -1;
+}
+
+/* The tick timer and the epoll set of every source, with the metrics
+ * listener if asked for. 0 or -errno (logged). */
+static int vpnd_loop_open(struct vpnd *v)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, VPND_TICK_MS * 1000000L },
+		.it_value = { 0, VPND_TICK_MS * 1000000L },
+	};
+	const char *m = v->o->metrics;
+	int err;
+
+	v->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	v->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (v->tfd < 0 || v->epfd < 0 ||
+	    timerfd_settime(v->tfd, 0, &its, NULL) < 0) {
+		err = -errno;
+		log_err("run: timer: %s", strerror(-err));
+		goto err_close;
+	}
+	err = ep_add(v->epfd, chan_fd(v->ch), EV_CHAN);
+	if (!err)
+		err = ep_add(v->epfd, shim_fd(v->shim), EV_SHIM);
+	if (!err)
+		err = ep_add(v->epfd, datapath_request_fd(v->dp), EV_DPREQ);
+	if (!err)
+		err = ep_add(v->epfd, ctlsock_fd(v->cs), EV_CTLSOCK);
+	if (!err)
+		err = ep_add(v->epfd, v->tfd, EV_TIMER);
+	if (!err)
+		err = ep_add(v->epfd, v->sfd, EV_SIGNAL);
+	if (err) {
+		log_err("run: epoll: %s", strerror(-err));
+		goto err_close;
+	}
+	if (!m)
+		return 0;
+	v->metrics = promhttp_open(m, verbs_metrics_render, v);
+	err = v->metrics ? ep_add(v->epfd, promhttp_fd(v->metrics),
+				  EV_METRICS) : -errno;
+	if (err) {
+		log_err("run: cannot serve metrics on \"%s\": %s", m,
+			err == -EINVAL ? "expected IPV4-ADDRESS:PORT" :
+			strerror(-err));
+		goto err_close;
+	}
+	return 0;
+
+err_close:
+	vpnd_loop_close(v);
+	return err;
+}
+
+static int vpnd_run(const struct vpnd_opts *o)
+{
+	struct chan_ops ops = { .msg = keys_on_chan_msg,
+				.link = keys_on_chan_link };
+	char ip[INET_ADDRSTRLEN];
+	struct gw_changes ch;
+	struct vpnd *v;
+	int err, i;
+
+	err = check_privileges();
+	if (err)
+		return err;
+	v = vpnd_new(o);
+	if (!v)
+		return -errno;
+	err = vpnd_signals(v);
+	if (err)
+		goto err_free;
 	/* Before the data plane: a second vpnd on the same socket must not
 	 * get as far as touching the first one's interfaces. */
 	v->cs = ctlsock_open(o->sock_path, verbs_on_request, v);
@@ -228,32 +420,18 @@ static int vpnd_run(const struct vpnd_opts *o)
 		err = -errno;
 		goto err_sfd;
 	}
-	shim_log_init();
 	err = mount_bpffs();
 	if (err)
 		goto err_cs;
-
-	memset(&dc, 0, sizeof(dc));
-	dc.underlay_ifname = o->iface;
-	dc.overlay_ifname = VPND_OVERLAY_IFNAME;
-	dc.port = o->port;
-	dc.workers = o->workers;
-	dc.overlay_ip = v->st.overlay_ip;
-	dc.overlay_plen = v->st.overlay_plen;
-	v->dp = datapath_start(&dc);
-	if (!v->dp) {
-		err = -errno ? -errno : -EIO;
-		log_err("run: data plane failed to start on iface=%s", o->iface);
+	err = vpnd_datapath_start(v);
+	if (err)
 		goto err_cs;
-	}
 	v->shim = shim_open(v->net, v->st.overlay_plen, v->st.overlay_ip,
 			    VPND_OVERLAY_IFNAME, keys_on_shim_event, v);
 	if (!v->shim) {
 		err = -errno;
 		goto err_dp;
 	}
-	snprintf(v->attached_file, sizeof(v->attached_file), "%s/%s",
-		 o->state_dir, VPND_ATTACHED_FILE);
 	err = shim_restore(v->shim, v->attached_file);
 	if (err < 0)
 		log_warn("run: cannot read %s: %s", v->attached_file,
@@ -277,46 +455,12 @@ static int vpnd_run(const struct vpnd_opts *o)
 		err = -errno;
 		goto err_gw;
 	}
-	v->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (v->tfd < 0) {
-		err = -errno;
+	err = vpnd_loop_open(v);
+	if (err)
 		goto err_ch;
-	}
-	if (timerfd_settime(v->tfd, 0, &its, NULL) < 0) {
-		err = -errno;
-		goto err_tfd;
-	}
-	v->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (v->epfd < 0) {
-		err = -errno;
-		goto err_tfd;
-	}
-	err = ep_add(v->epfd, chan_fd(v->ch), EV_CHAN);
-	if (!err)
-		err = ep_add(v->epfd, shim_fd(v->shim), EV_SHIM);
-	if (!err)
-		err = ep_add(v->epfd, datapath_request_fd(v->dp), EV_DPREQ);
-	if (!err)
-		err = ep_add(v->epfd, ctlsock_fd(v->cs), EV_CTLSOCK);
-	if (!err)
-		err = ep_add(v->epfd, v->tfd, EV_TIMER);
-	if (!err)
-		err = ep_add(v->epfd, v->sfd, EV_SIGNAL);
-	if (err) {
-		log_err("run: epoll: %s", strerror(-err));
-		goto err_ep;
-	}
-	if (o->metrics) {
-		v->metrics = promhttp_open(o->metrics, verbs_metrics_render, v);
-		err = v->metrics ? ep_add(v->epfd, promhttp_fd(v->metrics),
-					  EV_METRICS) : -errno;
-		if (err) {
-			log_err("run: cannot serve metrics on \"%s\": %s",
-				o->metrics, err == -EINVAL ?
-				"expected IPV4-ADDRESS:PORT" : strerror(-err));
-			goto err_ep;
-		}
-	}
+	err = vpnd_drop_caps(v);
+	if (err)
+		goto err_loop;
 
 	log_info("run: up name=%s overlay_ip=%s/%u iface=%s port=%u workers=%d sock=%s server=%s",
 		 v->st.name, vpnd_ip4(v->st.overlay_ip, ip), v->st.overlay_plen,
@@ -329,11 +473,8 @@ static int vpnd_run(const struct vpnd_opts *o)
 		if (v->resolves[i].req)
 			ctlsock_reply_err(v->resolves[i].req,
 					  "vpnd is shutting down");
-err_ep:
-	promhttp_close(v->metrics);
-	close(v->epfd);
-err_tfd:
-	close(v->tfd);
+err_loop:
+	vpnd_loop_close(v);
 err_ch:
 	chan_free(v->ch);
 err_gw:
@@ -348,16 +489,11 @@ err_cs:
 err_sfd:
 	close(v->sfd);
 err_free:
-	ctlmsg_wipe(&v->msg);
-	flowlog_free(v->fl);
-	free(v);
+	vpnd_free(v);
 	return err;
 }
 
 /* ---- command line ------------------------------------------------------ */
-
-/* "vpnd", then "vpnd enroll" or "vpnd run": starts every usage error */
-static struct cli cli = { .name = "vpnd" };
 
 static void usage_main(FILE *f)
 {
@@ -410,7 +546,7 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-static int cmd_enroll(int argc, char **argv)
+static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
@@ -426,7 +562,7 @@ static int cmd_enroll(int argc, char **argv)
 	struct enroll_token t;
 	int c;
 
-	while ((c = cli_getopt(&cli, argc, argv, "hv", opts)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "hv", opts)) != -1) {
 		switch (c) {
 		case 's': dir = optarg; break;
 		case 'S': server = optarg; break;
@@ -436,23 +572,23 @@ static int cmd_enroll(int argc, char **argv)
 		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (cli_no_more_args(&cli, argc, argv))
+	if (cli_no_more_args(cli, argc, argv))
 		return CLI_EXIT_USAGE;
 	if (!dir)
-		return cli_usage_fail(&cli, "missing --state DIR");
+		return cli_usage_fail(cli, "missing --state DIR");
 	if (!server)
-		return cli_usage_fail(&cli, "missing --server HOST:PORT");
+		return cli_usage_fail(cli, "missing --server HOST:PORT");
 	if (!token)
-		return cli_usage_fail(&cli, "missing --token TOKEN");
+		return cli_usage_fail(cli, "missing --token TOKEN");
 	/* Malformed input is a usage error (2), found before any file or
 	 * socket is touched. The token is a secret: never echoed. */
 	if (enroll_parse_token(token, &t))
-		return cli_fail(&cli, CLI_EXIT_USAGE,
+		return cli_fail(cli, CLI_EXIT_USAGE,
 				"malformed --token (expected %s.<id>.<secret>.<ca-sha256>)",
 				ENROLL_TOKEN_PREFIX);
 	if (state_split_hostport(server, host, sizeof(host), port,
 				 sizeof(port)))
-		return cli_fail(&cli, CLI_EXIT_USAGE,
+		return cli_fail(cli, CLI_EXIT_USAGE,
 				"bad --server \"%s\" (expected HOST:PORT)",
 				server);
 	log_init("vpnd", lvl);
@@ -466,10 +602,10 @@ static int default_workers(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
-	return n < 1 ? 1 : n > VPND_WORKERS_MAX ? VPND_WORKERS_MAX : (int)n;
+	return n < 1 ? 1 : n > DP_WORKERS_MAX ? DP_WORKERS_MAX : (int)n;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
@@ -491,21 +627,21 @@ static int cmd_run(int argc, char **argv)
 	long n;
 	int c;
 
-	while ((c = cli_getopt(&cli, argc, argv, "hv", opts)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "hv", opts)) != -1) {
 		switch (c) {
 		case 's': o.state_dir = optarg; break;
 		case 'i': o.iface = optarg; break;
 		case 'k': o.sock_path = optarg; break;
 		case 'w':
-			if (parse_num(optarg, 1, VPND_WORKERS_MAX, &n))
-				return cli_fail(&cli, CLI_EXIT_USAGE,
+			if (parse_num(optarg, 1, DP_WORKERS_MAX, &n))
+				return cli_fail(cli, CLI_EXIT_USAGE,
 						"bad --workers \"%s\" (1..%d)",
-						optarg, VPND_WORKERS_MAX);
+						optarg, DP_WORKERS_MAX);
 			o.workers = (int)n;
 			break;
 		case 'p':
 			if (parse_num(optarg, 1, 65535, &n))
-				return cli_fail(&cli, CLI_EXIT_USAGE,
+				return cli_fail(cli, CLI_EXIT_USAGE,
 						"bad --port \"%s\" (1..65535)",
 						optarg);
 			o.port = (uint16_t)n;
@@ -514,7 +650,7 @@ static int cmd_run(int argc, char **argv)
 			struct sockaddr_in sa;
 
 			if (promhttp_parse_addr(optarg, &sa))
-				return cli_fail(&cli, CLI_EXIT_USAGE,
+				return cli_fail(cli, CLI_EXIT_USAGE,
 						"bad --metrics \"%s\" (expected IPV4-ADDRESS:PORT)",
 						optarg);
 			o.metrics = optarg;
@@ -525,27 +661,31 @@ static int cmd_run(int argc, char **argv)
 		default: return CLI_EXIT_USAGE;
 		}
 	}
-	if (cli_no_more_args(&cli, argc, argv))
+	if (cli_no_more_args(cli, argc, argv))
 		return CLI_EXIT_USAGE;
 	if (!o.state_dir)
-		return cli_usage_fail(&cli, "missing --state DIR");
+		return cli_usage_fail(cli, "missing --state DIR");
 	if (!o.iface)
-		return cli_usage_fail(&cli, "missing --iface UNDERLAY_IFACE");
+		return cli_usage_fail(cli, "missing --iface UNDERLAY_IFACE");
 	log_init("vpnd", lvl);
+	vpnd_log_libs();
 	return vpnd_run(&o) ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
+	/* "vpnd", then "vpnd enroll" or "vpnd run": starts every usage error */
+	struct cli cli = { .name = "vpnd" };
+
 	if (argc < 2)
 		return cli_usage_fail(&cli, "missing command");
 	if (!strcmp(argv[1], "enroll")) {
 		cli.name = "vpnd enroll";
-		return cmd_enroll(argc - 1, argv + 1);
+		return cmd_enroll(&cli, argc - 1, argv + 1);
 	}
 	if (!strcmp(argv[1], "run")) {
 		cli.name = "vpnd run";
-		return cmd_run(argc - 1, argv + 1);
+		return cmd_run(&cli, argc - 1, argv + 1);
 	}
 	if (cli_is_help(argv[1])) {
 		usage_main(stdout);

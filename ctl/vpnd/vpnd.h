@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Private to vpnd (ctl/vpnd.c, vpnd_keys.c, vpnd_verbs.c): the daemon's
- * state, struct vpnd, and what those files call of each other.
+ * Private to vpnd (vpnd.c, keys.c, verbs.c): the daemon's state, struct
+ * vpnd, and what those files call of each other.
  */
 #ifndef MAVPN_CTL_VPND_VPND_H
 #define MAVPN_CTL_VPND_VPND_H
@@ -22,7 +22,6 @@
 #define VPND_OVERLAY_IFNAME	"mavpn0"
 #define VPND_MAX_FLOWS		512
 #define VPND_MAX_RESOLVES	32
-#define VPND_MAX_PEERS		1024
 
 enum flow_state {
 	FLOW_FREE = 0,
@@ -41,7 +40,7 @@ struct flow {
 	char app[CTLMSG_APP_MAX];
 };
 
-/* A key we asked for, renewed before it expires (vpnd_keys.c). */
+/* A key we asked for, renewed before it expires (keys.c). */
 struct renew {
 	uint32_t dst;		/* network order; 0 = free */
 	uint64_t at;		/* ms; UINT64_MAX: renewal in flight */
@@ -83,13 +82,18 @@ struct vpnd {
 	int epfd, tfd, sfd;
 	bool stop;
 	uint32_t next_req_id;
+	unsigned long flows_full_rl;	/* log_ratelimited() state */
 	struct flow flows[VPND_MAX_FLOWS];
 	struct renew renews[VPND_MAX_FLOWS];
 	struct resolve resolves[VPND_MAX_RESOLVES];
 	uint64_t cnt[KEYS__COUNT];	/* keys.h */
-	struct ctlmsg msg;		/* outgoing; big, kept off the stack */
-	struct dp_peer_stats peers[VPND_MAX_PEERS];
 };
+
+/*
+ * The data plane's peers now (datapath_peer_stats), room for all of them:
+ * the caller's to read and free(). NULL (*@n = 0) if out of memory.
+ */
+struct dp_peer_stats *vpnd_peers(struct vpnd *v, int *n);
 
 static inline const char *vpnd_ip4(uint32_t a, char buf[INET_ADDRSTRLEN])
 {

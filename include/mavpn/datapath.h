@@ -14,14 +14,24 @@
 #include "mavpn/prefix.h"
 
 #define DP_NAME_MAX	64
+#define DP_WORKERS_MAX	16	/* worker threads (AEAD contexts per session) */
+#define DP_MAX_PEERS	4096	/* peers known, with or without key */
 
 struct dp_config {
 	const char *underlay_ifname;	/* --iface */
 	const char *overlay_ifname;	/* host side of the overlay veth */
 	uint16_t port;			/* UDP port we receive on (host order) */
-	int workers;			/* >= 1 */
+	int workers;			/* 1..DP_WORKERS_MAX */
 	uint32_t overlay_ip;		/* our overlay address, network order */
 	uint8_t overlay_plen;		/* the overlay prefix length */
+	/*
+	 * Run first in every worker thread, e.g. to drop capabilities (they
+	 * are per thread); non-zero fails datapath_start(). NULL: nothing.
+	 * A worker needs CAP_NET_ADMIN (next-hop resolution asks the kernel
+	 * with RTM_NEWNEIGH/NTF_USE) and no other capability.
+	 */
+	int (*worker_init)(void *arg);
+	void *worker_arg;
 };
 
 struct dp_key {
@@ -134,11 +144,14 @@ struct datapath;
 
 /* Build everything; NULL with errno set and one line logged on failure.
  * Runs in the calling thread's network namespace: the overlay veth, the
- * sockets and the XDP attachments all live there. workers must be 1 in
- * this version (EINVAL otherwise). */
+ * sockets and the XDP attachments all live there. */
 struct datapath *datapath_start(const struct dp_config *cfg);
 /* Stop the workers, detach XDP, delete the overlay interface. NULL ok. */
 void datapath_stop(struct datapath *dp);
+/* 1 if libxdp's dispatcher holds one of our XDP programs: detaching it
+ * (datapath_stop) then needs CAP_SYS_ADMIN (libxdp reads the dispatcher
+ * back by program id). 0 for programs attached alone. */
+int datapath_xdp_dispatcher(const struct datapath *dp);
 
 /* Install (or replace) the key for a peer; flushes its held packets.
  * Callable from the control thread while workers run. 0 or -errno. */
