@@ -100,6 +100,16 @@ $(B)/tests/test_policy: tests/unit/test_policy.c authsrv/policy.c authsrv/authsr
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
 
+# The CA signer: its wire and the real process, with authsrv's PKI.
+$(B)/tests/test_signer: tests/unit/test_signer.c authsrv/signer.c authsrv/pki.c authsrv/authsrv.c $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
+
+# The gateway index (LPM over the gateways' routes), with the registry.
+$(B)/tests/test_gwindex: tests/unit/test_gwindex.c authsrv/gwindex.c authsrv/registry.c authsrv/authsrv.c $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO) -lsqlite3
+
 # The gateway table, a pure table: ctl/vpnd/gw.c linked as an ordinary object.
 $(B)/tests/test_route: tests/unit/test_route.c $(B)/ctl/vpnd/gw.o $(B)/libmavpn.a
 	@mkdir -p $(@D)
@@ -117,6 +127,11 @@ $(B)/tests/test_dp_peer: tests/unit/test_dp_peer.c ctl/datapath/dp_peer.c $(wild
 
 # libFuzzer targets: built with clang, the library sources compiled in.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_CRYPTO)
+
+# The signer's request parser: input from the less-trusted server process.
+$(B)/fuzz/fuzz_signer_req: tests/fuzz/fuzz_signer_req.c authsrv/signer.c authsrv/pki.c authsrv/authsrv.c $(LIB_SRCS)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_CRYPTO)
 

@@ -231,7 +231,7 @@ int admin_server_verb(void *arg, const char *verb, const char *argstr,
 		ret = server_load_policy(srv, err, errlen);
 		if (ret)
 			return ret;
-		audit_write(&(struct audit_rec){ .event = "policy_set",
+		audit_write(srv->audit, &(struct audit_rec){ .event = "policy_set",
 			.reason = srv->policy ? "policy loaded" :
 						"no policy: all may talk" });
 		fprintf(out, "%d\n", policy_nrules(srv->policy));
@@ -252,8 +252,8 @@ int admin_server_verb(void *arg, const char *verb, const char *argstr,
 		s = session_find_online(srv, h.name);
 		if (s)
 			session_error(s, "host %s is revoked", h.name);
-		n = keysvc_revoke(srv, &h);
-		audit_write(&(struct audit_rec){ .event = "revoke",
+		n = keysvc_revoke(srv->keys, &h);
+		audit_write(srv->audit, &(struct audit_rec){ .event = "revoke",
 			.host = h.name, .reason = s ? "channel closed" :
 						      "host was offline" });
 		log_info("host revoked host=%s online=%s peers_notified=%d",

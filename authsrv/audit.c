@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -12,28 +13,43 @@
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
 
-static int audit_fd = -1;
+struct audit {
+	int fd;
+	unsigned long rl;	/* log_ratelimited() state of write failures */
+};
 
-int audit_open(const char *dir)
+int audit_open(const char *dir, struct audit **out)
 {
 	char path[4096];
+	struct audit *a;
+	int ret;
 
+	*out = NULL;
 	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_AUDIT))
 		return -ENAMETOOLONG;
-	audit_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	return audit_fd < 0 ? -errno : 0;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (a->fd < 0) {
+		ret = -errno;
+		free(a);
+		return ret;
+	}
+	*out = a;
+	return 0;
 }
 
-void audit_close(void)
+void audit_close(struct audit *a)
 {
-	if (audit_fd >= 0)
-		close(audit_fd);
-	audit_fd = -1;
+	if (!a)
+		return;
+	close(a->fd);
+	free(a);
 }
 
-void audit_write(const struct audit_rec *r)
+void audit_write(struct audit *a, const struct audit_rec *r)
 {
-	static unsigned long rl;
 	char ts[40], line[4096];
 	struct timeval tv;
 	struct tm tm;
@@ -72,7 +88,7 @@ void audit_write(const struct audit_rec *r)
 	/* One write(2) per line: O_APPEND keeps lines whole. */
 	n = snprintf(line, sizeof(line), "%s\n", doc);
 	if (n <= 0 || (size_t)n >= sizeof(line) ||
-	    audit_fd < 0 || write(audit_fd, line, (size_t)n) != n)
+	    write(a->fd, line, (size_t)n) != n)
 		goto fail_j;
 	jsonw_free(j);
 	return;
@@ -80,6 +96,6 @@ void audit_write(const struct audit_rec *r)
 fail_j:
 	jsonw_free(j);
 fail:
-	if (log_ratelimited(&rl))
+	if (log_ratelimited(&a->rl))
 		log_err("audit: write failed event=%s", r->event);
 }

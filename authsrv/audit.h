@@ -6,11 +6,16 @@
  * "host" is the host the event is about (the requester for keys), "peer"
  * the other host of a key event, "addr" the network peer address.
  * Never key material.
+ *
+ * An object, not a process singleton: the server opens one and hands it to
+ * the modules that log; the offline CLI opens one per line it writes.
  */
 #ifndef AUTHSRV_AUDIT_H
 #define AUTHSRV_AUDIT_H
 
 #include <stdint.h>
+
+struct audit;
 
 struct audit_rec {
 	const char *event;	/* enroll, enroll_refused, auth, auth_refused,
@@ -23,8 +28,10 @@ struct audit_rec {
 	const char *reason;
 };
 
-int audit_open(const char *dir);	/* 0 or -errno */
-void audit_close(void);
-void audit_write(const struct audit_rec *r);
+/* Open (create 0600, append) DIR/audit.log into @out: 0 or -errno. */
+int audit_open(const char *dir, struct audit **out);
+void audit_close(struct audit *a);	/* NULL: no-op */
+/* Append one line; failures are logged (rate-limited), never fatal. */
+void audit_write(struct audit *a, const struct audit_rec *r);
 
 #endif /* AUTHSRV_AUDIT_H */

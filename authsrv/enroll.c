@@ -16,28 +16,70 @@
 #include "audit.h"
 #include "authsrv.h"
 #include "enroll.h"
+#include "gwindex.h"
 #include "mavpn/log.h"
 #include "pki.h"
+#include "ratelimit.h"
 #include "registry.h"
-#include "server.h"
+#include "session.h"
+#include "signer.h"
 #include "token.h"
 
 /* What the client hears for every token problem: no oracle. */
 #define ENROLL_BAD_TOKEN "token invalid, used or expired"
 
-static void enroll_refuse(struct session *s, const char *host,
-			  const char *client_reason, const char *audit_reason)
+static void enroll_refuse(const struct enroll_ctx *e, struct session *s,
+			  const char *host, const char *client_reason,
+			  const char *audit_reason)
 {
-	audit_write(&(struct audit_rec){ .event = "enroll_refused",
-					 .host = host, .addr = s->addr,
-					 .reason = audit_reason });
+	audit_write(e->audit, &(struct audit_rec){ .event = "enroll_refused",
+						   .host = host,
+						   .addr = s->addr,
+						   .reason = audit_reason });
 	log_info("enrollment refused addr=%s host=%s reason=\"%s\"", s->addr,
 		 host ? host : "-", audit_reason);
-	ratelimit_auth_failed(s->srv, s);
+	ratelimit_auth_failed(e->rl, s->peer_ip);
 	session_error(s, "%s", client_reason);
 }
 
-void enroll_handle(struct server *srv, struct session *s,
+/*
+ * The certificate for @name into @r->cert, its serial into @serial: the
+ * CSR is checked here first (a bad one never reaches the signer), then the
+ * signer process signs it. 0, or -errno after refusing @s.
+ */
+static int enroll_sign(const struct enroll_ctx *e, struct session *s,
+		       const char *name, const char *csr, struct ctlmsg *r,
+		       char serial[AUTHSRV_SERIAL_HEX_MAX])
+{
+	char why[CTLMSG_REASON_MAX];
+	const char *bad;
+	int ret;
+
+	/* Tokens from before the name rule: such a CN could not log in. */
+	if (!authsrv_valid_name(name)) {
+		enroll_refuse(e, s, name, "server error", "invalid host name");
+		return -EINVAL;
+	}
+	ret = pki_check_csr(csr, &bad);
+	if (ret) {
+		enroll_refuse(e, s, name, bad, bad);
+		return ret;
+	}
+	if (pki_new_serial(serial)) {
+		enroll_refuse(e, s, name, "server error", "no random serial");
+		return -EIO;
+	}
+	ret = signer_sign(e->signer, csr, name, serial, r->cert,
+			  sizeof(r->cert), why, sizeof(why));
+	if (ret == -EPIPE)
+		enroll_refuse(e, s, name, "server error: certificate signer unavailable",
+			      "CA signer unavailable");
+	else if (ret)
+		enroll_refuse(e, s, name, why, why);
+	return ret;
+}
+
+void enroll_handle(const struct enroll_ctx *e, struct session *s,
 		   const struct ctlmsg *m)
 {
 	char serial[AUTHSRV_SERIAL_HEX_MAX], ip[INET_ADDRSTRLEN];
@@ -51,56 +93,52 @@ void enroll_handle(struct server *srv, struct session *s,
 	int ret;
 
 	if (token_parse(m->token, &tp)) {
-		enroll_refuse(s, NULL, ENROLL_BAD_TOKEN, "malformed token");
+		enroll_refuse(e, s, NULL, ENROLL_BAD_TOKEN, "malformed token");
 		return;
 	}
-	if (strcmp(tp.ca_fp, pki_ca_fp(srv->pki))) {
-		enroll_refuse(s, NULL, ENROLL_BAD_TOKEN,
+	if (strcmp(tp.ca_fp, pki_ca_fp(e->ca))) {
+		enroll_refuse(e, s, NULL, ENROLL_BAD_TOKEN,
 			      "token names another CA");
 		return;
 	}
 	ret = token_hash(&tp, hash);
 	OPENSSL_cleanse(&tp.secret, sizeof(tp.secret));
 	if (ret) {
-		enroll_refuse(s, NULL, "server error", "hash failed");
+		enroll_refuse(e, s, NULL, "server error", "hash failed");
 		return;
 	}
-	if (registry_begin(srv->reg)) {
-		enroll_refuse(s, NULL, "server busy, retry", "registry busy");
+	if (registry_begin(e->reg)) {
+		enroll_refuse(e, s, NULL, "server busy, retry", "registry busy");
 		return;
 	}
-	ret = registry_token_take(srv->reg, tp.id, hash, authsrv_now(), &t, &why);
+	ret = registry_token_take(e->reg, tp.id, hash, authsrv_now(), &t, &why);
 	if (ret) {
-		registry_rollback(srv->reg);
-		enroll_refuse(s, NULL, ret == -EACCES ? ENROLL_BAD_TOKEN :
+		registry_rollback(e->reg);
+		enroll_refuse(e, s, NULL, ret == -EACCES ? ENROLL_BAD_TOKEN :
 			      "server error", ret == -EACCES ? why :
 			      "registry error");
 		return;
 	}
-	if (registry_host_by_name(srv->reg, t.name, &h) == 0) {
-		registry_rollback(srv->reg);
+	if (registry_host_by_name(e->reg, t.name, &h) == 0) {
+		registry_rollback(e->reg);
 		snprintf(reason, sizeof(reason), "host %s is already enrolled",
 			 t.name);
-		enroll_refuse(s, t.name, reason, reason);
+		enroll_refuse(e, s, t.name, reason, reason);
 		return;
 	}
 	memset(&h, 0, sizeof(h));
-	ret = registry_alloc_ip(srv->reg, &h.overlay_ip);
+	ret = registry_alloc_ip(e->reg, &h.overlay_ip);
 	if (ret) {
-		registry_rollback(srv->reg);
-		enroll_refuse(s, t.name, ret == -ENOSPC ?
+		registry_rollback(e->reg);
+		enroll_refuse(e, s, t.name, ret == -ENOSPC ?
 			      "overlay address space is full" : "server error",
 			      ret == -ENOSPC ? "overlay address space is full" :
 			      "registry error");
 		return;
 	}
 	ctlmsg_init(&r, CTLMSG_ENROLL_RESP);
-	ret = pki_sign_csr(srv->pki, m->csr, t.name, r.cert, sizeof(r.cert),
-			   serial, &why);
-	if (ret) {
-		registry_rollback(srv->reg);
-		enroll_refuse(s, t.name, why ? why : "server error",
-			      why ? why : "signing failed");
+	if (enroll_sign(e, s, t.name, m->csr, &r, serial)) {
+		registry_rollback(e->reg);
 		return;
 	}
 	snprintf(h.name, sizeof(h.name), "%s", t.name);
@@ -108,13 +146,13 @@ void enroll_handle(struct server *srv, struct session *s,
 	snprintf(h.tags, sizeof(h.tags), "%s", t.tags);
 	snprintf(h.routes, sizeof(h.routes), "%s", t.routes);
 	h.enrolled_at = authsrv_now();
-	ret = registry_host_add(srv->reg, &h);
+	ret = registry_host_add(e->reg, &h);
 	if (!ret)
-		ret = registry_commit(srv->reg);
+		ret = registry_commit(e->reg);
 	else
-		registry_rollback(srv->reg);
+		registry_rollback(e->reg);
 	if (ret) {
-		enroll_refuse(s, t.name, ret == -EEXIST ?
+		enroll_refuse(e, s, t.name, ret == -EEXIST ?
 			      "host is already enrolled" : "server error",
 			      "registry error adding host");
 		return;
@@ -122,16 +160,19 @@ void enroll_handle(struct server *srv, struct session *s,
 
 	snprintf(r.name, sizeof(r.name), "%s", h.name);
 	r.overlay_ip = h.overlay_ip;
-	r.overlay_plen = srv->overlay_plen;
-	snprintf(r.ca, sizeof(r.ca), "%s", pki_ca_pem(srv->pki));
+	r.overlay_plen = e->overlay_plen;
+	snprintf(r.ca, sizeof(r.ca), "%s", pki_ca_pem(e->ca));
 	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
 		    CTLA_BIT(CTLA_OVERLAY_PLEN) | CTLA_BIT(CTLA_CERT) |
 		    CTLA_BIT(CTLA_CA);
 	session_send(s, &r);
 	session_finish(s);
 	inet_ntop(AF_INET, &h.overlay_ip, ip, sizeof(ip));
-	audit_write(&(struct audit_rec){ .event = "enroll", .host = h.name,
-					 .addr = s->addr });
+	audit_write(e->audit, &(struct audit_rec){ .event = "enroll",
+						   .host = h.name,
+						   .addr = s->addr });
+	if (gwindex_add(e->gw, h.name, h.overlay_ip, h.routes))
+		log_warn("gateway index: out of memory adding host=%s", h.name);
 	log_info("enrolled host=%s overlay_ip=%s addr=%s serial=%s", h.name, ip,
 		 s->addr, serial);
 }

@@ -20,6 +20,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "authsrv.h"
+#include "keyrate.h"
 #include "keysvc.h"
 #include "mavpn/cli.h"
 #include "mavpn/jsonw.h"
@@ -187,6 +188,65 @@ static int list_add(char *list, size_t cap, const char *item)
 	return n < 0 || (size_t)n >= cap - len ? -ENOSPC : 0;
 }
 
+/* One token for @name (@tp has the CA fingerprint), printed alone. */
+static int cmd_token_one(struct registry *reg, const char *dir,
+			    const char *name, long ttl, const char *tags,
+			    const char *routes, struct token_parts *tp)
+{
+	uint8_t hash[32];
+
+	if (token_generate(tp) || token_hash(tp, hash))
+		return fail(1, "random number generator failed");
+	if (registry_token_add(reg, tp->id, hash, name, authsrv_now() + ttl,
+			       tags, routes))
+		return fail(1, "cannot store token in registry of \"%s\"", dir);
+	printf("%s.%s.%s.%s\n", AUTHSRV_TOKEN_PREFIX, tp->id, tp->secret,
+	       tp->ca_fp);
+	return 0;
+}
+
+/*
+ * --count N: tokens for NAME-1 .. NAME-N, one per line as "NAME-i TOKEN",
+ * in one transaction (fleet provisioning; one fsync instead of N). Names
+ * already enrolled are skipped at enrollment.
+ */
+static int cmd_token_count(struct registry *reg, const char *dir,
+			      const char *name, long count, long ttl,
+			      const char *tags, const char *routes,
+			      struct token_parts *tp)
+{
+	char hname[CTLMSG_NAME_MAX];
+	uint8_t hash[32];
+	long i;
+	int ret;
+
+	ret = registry_begin(reg);
+	for (i = 1; !ret && i <= count; i++) {
+		snprintf(hname, sizeof(hname), "%s-%ld", name, i);
+		if (token_generate(tp) || token_hash(tp, hash)) {
+			ret = -EIO;
+			break;
+		}
+		ret = registry_token_add(reg, tp->id, hash, hname,
+					 authsrv_now() + ttl, tags, routes);
+		if (!ret)
+			printf("%s %s.%s.%s.%s\n", hname, AUTHSRV_TOKEN_PREFIX,
+			       tp->id, tp->secret, tp->ca_fp);
+	}
+	if (!ret)
+		ret = registry_commit(reg);
+	else
+		registry_rollback(reg);
+	if (ret) {
+		fflush(stdout);
+		return fail(1, "cannot store tokens in registry of \"%s\" (none kept)",
+			    dir);
+	}
+	return 0;
+}
+
+/* Long for its option loop: each option's check and error line sit next
+ * to it (the storing is cmd_token_one/_count()). */
 static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -199,13 +259,11 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		{},
 	};
 	const char *dir = NULL, *name, *why;
-	char hname[CTLMSG_NAME_MAX];
-	long count = 0, i;
+	long count = 0;
 	char tags[512] = "", routes[512] = "", path[PATH_MAX];
 	struct token_parts tp;
 	struct registry *reg;
 	struct reg_host h;
-	uint8_t hash[32];
 	long ttl = 3600;
 	struct prefix route;
 	char *end;
@@ -295,50 +353,11 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		return fail(1, "cannot read CA certificate \"%s\": %s", path,
 			    strerror(-ret));
 	}
-	if (!count) {
-		if (token_generate(&tp) || token_hash(&tp, hash)) {
-			registry_close(reg);
-			return fail(1, "random number generator failed");
-		}
-		ret = registry_token_add(reg, tp.id, hash, name,
-					 authsrv_now() + ttl, tags, routes);
-		registry_close(reg);
-		if (ret)
-			return fail(1, "cannot store token in registry of \"%s\"",
-				    dir);
-		printf("%s.%s.%s.%s\n", AUTHSRV_TOKEN_PREFIX, tp.id, tp.secret,
-		       tp.ca_fp);
-		return 0;
-	}
-	/*
-	 * --count N: tokens for NAME-1 .. NAME-N, one per line as
-	 * "NAME-i TOKEN", in one transaction (fleet provisioning; one fsync
-	 * instead of N). Names already enrolled are skipped at enrollment.
-	 */
-	ret = registry_begin(reg);
-	for (i = 1; !ret && i <= count; i++) {
-		snprintf(hname, sizeof(hname), "%s-%ld", name, i);
-		if (token_generate(&tp) || token_hash(&tp, hash)) {
-			ret = -EIO;
-			break;
-		}
-		ret = registry_token_add(reg, tp.id, hash, hname,
-					 authsrv_now() + ttl, tags, routes);
-		if (!ret)
-			printf("%s %s.%s.%s.%s\n", hname, AUTHSRV_TOKEN_PREFIX,
-			       tp.id, tp.secret, tp.ca_fp);
-	}
-	if (!ret)
-		ret = registry_commit(reg);
-	else
-		registry_rollback(reg);
+	ret = count ? cmd_token_count(reg, dir, name, count, ttl, tags,
+					 routes, &tp) :
+		      cmd_token_one(reg, dir, name, ttl, tags, routes, &tp);
 	registry_close(reg);
-	if (ret) {
-		fflush(stdout);
-		return fail(1, "cannot store tokens in registry of \"%s\" (none kept)",
-			    dir);
-	}
-	return 0;
+	return ret;
 }
 
 /* ---- client list ---- */
@@ -510,11 +529,13 @@ static int cmd_arg_state(const struct cmd *c, int argc, char **argv,
 }
 
 /* Offline: the CLI writes the audit line the server would have written. */
-static void audit_offline(const char *dir, const struct audit_rec *a)
+static void audit_offline(const char *dir, const struct audit_rec *r)
 {
-	if (audit_open(dir) == 0) {
-		audit_write(a);
-		audit_close();
+	struct audit *a;
+
+	if (audit_open(dir, &a) == 0) {
+		audit_write(a, r);
+		audit_close(a);
 	}
 }
 
@@ -666,7 +687,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 		{},
 	};
 	struct serve_opts so = { .key_lifetime = KEYSVC_LIFETIME_S,
-				 .key_rate = KEYSVC_KEY_RATE };
+				 .key_rate = KEYRATE_DEFAULT };
 	const char *dir = NULL, *listen = NULL;
 	bool verbose = false;
 	char *end;

@@ -53,32 +53,102 @@ static int pki_add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	return ok ? 0 : -EIO;
 }
 
-static int pki_set_serial(X509 *x)
+/* Lowercase hex of @bn (whole bytes, as BN_bn2hex): the one spelling of
+ * a serial in the registry. */
+static int pki_bn_hex(const BIGNUM *bn, char serial_hex[AUTHSRV_SERIAL_HEX_MAX])
+{
+	char *hex = BN_bn2hex(bn);
+	size_t i;
+	int ret = -EINVAL;
+
+	if (!hex)
+		return -ENOMEM;
+	if (strlen(hex) < AUTHSRV_SERIAL_HEX_MAX) {
+		for (i = 0; hex[i]; i++)
+			serial_hex[i] = (char)tolower((unsigned char)hex[i]);
+		serial_hex[i] = '\0';
+		ret = 0;
+	}
+	OPENSSL_free(hex);
+	return ret;
+}
+
+static BIGNUM *pki_rand_serial(void)
 {
 	BIGNUM *bn = BN_new();
-	int ret = -EIO;
 
 	if (!bn)
-		return -ENOMEM;
+		return NULL;
 	do {
-		if (!BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY))
-			goto out;
+		if (!BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY)) {
+			BN_free(bn);
+			return NULL;
+		}
 	} while (BN_is_zero(bn));
-	if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
-		ret = 0;
-out:
+	return bn;
+}
+
+int pki_new_serial(char serial_hex[AUTHSRV_SERIAL_HEX_MAX])
+{
+	BIGNUM *bn = pki_rand_serial();
+	int ret;
+
+	if (!bn)
+		return -EIO;
+	ret = pki_bn_hex(bn, serial_hex);
+	BN_free(bn);
+	return ret;
+}
+
+/* @hex as a serial number, if it is one in its one spelling; else NULL. */
+static BIGNUM *pki_parse_serial(const char *hex)
+{
+	char canon[AUTHSRV_SERIAL_HEX_MAX];
+	BIGNUM *bn = NULL;
+	size_t len = strnlen(hex, AUTHSRV_SERIAL_HEX_MAX);
+
+	if (!len || len >= AUTHSRV_SERIAL_HEX_MAX ||
+	    strspn(hex, "0123456789abcdef") != len)
+		return NULL;
+	if (BN_hex2bn(&bn, hex) != (int)len || BN_is_zero(bn) ||
+	    /* positive in at most 20 DER octets (RFC 5280 4.1.2.2) */
+	    BN_num_bits(bn) > 159 || pki_bn_hex(bn, canon) ||
+	    strcmp(canon, hex)) {
+		BN_free(bn);
+		return NULL;
+	}
+	return bn;
+}
+
+bool pki_serial_ok(const char *serial_hex)
+{
+	BIGNUM *bn = pki_parse_serial(serial_hex);
+
+	BN_free(bn);
+	return bn != NULL;
+}
+
+/* Serial @hex (NULL: 127 random bits) into @x. */
+static int pki_set_serial(X509 *x, const char *hex)
+{
+	BIGNUM *bn = hex ? pki_parse_serial(hex) : pki_rand_serial();
+	int ret;
+
+	if (!bn)
+		return hex ? -EINVAL : -EIO;
+	ret = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ? 0 : -EIO;
 	BN_free(bn);
 	return ret;
 }
 
 /*
- * Build and sign a certificate for @pub with subject CN=@cn, issued by
- * @issuer/@issuer_key (NULL = self-signed), with extensions @exts
- * (pairs of nid/value, ended by 0).
+ * Build and sign a certificate for @pub with subject CN=@cn and serial
+ * @serial (hex; NULL: random), issued by @issuer/@issuer_key (NULL =
+ * self-signed), with extensions @exts (pairs of nid/value, ended by 0).
  */
-static X509 *pki_make_cert(EVP_PKEY *pub, const char *cn, X509 *issuer,
-			   EVP_PKEY *issuer_key, long days, const int *nids,
-			   const char *const *values)
+static X509 *pki_make_cert(EVP_PKEY *pub, const char *cn, const char *serial,
+			   X509 *issuer, EVP_PKEY *issuer_key, long days,
+			   const int *nids, const char *const *values)
 {
 	X509_NAME *name;
 	X509 *x;
@@ -87,7 +157,7 @@ static X509 *pki_make_cert(EVP_PKEY *pub, const char *cn, X509 *issuer,
 	x = X509_new();
 	if (!x)
 		return NULL;
-	if (!X509_set_version(x, 2) || pki_set_serial(x) ||
+	if (!X509_set_version(x, 2) || pki_set_serial(x, serial) ||
 	    /* A little slack for clocks that run behind ours. */
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -300) ||
 	    !X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) ||
@@ -192,7 +262,7 @@ int pki_create(const char *dir, const char **why)
 	if (!cakey)
 		goto err;
 	*why = "create CA certificate";
-	ca = pki_make_cert(cakey, "mavpn CA", NULL, cakey, PKI_CA_DAYS,
+	ca = pki_make_cert(cakey, "mavpn CA", NULL, NULL, cakey, PKI_CA_DAYS,
 			   pki_ca_nids, pki_ca_vals);
 	if (!ca)
 		goto err_cakey;
@@ -201,7 +271,7 @@ int pki_create(const char *dir, const char **why)
 	if (!srvkey)
 		goto err_ca;
 	*why = "create server certificate";
-	srv = pki_make_cert(srvkey, TLSCONN_SERVER_NAME, ca, cakey,
+	srv = pki_make_cert(srvkey, TLSCONN_SERVER_NAME, NULL, ca, cakey,
 			    PKI_SERVER_DAYS, pki_server_nids, pki_server_vals);
 	if (!srv)
 		goto err_srvkey;
@@ -308,7 +378,7 @@ static char *pki_cert_to_pem(X509 *x)
 	return out;
 }
 
-struct pki *pki_load(const char *dir)
+struct pki *pki_load(const char *dir, bool with_key)
 {
 	char path[4096];
 	struct pki *p;
@@ -327,6 +397,8 @@ struct pki *pki_load(const char *dir)
 		err = errno;
 		goto err_p;
 	}
+	if (!with_key)
+		goto pem;
 	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_CA_KEY)) {
 		err = ENAMETOOLONG;
 		goto err_ca;
@@ -342,6 +414,7 @@ struct pki *pki_load(const char *dir)
 		err = EINVAL;
 		goto err_key;
 	}
+pem:
 	p->ca_pem = pki_cert_to_pem(p->ca);
 	if (!p->ca_pem) {
 		err = ENOMEM;
@@ -404,47 +477,73 @@ static bool pki_key_ok(EVP_PKEY *pk)
 	}
 }
 
-int pki_sign_csr(struct pki *p, const char *csr_pem, const char *name,
-		 char *cert_pem, size_t cap,
-		 char serial_hex[AUTHSRV_SERIAL_HEX_MAX], const char **why)
+/* Parse and check @csr_pem: NULL with @why set if it is not acceptable. */
+static X509_REQ *pki_read_csr(const char *csr_pem, const char **why)
 {
 	X509_REQ *req;
 	EVP_PKEY *pk;
-	char *pem;
-	X509 *x;
 	BIO *b;
-	int ret = -EINVAL;
 
+	*why = "server out of memory";
 	b = BIO_new_mem_buf(csr_pem, -1);
 	if (!b)
-		return -ENOMEM;
+		return NULL;
 	req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
 	BIO_free(b);
 	if (!req) {
 		*why = "CSR is not a PEM certificate request";
-		goto err;
+		return NULL;
 	}
 	pk = X509_REQ_get0_pubkey(req);
-	if (!pk) {
+	if (!pk)
 		*why = "CSR has no usable public key";
-		goto err_req;
-	}
-	if (!pki_key_ok(pk)) {
+	else if (!pki_key_ok(pk))
 		*why = "CSR key type not accepted (use EC P-256/P-384, Ed25519 or RSA >= 2048)";
-		goto err_req;
-	}
-	if (X509_REQ_verify(req, pk) != 1) {
+	else if (X509_REQ_verify(req, pk) != 1)
 		*why = "CSR self-signature does not verify";
-		goto err_req;
+	else
+		return req;
+	X509_REQ_free(req);
+	return NULL;
+}
+
+int pki_check_csr(const char *csr_pem, const char **why)
+{
+	X509_REQ *req = pki_read_csr(csr_pem, why);
+
+	if (!req)
+		return -EINVAL;
+	X509_REQ_free(req);
+	*why = NULL;
+	return 0;
+}
+
+int pki_sign_csr(struct pki *p, const char *csr_pem, const char *name,
+		 const char *serial_hex, char *cert_pem, size_t cap,
+		 const char **why)
+{
+	X509_REQ *req;
+	char *pem;
+	X509 *x;
+	int ret = -EIO;
+
+	if (!p->ca_key) {
+		*why = "no CA key in this process";
+		return -EPERM;
 	}
-	ret = -EIO;
+	if (!pki_serial_ok(serial_hex)) {
+		*why = "bad serial number";
+		return -EINVAL;
+	}
+	req = pki_read_csr(csr_pem, why);
+	if (!req)
+		return -EINVAL;
 	*why = "signing failed";
-	x = pki_make_cert(pk, name, p->ca, p->ca_key, PKI_HOST_DAYS,
-			  pki_host_nids, pki_host_vals);
+	x = pki_make_cert(X509_REQ_get0_pubkey(req), name, serial_hex, p->ca,
+			  p->ca_key, PKI_HOST_DAYS, pki_host_nids,
+			  pki_host_vals);
 	if (!x)
 		goto err_req;
-	if (pki_cert_serial(x, serial_hex))
-		goto err_x;
 	pem = pki_cert_to_pem(x);
 	if (!pem) {
 		ret = -ENOMEM;
@@ -464,7 +563,6 @@ err_x:
 	X509_free(x);
 err_req:
 	X509_REQ_free(req);
-err:
 	return ret;
 }
 
@@ -498,22 +596,11 @@ int pki_cert_cn(X509 *x, char *buf, size_t len)
 int pki_cert_serial(X509 *x, char serial_hex[AUTHSRV_SERIAL_HEX_MAX])
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-	char *hex;
-	size_t i;
-	int ret = -EINVAL;
+	int ret;
 
 	if (!bn)
 		return -ENOMEM;
-	hex = BN_bn2hex(bn);
+	ret = pki_bn_hex(bn, serial_hex);
 	BN_free(bn);
-	if (!hex)
-		return -ENOMEM;
-	if (strlen(hex) < AUTHSRV_SERIAL_HEX_MAX) {
-		for (i = 0; hex[i]; i++)
-			serial_hex[i] = (char)tolower((unsigned char)hex[i]);
-		serial_hex[i] = '\0';
-		ret = 0;
-	}
-	OPENSSL_free(hex);
 	return ret;
 }

@@ -11,7 +11,7 @@
 #include "audit.h"
 #include "authsrv.h"
 #include "mavpn/log.h"
-#include "server.h"
+#include "ratelimit.h"
 
 /*
  * A direct-mapped table of token buckets: a slot is taken over by another
@@ -19,10 +19,11 @@
  * attacker with many addresses can evict others' buckets, but each of its
  * addresses is still held to the same burst and rate.
  */
-static struct ratelimit_entry *ratelimit_slot(struct server *srv, uint32_t ip,
-					uint64_t now, bool create)
+static struct ratelimit_entry *ratelimit_slot(struct ratelimit *rl,
+					      uint32_t ip, uint64_t now,
+					      bool create)
 {
-	struct ratelimit_entry *r = &srv->rl[(ip * 2654435761u) >> 20];
+	struct ratelimit_entry *r = &rl->slot[(ip * 2654435761u) >> 20];
 	double t;
 
 	_Static_assert(RATELIMIT_SLOTS == 1 << 12, "rl hash width");
@@ -48,19 +49,19 @@ static struct ratelimit_entry *ratelimit_slot(struct server *srv, uint32_t ip,
 	return r;
 }
 
-void ratelimit_auth_failed(struct server *srv, struct session *s)
+void ratelimit_auth_failed(struct ratelimit *rl, uint32_t ip)
 {
-	struct ratelimit_entry *r = ratelimit_slot(srv, s->peer_ip,
-					     authsrv_mono_ms(), true);
+	struct ratelimit_entry *r = ratelimit_slot(rl, ip, authsrv_mono_ms(),
+						   true);
 
 	if (r && r->tokens >= 1)
 		r->tokens -= 1;
 }
 
-bool ratelimit_admit(struct server *srv, uint32_t ip, const char *addr)
+bool ratelimit_admit(struct ratelimit *rl, uint32_t ip, const char *addr)
 {
 	uint64_t now = authsrv_mono_ms();
-	struct ratelimit_entry *r = ratelimit_slot(srv, ip, now, false);
+	struct ratelimit_entry *r = ratelimit_slot(rl, ip, now, false);
 
 	if (!r || r->tokens >= 1)
 		return true;
@@ -72,8 +73,9 @@ bool ratelimit_admit(struct server *srv, uint32_t ip, const char *addr)
 			 "too many failed authentications: %u connections refused",
 			 r->refused);
 		log_warn("rate limited addr=%s refused=%u", addr, r->refused);
-		audit_write(&(struct audit_rec){ .event = "auth_ratelimited",
-						 .addr = addr, .reason = why });
+		audit_write(rl->audit, &(struct audit_rec){
+			.event = "auth_ratelimited", .addr = addr,
+			.reason = why });
 		r->logged_ms = now;
 		r->refused = 0;
 	}

@@ -9,8 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct server;
-struct session;
+struct audit;
 
 #define RATELIMIT_SLOTS		4096	/* failure rate limit, per source IP */
 #define RATELIMIT_BURST		20	/* failures allowed in a burst */
@@ -24,10 +23,16 @@ struct ratelimit_entry {
 	uint64_t last_ms, logged_ms;
 };
 
-/* A failed authentication from @s's address: spends a rate-limit token. */
-void ratelimit_auth_failed(struct server *srv, struct session *s);
+/* The table; all zero = empty. Refusals are audited to @audit. */
+struct ratelimit {
+	struct audit *audit;
+	struct ratelimit_entry slot[RATELIMIT_SLOTS];
+};
+
+/* A failed authentication from @ip (network order): spends a token. */
+void ratelimit_auth_failed(struct ratelimit *rl, uint32_t ip);
 /* May a new connection from @ip (@addr for the log) start? Refusals are
  * logged and audited once a second. */
-bool ratelimit_admit(struct server *srv, uint32_t ip, const char *addr);
+bool ratelimit_admit(struct ratelimit *rl, uint32_t ip, const char *addr);
 
 #endif /* AUTHSRV_RATELIMIT_H */

@@ -2,7 +2,8 @@
 /*
  * `authsrv serve`: the control-channel server: startup, the event loop,
  * the status file. Sessions are session.c, the failed-authentication
- * limit ratelimit.c, the admin verbs admin.c, keys keysvc.c.
+ * limit ratelimit.c, the admin verbs admin.c, enrollment enroll.c (its
+ * certificates signed by the CA signer process, signer.c), keys keysvc.c.
  *
  * One thread, one level-triggered epoll set holding the listening socket,
  * a signalfd (SIGINT/SIGTERM) and every session's socket. Timers (handshake
@@ -25,6 +26,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "authsrv.h"
+#include "gwindex.h"
 #include "keysvc.h"
 #include "metrics.h"
 #include "mavpn/log.h"
@@ -33,14 +35,15 @@
 #include "policy.h"
 #include "registry.h"
 #include "server.h"
+#include "signer.h"
 #include "status.h"
 
 #define SERVER_TICK_MS		200
 #define SERVER_MAX_SESSIONS	8192	/* default; --max-sessions */
 
-/* epoll tags for the non-session fds */
-static char server_tag_listen, server_tag_signal, server_tag_admin;
-static char server_tag_metrics;
+/* epoll tags for the non-session fds: only their addresses matter */
+static const char server_tag_listen, server_tag_signal, server_tag_admin;
+static const char server_tag_metrics;
 
 static void server_write_status(struct server *srv)
 {
@@ -86,6 +89,8 @@ int server_load_policy(struct server *srv, char *err, size_t errlen)
 	}
 	policy_free(srv->policy);
 	srv->policy = p;
+	if (srv->keys)
+		keysvc_set_policy(srv->keys, p);
 	if (p)
 		log_info("policy loaded rules=%d", policy_nrules(p));
 	else
@@ -128,7 +133,8 @@ static int server_run(struct server *srv)
 		}
 		now = authsrv_mono_ms();
 		if (now >= next_tick) {
-			keysvc_tick(srv, now);
+			keysvc_tick(srv->keys, now);
+			signer_tick(srv->signer);
 			metrics_tick();
 			session_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
@@ -140,9 +146,9 @@ static int server_run(struct server *srv)
 	}
 }
 
-static int server_add_fd(struct server *srv, int fd, void *tag)
+static int server_add_fd(struct server *srv, int fd, const void *tag)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = tag };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = (void *)tag };
 
 	return epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
@@ -164,89 +170,125 @@ static void server_raise_nofile(unsigned int want)
 	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
-int server_serve(const struct serve_opts *o)
+static struct session *server_online_name(void *arg, const char *name)
 {
-	const char *dir = o->dir, *listen_addr = o->listen;
-	char path[4096], chain[4096], key[4096], ca[4096];
-	char ip[INET_ADDRSTRLEN], perr[160];
-	struct server *srv;
-	struct sockaddr_in sa;
-	sigset_t mask;
-	int one = 1, ret = 1;
+	return session_find_online(arg, name);
+}
 
-	/* Big (the online tables): not on the stack. */
-	srv = calloc(1, sizeof(*srv));
-	if (!srv) {
-		fprintf(stderr, "authsrv serve: out of memory\n");
-		return 1;
-	}
-	srv->dir = dir;
-	srv->epfd = srv->lfd = srv->sigfd = srv->admin_fd = -1;
-	srv->key_lifetime = o->key_lifetime;
-	srv->key_max_packets = o->key_max_packets;
-	srv->key_rate = o->key_rate;
-	srv->max_sessions = o->max_sessions ? o->max_sessions :
-			   SERVER_MAX_SESSIONS;
-	server_raise_nofile(srv->max_sessions);
+static struct session *server_online_ip(void *arg, uint32_t ip)
+{
+	return session_find_online_ip(arg, ip);
+}
 
-	if (promhttp_parse_addr(listen_addr, &sa)) {
-		serve_fail("bad --listen \"%s\": expected IPV4-ADDRESS:PORT\n",
-			   listen_addr);
-		ret = 2;
-		goto out;
-	}
+/*
+ * The state: registry, policy, the CA signer (forked here, before the
+ * server has read anything from the network, and before it loads any key),
+ * the CA certificate, TLS, audit log, gateway index, key service. Each
+ * module gets what it uses. 0, or 1 after one line on stderr.
+ */
+static int server_open_state(struct server *srv, const struct serve_opts *o)
+{
+	const struct keysvc_online online = {
+		.by_name = server_online_name, .by_ip = server_online_ip,
+		.arg = srv,
+	};
+	const struct keysvc_cfg kc = {
+		.key_lifetime = o->key_lifetime,
+		.key_max_packets = o->key_max_packets,
+		.key_rate = o->key_rate,
+	};
+	char path[4096], chain[4096], key[4096], ca[4096], err[256];
+	const char *dir = o->dir;
+	int ret;
+
 	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY) ||
 	    authsrv_path(chain, sizeof(chain), dir, AUTHSRV_SERVER_PEM) ||
 	    authsrv_path(key, sizeof(key), dir, AUTHSRV_SERVER_KEY) ||
 	    authsrv_path(ca, sizeof(ca), dir, AUTHSRV_CA_PEM)) {
 		serve_fail("state directory path too long: \"%s\"\n", dir);
-		goto out;
+		return 1;
 	}
 	srv->reg = registry_open(path);
 	if (!srv->reg) {
 		serve_fail("cannot open registry \"%s\": %s (run authsrv init first?)\n",
 			   path, strerror(errno));
-		goto out;
+		return 1;
 	}
 	if (registry_overlay(srv->reg, &srv->overlay_net, &srv->overlay_plen)) {
 		serve_fail("registry \"%s\" has no valid overlay prefix\n", path);
-		goto out_reg;
+		return 1;
 	}
-	if (server_load_policy(srv, perr, sizeof(perr))) {
-		serve_fail("stored policy is unusable: %s\n", perr);
-		goto out_reg;
+	if (server_load_policy(srv, err, sizeof(err))) {
+		serve_fail("stored policy is unusable: %s\n", err);
+		return 1;
 	}
 	registry_read_batch(srv->reg, true);
-	srv->pki = pki_load(dir);
+	if (signer_start(dir, &srv->signer, err, sizeof(err))) {
+		serve_fail("%s\n", err);
+		return 1;
+	}
+	srv->pki = pki_load(dir, false);	/* the certificate, not the key */
 	if (!srv->pki) {
 		serve_fail("cannot load CA from \"%s\": %s\n", dir,
 			   strerror(errno));
-		goto out_reg;
+		return 1;
 	}
 	srv->ctx = tlsconn_server_ctx(chain, key, ca);
 	if (!srv->ctx) {
 		serve_fail("cannot set up TLS with \"%s\" and \"%s\"\n", chain,
 			   key);
-		goto out_pki;
+		return 1;
 	}
-	ret = audit_open(dir);
+	ret = audit_open(dir, &srv->audit);
 	if (ret) {
 		serve_fail("cannot open audit log in \"%s\": %s\n", dir,
 			   strerror(-ret));
-		ret = 1;
-		goto out_ctx;
+		return 1;
 	}
-	ret = 1;
-	srv->keys = keysvc_new();
+	srv->rl.audit = srv->audit;
+	srv->gw = gwindex_new();
+	if (srv->gw)
+		srv->keys = keysvc_new(srv->reg, srv->gw, srv->audit, &kc,
+				       &online);
 	if (!srv->keys) {
 		serve_fail("out of memory\n");
-		goto out_audit;
+		return 1;
 	}
-	if (keysvc_load_revoked(srv)) {
-		serve_fail("cannot read the revoked hosts from the registry \"%s\"\n",
+	keysvc_set_policy(srv->keys, srv->policy);
+	if (keysvc_load_revoked(srv->keys) || gwindex_load(srv->gw, srv->reg)) {
+		serve_fail("cannot read the revoked hosts and gateways from the registry \"%s\"\n",
 			   path);
-		goto out_keys;
+		return 1;
 	}
+	srv->enroll = (struct enroll_ctx){
+		.reg = srv->reg, .ca = srv->pki, .signer = srv->signer,
+		.gw = srv->gw, .audit = srv->audit, .rl = &srv->rl,
+		.overlay_plen = srv->overlay_plen,
+	};
+	return 0;
+}
+
+/* Undo server_open_state(); every part may be missing. */
+static void server_close_state(struct server *srv)
+{
+	keysvc_free(srv->keys);
+	gwindex_free(srv->gw);
+	audit_close(srv->audit);
+	SSL_CTX_free(srv->ctx);
+	pki_free(srv->pki);
+	signer_stop(srv->signer);
+	policy_free(srv->policy);
+	registry_close(srv->reg);
+}
+
+/* Signals, the listening, admin and metrics sockets, all in one epoll
+ * set. 0, or 1 after one line on stderr. */
+static int server_open_fds(struct server *srv, const struct serve_opts *o,
+			   const struct sockaddr_in *sa)
+{
+	sigset_t mask;
+	int one = 1, ret;
+
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -257,50 +299,92 @@ int server_serve(const struct serve_opts *o)
 	srv->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (srv->sigfd < 0 || srv->epfd < 0 || srv->lfd < 0) {
 		serve_fail("cannot create server fds: %s\n", strerror(errno));
-		goto out_fds;
+		return 1;
 	}
 	setsockopt(srv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(srv->lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	if (bind(srv->lfd, (const struct sockaddr *)sa, sizeof(*sa)) ||
 	    listen(srv->lfd, 512)) {
-		serve_fail("cannot listen on \"%s\": %s\n", listen_addr,
+		serve_fail("cannot listen on \"%s\": %s\n", o->listen,
 			   strerror(errno));
-		goto out_fds;
+		return 1;
 	}
-	srv->admin_fd = admin_listen(dir);
+	srv->admin_fd = admin_listen(o->dir);
 	if (srv->admin_fd < 0) {
 		if (srv->admin_fd == -EADDRINUSE)
 			serve_fail("another server is running on state directory \"%s\"\n",
-				   dir);
+				   o->dir);
 		else
 			serve_fail("cannot create admin socket in \"%s\": %s\n",
-				   dir, strerror(-srv->admin_fd));
+				   o->dir, strerror(-srv->admin_fd));
 		srv->admin_fd = -1;
-		goto out_fds;
+		return 1;
 	}
 	if (server_add_fd(srv, srv->lfd, &server_tag_listen) ||
 	    server_add_fd(srv, srv->sigfd, &server_tag_signal) ||
 	    server_add_fd(srv, srv->admin_fd, &server_tag_admin)) {
 		serve_fail("epoll: %s\n", strerror(errno));
+		return 1;
+	}
+	if (!o->metrics)
+		return 0;
+	ret = metrics_open(srv, o->metrics);
+	if (ret >= 0)
+		ret = server_add_fd(srv, ret, &server_tag_metrics);
+	if (ret < 0) {
+		serve_fail("cannot serve metrics on \"%s\": %s\n", o->metrics,
+			   ret == -EINVAL ? "expected IPV4-ADDRESS:PORT" :
+			   strerror(-ret));
+		return 1;
+	}
+	return 0;
+}
+
+static void server_close_fds(struct server *srv)
+{
+	metrics_close();
+	admin_close(srv->admin_fd, srv->dir);
+	if (srv->lfd >= 0)
+		close(srv->lfd);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
+	if (srv->sigfd >= 0)
+		close(srv->sigfd);
+}
+
+int server_serve(const struct serve_opts *o)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct server *srv;
+	struct sockaddr_in sa;
+	int ret = 1;
+
+	/* Big (the online tables): not on the stack. */
+	srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		fprintf(stderr, "authsrv serve: out of memory\n");
+		return 1;
+	}
+	srv->dir = o->dir;
+	srv->epfd = srv->lfd = srv->sigfd = srv->admin_fd = -1;
+	srv->max_sessions = o->max_sessions ? o->max_sessions :
+			   SERVER_MAX_SESSIONS;
+	server_raise_nofile(srv->max_sessions);
+
+	if (promhttp_parse_addr(o->listen, &sa)) {
+		serve_fail("bad --listen \"%s\": expected IPV4-ADDRESS:PORT\n",
+			   o->listen);
+		ret = 2;
+		goto out;
+	}
+	if (server_open_state(srv, o))
+		goto out_state;
+	if (server_open_fds(srv, o, &sa))
 		goto out_fds;
-	}
-	if (o->metrics) {
-		ret = metrics_open(srv, o->metrics);
-		if (ret >= 0)
-			ret = server_add_fd(srv, ret, &server_tag_metrics);
-		if (ret < 0) {
-			serve_fail("cannot serve metrics on \"%s\": %s\n",
-				   o->metrics, ret == -EINVAL ?
-				   "expected IPV4-ADDRESS:PORT" : strerror(-ret));
-			ret = 1;
-			goto out_fds;
-		}
-		ret = 1;
-	}
 	server_write_status(srv);
 	inet_ntop(AF_INET, &srv->overlay_net, ip, sizeof(ip));
 	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s key_lifetime=%u key_packets=%u key_rate=%u max_sessions=%u",
-		 listen_addr, ip, srv->overlay_plen, dir, pki_ca_fp(srv->pki),
-		 srv->key_lifetime, srv->key_max_packets, srv->key_rate,
+		 o->listen, ip, srv->overlay_plen, o->dir, pki_ca_fp(srv->pki),
+		 o->key_lifetime, o->key_max_packets, o->key_rate,
 		 srv->max_sessions);
 
 	ret = server_run(srv) ? 1 : 0;
@@ -308,27 +392,11 @@ int server_serve(const struct serve_opts *o)
 	while (srv->sessions)
 		session_close(srv->sessions, NULL);
 	session_reap(srv);
-	status_remove(dir);
+	status_remove(o->dir);
 out_fds:
-	metrics_close();
-	admin_close(srv->admin_fd, dir);
-	if (srv->lfd >= 0)
-		close(srv->lfd);
-	if (srv->epfd >= 0)
-		close(srv->epfd);
-	if (srv->sigfd >= 0)
-		close(srv->sigfd);
-out_keys:
-	keysvc_free(srv->keys);
-out_audit:
-	audit_close();
-out_ctx:
-	SSL_CTX_free(srv->ctx);
-out_pki:
-	pki_free(srv->pki);
-out_reg:
-	policy_free(srv->policy);
-	registry_close(srv->reg);
+	server_close_fds(srv);
+out_state:
+	server_close_state(srv);
 out:
 	free(srv);
 	return ret;

@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * authsrv server: one epoll loop (server.c) over the sessions (session.h),
- * with the failed-authentication limit (ratelimit.h), the key service
- * (keysvc.h) and the admin socket (admin.h).
+ * with the failed-authentication limit (ratelimit.h), enrollment
+ * (enroll.h) signing through the CA signer process (signer.h), the key
+ * service (keysvc.h) and the admin socket (admin.h).
+ *
+ * struct server is the owner that wires the modules together: server.c
+ * creates them and hands each what it uses; only the server's own files
+ * (server.c, session.c) and the admin and metrics renderers read it.
  */
 #ifndef AUTHSRV_SERVER_H
 #define AUTHSRV_SERVER_H
@@ -11,15 +16,19 @@
 #include <stdint.h>
 #include <openssl/ssl.h>
 
+#include "enroll.h"
 #include "mavpn/ctlmsg.h"
 #include "mavpn/tlsconn.h"
 #include "ratelimit.h"
 #include "session.h"
 
-struct registry;
-struct pki;
+struct audit;
+struct gwindex;
 struct keysvc;
+struct pki;
 struct policy;
+struct registry;
+struct signer;
 
 struct serve_opts {
 	const char *dir;
@@ -34,15 +43,16 @@ struct serve_opts {
 struct server {
 	const char *dir;
 	int epfd, lfd, sigfd, admin_fd;
-	uint32_t key_lifetime;		/* seconds, --key-lifetime */
-	uint32_t key_max_packets;	/* --key-packets, 0 = not sent */
-	uint32_t key_rate;		/* --key-rate, 0 = unlimited */
 	unsigned int max_sessions;
 	struct policy *policy;		/* NULL: all enrolled may talk */
 	SSL_CTX *ctx;
 	struct registry *reg;
-	struct pki *pki;
+	struct pki *pki;		/* the CA certificate only, no key */
+	struct signer *signer;		/* the process that holds the key */
+	struct audit *audit;
+	struct gwindex *gw;
 	struct keysvc *keys;
+	struct enroll_ctx enroll;
 	struct session *sessions;	/* live */
 	struct session *dead;		/* closed, freed by session_reap() */
 	unsigned int nsessions;
@@ -51,7 +61,8 @@ struct server {
 	bool status_dirty;
 	struct session *by_name[SESSION_ONLINE_BUCKETS];
 	struct session *by_ip[SESSION_ONLINE_BUCKETS];
-	struct ratelimit_entry rl[RATELIMIT_SLOTS];
+	struct ratelimit rl;
+	unsigned long accept_log_rl;	/* log_ratelimited() of accept */
 };
 
 int server_serve(const struct serve_opts *o);

@@ -151,7 +151,7 @@ static void session_wind_down(struct session *s)
 	if (s->state == SESS_ONLINE) {
 		s->srv->status_dirty = true;
 		session_online_del(s->srv, s);
-		keysvc_session_gone(s->srv, s);
+		keysvc_session_gone(s->srv->keys, s);
 	}
 	s->state = SESS_CLOSING;
 	s->deadline_ms = authsrv_mono_ms() + SESSION_LINGER_MS;
@@ -210,8 +210,8 @@ static void session_refuse_auth(struct session *s, const char *host,
 		.reason = reason,
 	};
 
-	audit_write(&a);
-	ratelimit_auth_failed(s->srv, s);
+	audit_write(s->srv->audit, &a);
+	ratelimit_auth_failed(&s->srv->rl, s->peer_ip);
 	session_error(s, "%s", reason);
 }
 
@@ -263,8 +263,9 @@ static void session_ctl_auth(struct server *srv, struct session *s)
 	s->overlay_ip = h.overlay_ip;
 	s->state = SESS_CTL_HELLO;
 	s->deadline_ms = authsrv_mono_ms() + SESSION_HELLO_MS;
-	audit_write(&(struct audit_rec){ .event = "auth", .host = name,
-					 .addr = s->addr });
+	audit_write(srv->audit, &(struct audit_rec){ .event = "auth",
+						     .host = name,
+						     .addr = s->addr });
 	log_info("authenticated addr=%s host=%s", s->addr, name);
 }
 
@@ -315,9 +316,9 @@ static void session_hello(struct server *srv, struct session *s,
 	r.overlay_plen = srv->overlay_plen;
 	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
 		    CTLA_BIT(CTLA_OVERLAY_PLEN);
-	keysvc_hello_routes(srv, s->name, &r);
+	keysvc_hello_routes(srv->keys, s->name, &r);
 	session_send(s, &r);
-	keysvc_hello_revokes(srv, s);
+	keysvc_hello_revokes(srv->keys, s);
 	inet_ntop(AF_INET, &s->overlay_ip, addr, sizeof(addr));
 	log_info("host online host=%s overlay_ip=%s addr=%s udp_port=%u",
 		 s->name, addr, s->addr, s->udp_port);
@@ -367,7 +368,7 @@ static void session_dispatch(struct server *srv, struct session *s,
 	switch (s->state) {
 	case SESS_ENROLL:
 		if (m->type == CTLMSG_ENROLL_REQ) {
-			enroll_handle(srv, s, m);
+			enroll_handle(&srv->enroll, s, m);
 			return;
 		}
 		break;
@@ -380,10 +381,10 @@ static void session_dispatch(struct server *srv, struct session *s,
 	case SESS_ONLINE:
 		switch (m->type) {
 		case CTLMSG_KEY_REQ:
-			keysvc_key_req(srv, s, m);
+			keysvc_key_req(srv->keys, s, m);
 			return;
 		case CTLMSG_KEY_PUSH_ACK:
-			keysvc_push_ack(srv, s, m);
+			keysvc_push_ack(srv->keys, s, m);
 			return;
 		case CTLMSG_RESOLVE_REQ:
 			session_resolve(srv, s, m);
@@ -458,9 +459,9 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 			/* A peer that just went away is not an attack; a
 			 * failed verification or protocol version is. */
 			if (ret != -ECONNRESET) {
-				ratelimit_auth_failed(srv, s);
+				ratelimit_auth_failed(&srv->rl, s->peer_ip);
 				metrics_tls_failed();
-				audit_write(&(struct audit_rec){
+				audit_write(srv->audit, &(struct audit_rec){
 					.event = "auth_refused", .addr = s->addr,
 					.reason = "TLS handshake failed" });
 			}
@@ -495,7 +496,7 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 			log_warn("malformed message addr=%s host=%s error=\"%s\"",
 				 s->addr, session_who(s), strerror(-ret));
 			if (s->state != SESS_ONLINE)
-				ratelimit_auth_failed(srv, s);
+				ratelimit_auth_failed(&srv->rl, s->peer_ip);
 			session_error(s, "malformed message");
 			break;
 		}
@@ -516,7 +517,7 @@ out:
 
 void session_accept(struct server *srv)
 {
-	static unsigned long rl;
+	unsigned long *rl = &srv->accept_log_rl;
 	struct sockaddr_in sa;
 	socklen_t len;
 	struct session *s;
@@ -530,20 +531,20 @@ void session_accept(struct server *srv)
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED && log_ratelimited(&rl))
+			    errno != ECONNABORTED && log_ratelimited(rl))
 				log_warn("accept failed error=\"%s\"",
 					 strerror(errno));
 			return;
 		}
 		if (srv->nsessions >= srv->max_sessions ||
 		    sa.sin_family != AF_INET) {
-			if (log_ratelimited(&rl))
+			if (log_ratelimited(rl))
 				log_warn("connection refused reason=\"too many sessions\"");
 			close(fd);
 			continue;
 		}
 		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
-		if (!ratelimit_admit(srv, sa.sin_addr.s_addr, ip)) {
+		if (!ratelimit_admit(&srv->rl, sa.sin_addr.s_addr, ip)) {
 			close(fd);
 			continue;
 		}
@@ -595,12 +596,12 @@ void session_sweep(struct server *srv, uint64_t now)
 		 */
 		switch (s->state) {
 		case SESS_HANDSHAKE:
-			ratelimit_auth_failed(srv, s);
+			ratelimit_auth_failed(&srv->rl, s->peer_ip);
 			session_close(s, "handshake timeout");
 			break;
 		case SESS_ENROLL:
 		case SESS_CTL_HELLO:
-			ratelimit_auth_failed(srv, s);
+			ratelimit_auth_failed(&srv->rl, s->peer_ip);
 			session_error(s, "timeout waiting for %s",
 				      s->state == SESS_ENROLL ? "ENROLL_REQ" :
 								"HELLO");
@@ -617,7 +618,7 @@ void session_reap(struct server *srv)
 
 	while ((s = srv->dead)) {
 		session_unlink(&srv->dead, s);
-		keysvc_session_gone(srv, s);	/* may close more sessions */
+		keysvc_session_gone(srv->keys, s);	/* may close more sessions */
 		epoll_ctl(srv->epfd, EPOLL_CTL_DEL, tlsconn_fd(s->tc), NULL);
 		tlsconn_free(s->tc);
 		free(s);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "keyrate.h"
 #include "mavpn/ctlmsg.h"
 #include "mavpn/tlsconn.h"
 
@@ -51,11 +52,7 @@ struct session {
 	uint16_t udp_port;
 	int64_t since;
 	unsigned int pending;		/* key requests waiting for the peer */
-	/* KEY_REQ token bucket (--key-rate), see keysvc.c */
-	double key_tokens;
-	uint64_t key_last_ms;		/* 0: bucket not started (full) */
-	uint64_t key_logged_ms;
-	uint32_t key_limited;		/* denied since the last log line */
+	struct keyrate key_rate;	/* KEY_REQ token bucket (--key-rate) */
 	bool hashed;			/* in the online tables */
 	struct session *name_next;	/* online-by-name chain */
 	struct session *ip_next;	/* online-by-overlay-IP chain */
