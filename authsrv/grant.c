@@ -33,11 +33,13 @@ struct grant_set {
 	struct keyid *ids;
 	struct registry *reg;
 	struct audit *audit;
+	struct metrics *metrics;
 	struct grant_cfg cfg;
 };
 
 struct grant_set *grant_new(struct keyid *ids, struct registry *reg,
-			    struct audit *audit, const struct grant_cfg *cfg)
+			    struct audit *audit, struct metrics *mt,
+			    const struct grant_cfg *cfg)
 {
 	struct grant_set *gs = calloc(1, sizeof(*gs));
 
@@ -46,6 +48,7 @@ struct grant_set *grant_new(struct keyid *ids, struct registry *reg,
 	gs->ids = ids;
 	gs->reg = reg;
 	gs->audit = audit;
+	gs->metrics = mt;
 	gs->cfg = *cfg;
 	return gs;
 }
@@ -83,15 +86,15 @@ void grant_deny_msg(struct session *a, uint32_t req_id, uint32_t dst,
 	session_send(a, &m);
 }
 
-void grant_deny(struct audit *audit, struct session *a, uint32_t req_id,
-		uint32_t dst, const char *peer, const char *app,
+void grant_deny(struct audit *audit, struct metrics *mt, struct session *a,
+		uint32_t req_id, uint32_t dst, const char *peer, const char *app,
 		enum deny_class cls, const char *reason)
 {
 	char ip[INET_ADDRSTRLEN];
 
 	inet_ntop(AF_INET, &dst, ip, sizeof(ip));
 	grant_deny_msg(a, req_id, dst, reason);
-	metrics_denied(cls);
+	metrics_denied(mt, cls);
 	audit_write(audit, &(struct audit_rec){ .event = "key_deny",
 						.host = a->name,
 						.peer = peer ? peer : ip,
@@ -141,8 +144,8 @@ void grant_start(struct grant_set *gs, struct session *a, struct session *b,
 
 	g = calloc(1, sizeof(*g));
 	if (!g) {
-		grant_deny(gs->audit, a, req_id, dst_ip, b->name, app,
-			   DENY_INTERNAL, "server out of memory");
+		grant_deny(gs->audit, gs->metrics, a, req_id, dst_ip, b->name,
+			   app, DENY_INTERNAL, "server out of memory");
 		return;
 	}
 	g->idrec = keyid_alloc(gs->ids, now_ms, gs->cfg.lifetime_s,
@@ -150,8 +153,8 @@ void grant_start(struct grant_set *gs, struct session *a, struct session *b,
 	if (!g->idrec || RAND_priv_bytes(g->key, sizeof(g->key)) != 1) {
 		/* An id without its grant just expires. */
 		grant_wipe_free(g);
-		grant_deny(gs->audit, a, req_id, dst_ip, b->name, app,
-			   DENY_INTERNAL, "key generation failed");
+		grant_deny(gs->audit, gs->metrics, a, req_id, dst_ip, b->name,
+			   app, DENY_INTERNAL, "key generation failed");
 		return;
 	}
 	g->key_id = g->idrec->id;
@@ -231,8 +234,8 @@ static void grant_fail(struct grant_set *gs, struct grant *g)
 	grant_unlink(gs, g);
 	snprintf(reason, sizeof(reason), "peer %s did not confirm the key",
 		 g->b->name);
-	grant_deny(gs->audit, g->a, g->req_id, g->dst_ip, g->b->name,
-		   g->app[0] ? g->app : NULL, DENY_NO_ACK, reason);
+	grant_deny(gs->audit, gs->metrics, g->a, g->req_id, g->dst_ip,
+		   g->b->name, g->app[0] ? g->app : NULL, DENY_NO_ACK, reason);
 	grant_wipe_free(g);
 }
 

@@ -34,9 +34,11 @@ struct grant_cfg {
 };
 
 /* Pending grants, with their key ids in @ids. @reg: a host's LAN routes
- * for the key messages; @audit: key_grant and key_deny lines. */
+ * for the key messages; @audit: key_grant and key_deny lines; @mt: the
+ * denials by class. */
 struct grant_set *grant_new(struct keyid *ids, struct registry *reg,
-			    struct audit *audit, const struct grant_cfg *cfg);
+			    struct audit *audit, struct metrics *mt,
+			    const struct grant_cfg *cfg);
 void grant_free(struct grant_set *gs);
 
 /* Mint a key for @a -> @b (@dst_ip as requested, @app may be NULL) and
@@ -56,8 +58,8 @@ void grant_deny_msg(struct session *a, uint32_t req_id, uint32_t dst,
 		    const char *reason);
 /* KEY_DENY to @a, counted as @cls, with its audit and log line (@peer
  * NULL: the address). */
-void grant_deny(struct audit *audit, struct session *a, uint32_t req_id,
-		uint32_t dst, const char *peer, const char *app,
+void grant_deny(struct audit *audit, struct metrics *mt, struct session *a,
+		uint32_t req_id, uint32_t dst, const char *peer, const char *app,
 		enum deny_class cls, const char *reason);
 
 #endif /* AUTHSRV_GRANT_H */

@@ -30,6 +30,7 @@ struct keysvc {
 	struct registry *reg;
 	struct gwindex *gw;
 	struct audit *audit;
+	struct metrics *metrics;
 	const struct policy *policy;
 	struct keysvc_cfg cfg;
 	struct keysvc_online online;
@@ -39,7 +40,8 @@ struct keysvc {
 };
 
 struct keysvc *keysvc_new(struct registry *reg, struct gwindex *gw,
-			  struct audit *audit, const struct keysvc_cfg *cfg,
+			  struct audit *audit, struct metrics *mt,
+			  const struct keysvc_cfg *cfg,
 			  const struct keysvc_online *online)
 {
 	struct grant_cfg gc = { .lifetime_s = cfg->key_lifetime,
@@ -51,11 +53,13 @@ struct keysvc *keysvc_new(struct registry *reg, struct gwindex *gw,
 	k->reg = reg;
 	k->gw = gw;
 	k->audit = audit;
+	k->metrics = mt;
 	k->cfg = *cfg;
 	k->online = *online;
 	k->ids = keyid_new();
-	k->grants = k->ids ? grant_new(k->ids, reg, audit, &gc) : NULL;
-	k->revoked = revoke_new(k->ids, audit, online->by_ip, online->arg);
+	k->grants = k->ids ? grant_new(k->ids, reg, audit, mt, &gc) : NULL;
+	k->revoked = revoke_new(k->ids, audit, mt, online->by_ip,
+				 online->arg);
 	if (!k->grants || !k->revoked) {
 		keysvc_free(k);
 		return NULL;
@@ -161,7 +165,7 @@ static void keysvc_rate_deny(struct keysvc *k, struct session *a,
 		 "rate limited: more than %u key requests per second",
 		 k->cfg.key_rate);
 	grant_deny_msg(a, m->req_id, m->overlay_ip, reason);
-	metrics_denied(DENY_RATE_LIMITED);
+	metrics_denied(k->metrics, DENY_RATE_LIMITED);
 	if (!keyrate_refused(&a->key_rate, now, &n))
 		return;
 	snprintf(reason, sizeof(reason),
@@ -191,14 +195,16 @@ void keysvc_key_req(struct keysvc *k, struct session *a,
 		return;
 	}
 	if (a->pending >= GRANT_MAX_PENDING) {
-		grant_deny(k->audit, a, m->req_id, m->overlay_ip, NULL, app,
-			   DENY_BUSY, "too many key requests in flight");
+		grant_deny(k->audit, k->metrics, a, m->req_id, m->overlay_ip,
+			   NULL, app, DENY_BUSY,
+			   "too many key requests in flight");
 		return;
 	}
 	/* The requester may have been revoked since it authenticated. */
 	ret = registry_host_by_name(k->reg, a->name, &ha);
 	if (ret || ha.revoked) {
-		grant_deny(k->audit, a, m->req_id, m->overlay_ip, NULL, app,
+		grant_deny(k->audit, k->metrics, a, m->req_id, m->overlay_ip,
+			   NULL, app,
 			   ret == -EIO ? DENY_REGISTRY : DENY_REQUESTER_REVOKED,
 			   ret == -EIO ? "registry error" : "this host is revoked");
 		return;
@@ -208,7 +214,8 @@ void keysvc_key_req(struct keysvc *k, struct session *a,
 		snprintf(reason, sizeof(reason), ret == -ENOENT ?
 			 "no host has overlay address %s" :
 			 "registry error looking up %s", ip);
-		grant_deny(k->audit, a, m->req_id, m->overlay_ip, NULL, app,
+		grant_deny(k->audit, k->metrics, a, m->req_id, m->overlay_ip,
+			   NULL, app,
 			   ret == -ENOENT ? DENY_UNKNOWN_PEER : DENY_REGISTRY,
 			   reason);
 		return;
@@ -229,8 +236,8 @@ void keysvc_key_req(struct keysvc *k, struct session *a,
 		snprintf(reason, sizeof(reason), "peer %s is offline", hb.name);
 	}
 	if (!b) {
-		grant_deny(k->audit, a, m->req_id, m->overlay_ip, hb.name, app,
-			   cls, reason);
+		grant_deny(k->audit, k->metrics, a, m->req_id, m->overlay_ip,
+			   hb.name, app, cls, reason);
 		return;
 	}
 	grant_start(k->grants, a, b, m->req_id, m->overlay_ip, app, now);

@@ -25,6 +25,7 @@
 #define KEYSVC_LIFETIME_S	300	/* default of --key-lifetime */
 
 struct audit;
+struct metrics;
 struct gwindex;
 struct keysvc;
 struct policy;
@@ -46,7 +47,8 @@ struct keysvc_online {
 };
 
 struct keysvc *keysvc_new(struct registry *reg, struct gwindex *gw,
-			  struct audit *audit, const struct keysvc_cfg *cfg,
+			  struct audit *audit, struct metrics *mt,
+			  const struct keysvc_cfg *cfg,
 			  const struct keysvc_online *online);
 void keysvc_free(struct keysvc *k);
 /* Read the revoked hosts from the registry (at start): 0 or -errno. */

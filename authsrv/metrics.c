@@ -2,9 +2,10 @@
 /*
  * authsrv metrics (see metrics.h).
  *
- * Counters are plain globals: the server is one thread. Each family is a
- * table (metrics.h, mavpn/counters.h). Key denials are labelled with the
- * class the deny path passes (metrics_denied()), not with the reason text
+ * One struct metrics per server (metrics_new() in server.c, handed to the
+ * modules that count), no locking: the server is one thread. Each family
+ * is a table (metrics.h, mavpn/counters.h). Key denials are labelled with
+ * the class the deny path passes (metrics_denied()), not with the text
  * the requester receives: that carries host names, and a label per host
  * pair would grow without bound.
  *
@@ -62,140 +63,166 @@ struct live_key {
 	uint32_t a_ip, b_ip;
 };
 
-static struct {
+struct metrics {
+	struct server *srv;		/* read at scrape time */
+	struct promhttp *http;		/* NULL unless serving */
 	uint64_t sent[CTLMSG_TYPE_MAX + 1], rcvd[CTLMSG_TYPE_MAX + 1];
 	uint64_t cnt[METRICS_CNT__COUNT];
 	uint64_t denials[DENY__COUNT];
 	struct live_key *live;		/* ring */
 	size_t live_cap, live_head, live_len;
-} m;
+};
 
-static struct promhttp *metrics_http;
+struct metrics *metrics_new(struct server *srv)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
 
-static void live_expire(uint64_t now)
+	if (m)
+		m->srv = srv;
+	return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+	if (!m)
+		return;
+	promhttp_close(m->http);
+	free(m->live);
+	free(m);
+}
+
+static void live_expire(struct metrics *m, uint64_t now)
 {
 	struct live_key *k;
 
-	while (m.live_len) {
-		k = &m.live[m.live_head];
+	while (m->live_len) {
+		k = &m->live[m->live_head];
 		if (k->expires_ms > now)
 			break;
-		m.live_head = (m.live_head + 1) % m.live_cap;
-		m.live_len--;
+		m->live_head = (m->live_head + 1) % m->live_cap;
+		m->live_len--;
 	}
 }
 
-static void live_add(uint32_t a_ip, uint32_t b_ip, uint32_t lifetime_s)
+static void live_add(struct metrics *m, uint32_t a_ip, uint32_t b_ip,
+		     uint32_t lifetime_s)
 {
 	uint64_t now = authsrv_mono_ms();
 	struct live_key *n;
 	size_t i, cap;
 
-	live_expire(now);
-	if (m.live_len == m.live_cap && m.live_cap < METRICS_MAX_LIVE) {
-		cap = m.live_cap ? m.live_cap * 2 : 256;
+	live_expire(m, now);
+	if (m->live_len == m->live_cap && m->live_cap < METRICS_MAX_LIVE) {
+		cap = m->live_cap ? m->live_cap * 2 : 256;
 		n = malloc(cap * sizeof(*n));
 		if (n) {
 			/* Unroll the ring into the new array. */
-			for (i = 0; i < m.live_len; i++)
-				n[i] = m.live[(m.live_head + i) % m.live_cap];
-			free(m.live);
-			m.live = n;
-			m.live_cap = cap;
-			m.live_head = 0;
+			for (i = 0; i < m->live_len; i++)
+				n[i] = m->live[(m->live_head + i) % m->live_cap];
+			free(m->live);
+			m->live = n;
+			m->live_cap = cap;
+			m->live_head = 0;
 		}
 	}
-	if (!m.live_cap)
+	if (!m->live_cap)
 		return;
-	if (m.live_len == m.live_cap) {		/* full: forget the oldest */
-		m.live_head = (m.live_head + 1) % m.live_cap;
-		m.live_len--;
+	if (m->live_len == m->live_cap) {		/* full: forget the oldest */
+		m->live_head = (m->live_head + 1) % m->live_cap;
+		m->live_len--;
 	}
-	n = &m.live[(m.live_head + m.live_len) % m.live_cap];
+	n = &m->live[(m->live_head + m->live_len) % m->live_cap];
 	n->expires_ms = now + (uint64_t)lifetime_s * 1000;
 	n->a_ip = a_ip;
 	n->b_ip = b_ip;
-	m.live_len++;
+	m->live_len++;
 }
 
 /* Revocation is rare: a linear pass is fine. */
-static void live_revoke(uint32_t ip)
+static void live_revoke(struct metrics *m, uint32_t ip)
 {
 	struct live_key *k;
 	size_t i;
 
-	for (i = 0; i < m.live_len; i++) {
-		k = &m.live[(m.live_head + i) % m.live_cap];
+	for (i = 0; i < m->live_len; i++) {
+		k = &m->live[(m->live_head + i) % m->live_cap];
 		if (k->a_ip == ip || k->b_ip == ip)
 			k->expires_ms = 0;
 	}
 }
 
-static uint64_t live_count(void)
+static uint64_t live_count(struct metrics *m)
 {
 	uint64_t n = 0;
 	size_t i;
 
-	live_expire(authsrv_mono_ms());
-	for (i = 0; i < m.live_len; i++)
-		if (m.live[(m.live_head + i) % m.live_cap].expires_ms)
+	live_expire(m, authsrv_mono_ms());
+	for (i = 0; i < m->live_len; i++)
+		if (m->live[(m->live_head + i) % m->live_cap].expires_ms)
 			n++;
 	return n;
 }
 
-void metrics_sent(const struct session *s, const struct ctlmsg *msg)
+void metrics_sent(struct metrics *m, const struct session *s,
+		  const struct ctlmsg *msg)
 {
+	if (!m)
+		return;
 	if (msg->type <= CTLMSG_TYPE_MAX)
-		m.sent[msg->type]++;
+		m->sent[msg->type]++;
 	switch (msg->type) {
 	case CTLMSG_ENROLL_RESP:
-		m.cnt[METRICS_CNT_ENROLLMENTS]++;
+		m->cnt[METRICS_CNT_ENROLLMENTS]++;
 		break;
 	case CTLMSG_KEY_PUSH:
-		m.cnt[METRICS_CNT_KEY_PUSHES]++;
+		m->cnt[METRICS_CNT_KEY_PUSHES]++;
 		break;
 	case CTLMSG_KEY_GRANT:
-		m.cnt[METRICS_CNT_KEY_GRANTS]++;
-		live_add(s->overlay_ip, msg->overlay_ip, msg->lifetime);
+		m->cnt[METRICS_CNT_KEY_GRANTS]++;
+		live_add(m, s->overlay_ip, msg->overlay_ip, msg->lifetime);
 		break;
 	case CTLMSG_KEY_REVOKE:
-		m.cnt[METRICS_CNT_KEY_REVOCATIONS]++;
+		m->cnt[METRICS_CNT_KEY_REVOCATIONS]++;
 		break;
 	case CTLMSG_ERROR:
 		/* An ERROR before HELLO is a refused credential; on an
 		 * enrollment connection, a refused enrollment. */
 		if (s->state == SESS_HANDSHAKE)
-			m.cnt[METRICS_CNT_AUTH_REFUSED]++;
+			m->cnt[METRICS_CNT_AUTH_REFUSED]++;
 		else if (s->state == SESS_ENROLL)
-			m.cnt[METRICS_CNT_ENROLL_REFUSED]++;
+			m->cnt[METRICS_CNT_ENROLL_REFUSED]++;
 		break;
 	}
 }
 
-void metrics_denied(enum deny_class c)
+void metrics_denied(struct metrics *m, enum deny_class c)
 {
-	if ((unsigned int)c < DENY__COUNT)
-		m.denials[c]++;
+	if (m && (unsigned int)c < DENY__COUNT)
+		m->denials[c]++;
 }
 
 /* Not per KEY_REVOKE sent: those are repeated at every HELLO, and the
  * walk over the live records is O(grants). */
-void metrics_revoked(uint32_t overlay_ip)
+void metrics_revoked(struct metrics *m, uint32_t overlay_ip)
 {
-	live_revoke(overlay_ip);
+	if (m)
+		live_revoke(m, overlay_ip);
 }
 
-void metrics_received(const struct ctlmsg *msg)
+void metrics_received(struct metrics *m, const struct ctlmsg *msg)
 {
+	if (!m)
+		return;
 	if (msg->type <= CTLMSG_TYPE_MAX)
-		m.rcvd[msg->type]++;
+		m->rcvd[msg->type]++;
 	if (msg->type == CTLMSG_KEY_REQ)
-		m.cnt[METRICS_CNT_KEY_REQUESTS]++;
+		m->cnt[METRICS_CNT_KEY_REQUESTS]++;
 }
 
-void metrics_tls_failed(void)
+void metrics_tls_failed(struct metrics *m)
 {
-	m.cnt[METRICS_CNT_TLS_FAILED]++;
+	if (m)
+		m->cnt[METRICS_CNT_TLS_FAILED]++;
 }
 
 static void by_type(FILE *f, const char *name, const char *help,
@@ -229,8 +256,9 @@ static int metrics_render(void *arg, FILE *f)
 		[SESS_CTL_HELLO] = "hello", [SESS_ONLINE] = "online",
 		[SESS_CLOSING] = "closing", [SESS_DRAIN] = "closing",
 	};
-	struct server *srv = arg;
-	const struct counter_row one = { .vals = m.cnt };
+	struct metrics *m = arg;
+	struct server *srv = m->srv;
+	const struct counter_row one = { .vals = m->cnt };
 	uint64_t st[SESS_DRAIN + 1] = { 0 }, g[GAUGE__COUNT];
 	struct host_count hc = { 0 };
 	const struct session *s;
@@ -247,7 +275,7 @@ static int metrics_render(void *arg, FILE *f)
 	g[GAUGE_HOSTS_CONNECTED] = st[SESS_ONLINE];
 	g[GAUGE_HOSTS_ENROLLED] = hc.enrolled;
 	g[GAUGE_HOSTS_REVOKED] = hc.revoked;
-	g[GAUGE_KEYS_LIVE] = live_count();
+	g[GAUGE_KEYS_LIVE] = live_count(m);
 
 	counters_prom(f, P, gauge_desc, GAUGE__COUNT,
 		      &(struct counter_row){ .vals = g }, 1);
@@ -260,34 +288,39 @@ static int metrics_render(void *arg, FILE *f)
 	counters_prom_by(f, P "key_denials_total", COUNTER_COUNTER,
 			 "Key requests refused (KEY_DENY sent), by reason class",
 			 "reason", deny_desc, DENY__COUNT,
-			 &(struct counter_row){ .vals = m.denials }, 1);
+			 &(struct counter_row){ .vals = m->denials }, 1);
 
 	by_type(f, P "messages_received_total",
-		"Control messages received, by type.", m.rcvd);
+		"Control messages received, by type.", m->rcvd);
 	by_type(f, P "messages_sent_total", "Control messages sent, by type.",
-		m.sent);
+		m->sent);
 	return ferror(f) ? -EIO : 0;
 }
 
-int metrics_open(struct server *srv, const char *addr)
+int metrics_open(struct metrics *m, const char *addr)
 {
-	metrics_http = promhttp_open(addr, metrics_render, srv);
-	return metrics_http ? promhttp_fd(metrics_http) : -errno;
+	if (m->http)
+		return -EALREADY;
+	m->http = promhttp_open(addr, metrics_render, m);
+	return m->http ? promhttp_fd(m->http) : -errno;
 }
 
-void metrics_process(void)
+void metrics_process(struct metrics *m)
 {
-	if (metrics_http)
-		promhttp_process(metrics_http);
+	if (m && m->http)
+		promhttp_process(m->http);
 }
 
-void metrics_tick(void)
+void metrics_tick(struct metrics *m)
 {
-	promhttp_tick(metrics_http);
+	if (m)
+		promhttp_tick(m->http);
 }
 
-void metrics_close(void)
+void metrics_close(struct metrics *m)
 {
-	promhttp_close(metrics_http);
-	metrics_http = NULL;
+	if (!m)
+		return;
+	promhttp_close(m->http);
+	m->http = NULL;
 }

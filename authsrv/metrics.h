@@ -66,23 +66,32 @@ enum deny_class {
 	DENY__COUNT
 };
 
-/* @m was queued to @s (counted by type; grants, pushes, revocations and
- * refusals are derived from it). */
-void metrics_sent(const struct session *s, const struct ctlmsg *m);
-/* The host with @overlay_ip was revoked: its keys are no longer live. */
-void metrics_revoked(uint32_t overlay_ip);
-/* @m arrived on a session. */
-void metrics_received(const struct ctlmsg *m);
-/* A TLS handshake failed (not a peer that simply went away). */
-void metrics_tls_failed(void);
-/* A KEY_DENY of class @c was sent. */
-void metrics_denied(enum deny_class c);
+struct metrics;
 
-/* Serve http://@addr/metrics for @srv: the fd for the server's epoll set,
- * or -errno (-EINVAL: bad @addr). One endpoint per process. */
-int metrics_open(struct server *srv, const char *addr);
-void metrics_process(void);	/* the fd is readable */
-void metrics_tick(void);	/* drop stalled scrapers */
-void metrics_close(void);	/* no-op when not open */
+/* The counters of @srv (the scrape reads its sessions and registry).
+ * NULL on ENOMEM. metrics_free() closes the endpoint too; NULL ok. */
+struct metrics *metrics_new(struct server *srv);
+void metrics_free(struct metrics *m);
+
+/* The hooks below accept a NULL @m (they do nothing then). */
+/* @msg was queued to @s (counted by type; grants, pushes, revocations
+ * and refusals are derived from it). */
+void metrics_sent(struct metrics *m, const struct session *s,
+		  const struct ctlmsg *msg);
+/* The host with @overlay_ip was revoked: its keys are no longer live. */
+void metrics_revoked(struct metrics *m, uint32_t overlay_ip);
+/* @msg arrived on a session. */
+void metrics_received(struct metrics *m, const struct ctlmsg *msg);
+/* A TLS handshake failed (not a peer that simply went away). */
+void metrics_tls_failed(struct metrics *m);
+/* A KEY_DENY of class @c was sent. */
+void metrics_denied(struct metrics *m, enum deny_class c);
+
+/* Serve http://@addr/metrics: the fd for the server's epoll set, or
+ * -errno (-EINVAL: bad @addr). */
+int metrics_open(struct metrics *m, const char *addr);
+void metrics_process(struct metrics *m);	/* the fd is readable */
+void metrics_tick(struct metrics *m);		/* drop stalled scrapers */
+void metrics_close(struct metrics *m);		/* no-op when not open */
 
 #endif /* AUTHSRV_METRICS_H */

@@ -24,12 +24,14 @@ struct revoke {
 	size_t n, cap;
 	struct keyid *ids;
 	struct audit *audit;
+	struct metrics *metrics;
 	revoke_online_fn online;
 	void *arg;
 };
 
 struct revoke *revoke_new(struct keyid *ids, struct audit *audit,
-			  revoke_online_fn online, void *arg)
+			  struct metrics *mt, revoke_online_fn online,
+			  void *arg)
 {
 	struct revoke *rv = calloc(1, sizeof(*rv));
 
@@ -37,6 +39,7 @@ struct revoke *revoke_new(struct keyid *ids, struct audit *audit,
 		return NULL;
 	rv->ids = ids;
 	rv->audit = audit;
+	rv->metrics = mt;
 	rv->online = online;
 	rv->arg = arg;
 	return rv;
@@ -120,7 +123,7 @@ int revoke_host(struct revoke *rv, const char *name, uint32_t ip)
 	if (revoke_add(rv, name, ip))
 		log_warn("cannot remember revoked host=%s for later HELLOs",
 			 name);
-	metrics_revoked(ip);
+	metrics_revoked(rv->metrics, ip);
 	keyid_peers_of(rv->ids, ip, authsrv_mono_ms(), &peers, &n);
 	revoke_msg(&m, name, ip);
 	for (i = 0; i < n; i++) {

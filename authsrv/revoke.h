@@ -20,6 +20,7 @@
 
 struct audit;
 struct keyid;
+struct metrics;
 struct registry;
 struct revoke;
 struct session;
@@ -29,7 +30,8 @@ typedef struct session *(*revoke_online_fn)(void *arg, uint32_t ip);
 
 /* @ids: who may hold keys with whom; @online finds whom to tell. */
 struct revoke *revoke_new(struct keyid *ids, struct audit *audit,
-			  revoke_online_fn online, void *arg);
+			  struct metrics *mt, revoke_online_fn online,
+			  void *arg);
 void revoke_free(struct revoke *rv);
 /* Read the revoked hosts from @reg (at start): 0 or -errno. */
 int revoke_load(struct revoke *rv, struct registry *reg);

@@ -117,7 +117,7 @@ static int server_run(struct server *srv)
 			if (p == &server_tag_listen) {
 				session_accept(srv);
 			} else if (p == &server_tag_metrics) {
-				metrics_process();
+				metrics_process(srv->metrics);
 			} else if (p == &server_tag_admin) {
 				admin_accept(srv->admin_fd, admin_server_verb, srv);
 			} else if (p == &server_tag_signal) {
@@ -135,7 +135,7 @@ static int server_run(struct server *srv)
 		if (now >= next_tick) {
 			keysvc_tick(srv->keys, now);
 			signer_tick(srv->signer);
-			metrics_tick();
+			metrics_tick(srv->metrics);
 			session_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
 		}
@@ -246,10 +246,11 @@ static int server_open_state(struct server *srv, const struct serve_opts *o)
 		return 1;
 	}
 	srv->rl.audit = srv->audit;
+	srv->metrics = metrics_new(srv);
 	srv->gw = gwindex_new();
-	if (srv->gw)
-		srv->keys = keysvc_new(srv->reg, srv->gw, srv->audit, &kc,
-				       &online);
+	if (srv->gw && srv->metrics)
+		srv->keys = keysvc_new(srv->reg, srv->gw, srv->audit,
+				       srv->metrics, &kc, &online);
 	if (!srv->keys) {
 		serve_fail("out of memory\n");
 		return 1;
@@ -273,6 +274,7 @@ static void server_close_state(struct server *srv)
 {
 	keysvc_free(srv->keys);
 	gwindex_free(srv->gw);
+	metrics_free(srv->metrics);
 	audit_close(srv->audit);
 	SSL_CTX_free(srv->ctx);
 	pki_free(srv->pki);
@@ -327,7 +329,7 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 	}
 	if (!o->metrics)
 		return 0;
-	ret = metrics_open(srv, o->metrics);
+	ret = metrics_open(srv->metrics, o->metrics);
 	if (ret >= 0)
 		ret = server_add_fd(srv, ret, &server_tag_metrics);
 	if (ret < 0) {
@@ -341,7 +343,7 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 
 static void server_close_fds(struct server *srv)
 {
-	metrics_close();
+	metrics_close(srv->metrics);
 	admin_close(srv->admin_fd, srv->dir);
 	if (srv->lfd >= 0)
 		close(srv->lfd);

@@ -23,6 +23,7 @@
 #include "session.h"
 
 struct audit;
+struct metrics;
 struct gwindex;
 struct keysvc;
 struct pki;
@@ -50,6 +51,7 @@ struct server {
 	struct pki *pki;		/* the CA certificate only, no key */
 	struct signer *signer;		/* the process that holds the key */
 	struct audit *audit;
+	struct metrics *metrics;	/* counted always, served on --metrics */
 	struct gwindex *gw;
 	struct keysvc *keys;
 	struct enroll_ctx enroll;

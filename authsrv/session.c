@@ -136,7 +136,7 @@ void session_send(struct session *s, const struct ctlmsg *m)
 		return;
 	ret = tlsconn_send(s->tc, m);
 	if (!ret)
-		metrics_sent(s, m);
+		metrics_sent(s->srv->metrics, s, m);
 	if (ret < 0) {
 		log_warn("send failed addr=%s host=%s type=%s error=\"%s\"",
 			 s->addr, session_who(s), ctlmsg_type_name(m->type),
@@ -356,7 +356,7 @@ static void session_dispatch(struct server *srv, struct session *s,
 
 	log_debug("message addr=%s host=%s type=%s", s->addr, session_who(s),
 		  ctlmsg_type_name(m->type));
-	metrics_received(m);
+	metrics_received(srv->metrics, m);
 	if (m->type == CTLMSG_PING && (s->state == SESS_CTL_HELLO ||
 				       s->state == SESS_ONLINE)) {
 		ctlmsg_init(&r, CTLMSG_PONG);
@@ -460,7 +460,7 @@ void session_io(struct server *srv, struct session *s, uint32_t events)
 			 * failed verification or protocol version is. */
 			if (ret != -ECONNRESET) {
 				ratelimit_auth_failed(&srv->rl, s->peer_ip);
-				metrics_tls_failed();
+				metrics_tls_failed(srv->metrics);
 				audit_write(srv->audit, &(struct audit_rec){
 					.event = "auth_refused", .addr = s->addr,
 					.reason = "TLS handshake failed" });
