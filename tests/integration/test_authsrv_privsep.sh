@@ -17,7 +17,8 @@
 # works; (c) a killed signer is restarted once and enrollment works again;
 # killed a second time, enrollment is refused with a clear error (the token
 # stays usable: a restarted server enrolls with it), while the enrolled hosts
-# keep their channel, resolve names and get keys (ping across).
+# keep their channel, resolve names and get keys (ping across); the signer
+# dies with its server (kill -9 of the server).
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
@@ -85,7 +86,7 @@ PY
 
 # The PID of the newest signer the server started (empty: none yet).
 signer_pid() { sed -n "s/^authsrv\[$srv_pid\]: level=info signer started pid=\([0-9]*\)$/\1/p" \
-	"$MV_TMP/authsrv.log" | tail -n 1; }
+	"$MV_TMP"/authsrv*.log | tail -n 1; }
 enroll() { # name token
 	in_ns h1 "$MV_BIN/vpnd" enroll --state "$MV_TMP/$1" \
 		--server "$MV_SUBNET.1:$MV_PORT_SRV" --token "$2"
@@ -171,4 +172,13 @@ bg_start "$MV_TMP/authsrv2.log" $(nsx srv) "$MV_BIN/authsrv" serve \
 wait_for 10 "authsrv listening again" in_ns srv bash -c "exec 3<>/dev/tcp/127.0.0.1/$MV_PORT_SRV" \
 	|| fail "authsrv did not restart"
 enroll h4 "$tok4" > "$MV_TMP/enroll-h4b.out" 2>&1 || fail "h4's token was spent: $(cat "$MV_TMP/enroll-h4b.out")"
+
+log_step "the signer does not outlive its server (kill -9 of the server)"
+srv_pid=${MV_PIDS[-1]}
+sig3=$(signer_pid)
+[ -n "$sig3" ] || fail "no signer under the restarted server"
+kill -9 "$srv_pid"
+# Gone, or a zombie until init reaps it: not running.
+wait_for 5 "signer $sig3 gone" bash -c "! grep -q '^State:[[:space:]]*[RSD]' /proc/$sig3/status 2>/dev/null" \
+	|| fail "the signer $sig3 outlived its server"
 echo "PASS: only the signer opens ca.key; enrollment goes through it, survives one signer death and fails clearly after the second"
