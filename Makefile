@@ -11,10 +11,11 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -I$(B) -MMD -MP
 LDLIBS_CRYPTO := -lssl -lcrypto
 LDLIBS_BPF    := -lxdp -lbpf -lelf -lz
 
-DEB_PKGS := clang llvm libbpf-dev libxdp-dev bpftool xdp-tools libssl-dev \
-	libcmocka-dev libsqlite3-dev libelf-dev zlib1g-dev iproute2 ethtool \
-	iperf3 tcpdump tshark curl netcat-openbsd python3 libclang-rt-14-dev \
-	openssl util-linux procps qemu-system-x86 busybox-static
+# Every Debian package the project needs: the second column of
+# packaging/deps.tsv, which names the package of each command the Makefile
+# and the scripts run (tests/check_deps.py keeps it complete and right).
+HASH     := \#
+DEB_PKGS := $(sort $(shell awk -F'\t' 'NF == 3 && $$1 !~ /^$(HASH)/ { print $$2 }' packaging/deps.tsv))
 
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(B)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -43,19 +44,28 @@ BINS := $(B)/bin/authsrv $(B)/bin/vpnd $(B)/bin/vpnctl
 # tests/run.sh counts its cases with the unit tests.
 XDP_TEST := $(B)/tests/test_xdp_run
 
-.PHONY: all deps check demo fuzz unit clean bench bench-authsrv vmtest
+.PHONY: all deps print-deps check demo fuzz unit clean bench bench-authsrv vmtest
 all: $(BINS) $(BPF_OBJS) $(UNIT_BINS) $(XDP_TEST)
 
 # The BPF objects are kept: vmtest and bpftool load them directly.
 .SECONDARY: $(BPF_OBJS)
 
-# Install every Debian package the project needs; a no-op when all are there.
+# Install every package of packaging/deps.tsv that is missing (one dpkg-query
+# call: quick when everything is there). make demo, check, bench and vmtest
+# all depend on it.
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@have=" $$(dpkg-query -W -f='$${db:Status-Abbrev} $${Package}\n' $(DEB_PKGS) 2>/dev/null | \
+		awk '$$1 == "ii" { printf "%s ", $$2 }')"; \
+	missing=; for p in $(DEB_PKGS); do case $$have in *" $$p "*) ;; *) missing="$$missing $$p" ;; esac; done; \
 	if [ -n "$$missing" ]; then \
-		echo "deps: installing:" $$missing; \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	else echo "deps: all Debian packages present"; fi
+		echo "deps: installing:$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: all $(words $(DEB_PKGS)) Debian packages present"; fi
+
+# The package list `make deps` installs (tests/check_deps.py compares).
+print-deps:
+	@echo $(DEB_PKGS)
 
 $(B)/vmlinux.h:
 	@mkdir -p $(@D)
@@ -164,10 +174,8 @@ demo: deps
 	tests/demo.sh
 
 # Throughput, packet rate, latency against plain veth, wireguard-go and
-# OpenVPN in one run (installs them if missing); writes build/bench/.
+# OpenVPN in one run (deps installs them); writes build/bench/.
 bench: deps all
-	@for p in wireguard-go wireguard-tools openvpn gnuplot-nox; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; fi
 	tests/bench/run.sh
 
 # authsrv under load: N hosts connected at once over the real protocol,

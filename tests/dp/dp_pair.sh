@@ -57,10 +57,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-[ "$(id -u)" = 0 ] || { log "SKIP: needs root"; exit 77; }
-for t in ip nsenter tcpdump curl python3 ping sha256sum; do
-	command -v $t >/dev/null || { log "SKIP: $t missing"; exit 77; }
-done
+. "$root/tests/lib/need.sh"
+need_root
+need_cmd ip nsenter tcpdump curl python3 ping sha256sum ss sysctl
 # the interpreter itself, not a pyenv shim, so that $! is the server
 py=$(python3 -c 'import sys; print(sys.executable)') || py=python3
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null
@@ -153,7 +152,7 @@ inA curl -sS --max-time 60 -o "$tmp/got" http://100.80.0.3:8080/blob ||
 [ "$(sha256sum <"$tmp/got")" = "$(sha256sum <"$tmp/www/blob")" ] ||
 	fail "downloaded file differs"
 t1=$(date +%s.%N)
-log "http: 8 MiB downloaded in $(echo "$t1 - $t0" | bc 2>/dev/null || echo ?) s, sha256 matches"
+log "http: 8 MiB downloaded in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s, sha256 matches"
 
 sleep 0.5
 kill "${pids[2]}" 2>/dev/null; wait "${pids[2]}" 2>/dev/null

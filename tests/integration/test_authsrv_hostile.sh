@@ -23,7 +23,7 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
-command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
+need_cmd openssl curl
 
 topo_up || fail "topology"
 topo_add_host h3 13 || fail "topology h3"

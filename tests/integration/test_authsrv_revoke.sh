@@ -14,6 +14,7 @@
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
+need_cmd curl
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 

@@ -14,7 +14,7 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log "$MV_TMP"/*.out; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
-command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
+need_cmd openssl
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"

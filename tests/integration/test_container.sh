@@ -13,8 +13,8 @@
 # through the VPN works against the containerised server; its metrics are
 # reachable in the namespace; the registry lives in the volume: a new
 # container on the same volume still knows both hosts and they reconnect.
-# SKIP (77) when podman/debootstrap cannot be installed or the base image
-# cannot be made.
+# SKIP (77) when podman/debootstrap/runc are missing or the base image
+# cannot be made (no mirror).
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 
@@ -30,6 +30,7 @@ cleanup() {
 	topo_down
 }
 trap cleanup EXIT
+need_cmd curl podman
 
 fail() {
 	echo "FAIL: $*"
@@ -43,7 +44,7 @@ log_step "make container (first run: debootstrap, a few minutes; then cached)"
 rc=$?
 case $rc in
 0) tail -n 1 "$MV_TMP/build.log" ;;
-3|4) echo "SKIP: cannot build the container image: $(tail -n 1 "$MV_TMP/build.log")"; exit 77 ;;
+3|4) mv_skip "cannot build the container image ($(tail -n 1 "$MV_TMP/build.log")): run \`make deps\`, check the Debian mirror (DEBIAN_MIRROR), then \`make container\`" ;;
 *) tail -n 30 "$MV_TMP/build.log"; fail "make container (rc=$rc)" ;;
 esac
 

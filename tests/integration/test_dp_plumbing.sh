@@ -21,10 +21,8 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in tcpdump python3 ping nsenter; do
-	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
-done
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+need_cmd tcpdump python3 ping nsenter
+need_root
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"

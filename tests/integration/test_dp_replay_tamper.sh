@@ -21,10 +21,8 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in tcpdump python3 curl nsenter; do
-	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
-done
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+need_cmd tcpdump python3 curl nsenter
+need_root
 py=$(python3 -c 'import sys; print(sys.executable)')
 
 topo_up || fail "topology"

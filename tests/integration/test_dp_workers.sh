@@ -18,10 +18,8 @@ export MV_UL_QUEUES=2 MV_VPND_ARGS="--workers 3"
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in python3 curl nsenter sha256sum; do
-	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
-done
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+need_cmd python3 curl nsenter sha256sum
+need_root
 py=$(python3 -c 'import sys; print(sys.executable)')
 
 topo_up || fail "topology"

@@ -19,9 +19,7 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in curl ping tcpdump tshark; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
+need_cmd curl ping tcpdump tshark
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"

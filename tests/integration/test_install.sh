@@ -11,11 +11,13 @@
 # Proves: the tree is complete with sane modes; vpnd carries its BPF
 # objects inside (an embedded ELF for machine EM_BPF, no .bpf.o installed);
 # the units name the installed binaries and pass `systemd-analyze verify`
-# (SKIP of that part said loudly when systemd-analyze is missing); the man
+# (systemd-analyze and man are needed: SKIP without them); the man
 # pages render without warnings; the installed binaries answer --help;
 # PREFIX moves everything; a second install keeps an edited settings file.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/lib/need.sh"
+need_cmd make systemd-analyze man
 TMP=$(mktemp -d /tmp/mavpn-install.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -71,32 +73,24 @@ for k in Restart=on-failure StateDirectory=mavpn-authsrv NoNewPrivileges=yes \
 	grep -q "^$k" "$U/mavpn-authsrv.service" || fail "authsrv unit lacks $k"
 done
 
-if command -v systemd-analyze >/dev/null; then
-	# verify checks that ExecStart exists: point the units at DESTDIR.
-	mkdir -p "$TMP/units"
-	for u in "$U"/*.service; do
-		sed "s|/usr/local/sbin/|$D/usr/local/sbin/|g" "$u" > "$TMP/units/$(basename "$u")"
-	done
-	systemd-analyze verify --man=no "$TMP/units/mavpn-authsrv.service" \
-		"$TMP/units/mavpn-vpnd@eth0.service" > "$TMP/verify.log" 2>&1 ||
-		{ cat "$TMP/verify.log"; fail "systemd-analyze verify"; }
-	[ -s "$TMP/verify.log" ] && { cat "$TMP/verify.log"; fail "systemd-analyze verify warned"; }
-	echo "systemd-analyze verify: both units clean"
-else
-	echo "SKIP (part): systemd-analyze not installed, units NOT verified"
-fi
+# verify checks that ExecStart exists: point the units at DESTDIR.
+mkdir -p "$TMP/units"
+for u in "$U"/*.service; do
+	sed "s|/usr/local/sbin/|$D/usr/local/sbin/|g" "$u" > "$TMP/units/$(basename "$u")"
+done
+systemd-analyze verify --man=no "$TMP/units/mavpn-authsrv.service" \
+	"$TMP/units/mavpn-vpnd@eth0.service" > "$TMP/verify.log" 2>&1 ||
+	{ cat "$TMP/verify.log"; fail "systemd-analyze verify"; }
+[ -s "$TMP/verify.log" ] && { cat "$TMP/verify.log"; fail "systemd-analyze verify warned"; }
+echo "systemd-analyze verify: both units clean"
 
-if command -v man >/dev/null; then
-	for m in authsrv vpnd vpnctl; do
-		LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l "$D/usr/local/share/man/man8/$m.8" \
-			> "$TMP/$m.txt" 2> "$TMP/$m.warn" || fail "man $m.8 does not render"
-		[ -s "$TMP/$m.warn" ] && { cat "$TMP/$m.warn"; fail "man $m.8 has warnings"; }
-		grep -q SYNOPSIS "$TMP/$m.txt" || fail "man $m.8 has no SYNOPSIS"
-	done
-	echo "man pages render without warnings"
-else
-	echo "SKIP (part): man not installed, pages not rendered"
-fi
+for m in authsrv vpnd vpnctl; do
+	LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l "$D/usr/local/share/man/man8/$m.8" \
+		> "$TMP/$m.txt" 2> "$TMP/$m.warn" || fail "man $m.8 does not render"
+	[ -s "$TMP/$m.warn" ] && { cat "$TMP/$m.warn"; fail "man $m.8 has warnings"; }
+	grep -q SYNOPSIS "$TMP/$m.txt" || fail "man $m.8 has no SYNOPSIS"
+done
+echo "man pages render without warnings"
 
 S=$D/usr/local/sbin
 "$S/authsrv" --help | grep -q 'authsrv serve' || fail "authsrv --help"

@@ -18,6 +18,7 @@
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
+need_cmd curl openssl
 
 MPORT=9100
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }

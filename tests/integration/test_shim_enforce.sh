@@ -20,10 +20,8 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in curl ping nc python3; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -n "$(cg_root)" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
+need_cmd curl ping nc python3
+[ -n "$(cg_root)" ] || mv_skip "no cgroup2 mount: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)"
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"

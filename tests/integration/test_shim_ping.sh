@@ -18,7 +18,7 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-command -v ping >/dev/null || { echo "SKIP: ping not installed"; exit 77; }
+need_cmd ping
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"

@@ -10,6 +10,8 @@
 # topo_down removes everything topo_up and the helpers created, by PID.
 
 MV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$MV_ROOT/tests/lib/need.sh"
+need_cmd ip
 MV_BIN=$MV_ROOT/build/bin
 MV_ID=${MV_ID:-$$}
 MV_TMP=$(mktemp -d "/tmp/mavpn-test.$MV_ID.XXXXXX")
@@ -172,6 +174,7 @@ json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # PING_SENT, PING_RECV and KEY_IDS (distinct key ids seen).
 ping_sampling_keys() { # count interval dst
 	local pid
+	need_cmd ping
 	bg_start "$MV_TMP/ping.log" $(nsx h1) "$MV_BIN/vpnctl" --sock "$MV_TMP/h1.sock" run -- \
 		ping -q -c "$1" -i "$2" -W 2 "$3"
 	pid=${MV_PIDS[-1]}
