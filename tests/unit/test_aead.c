@@ -10,6 +10,7 @@
  * a new build dependency.
  */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,12 +19,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "mavpn/aead.h"
 
-#define WYCHEPROOF_DEFAULT "../shared/vectors/wycheproof/aes_gcm_test.json"
+/*
+ * The vectors are in the repository, tests/data/wycheproof/ (Apache-2.0,
+ * LICENSE beside them). The binary is build/tests/test_aead: the file is
+ * found from /proc/self/exe, whatever the checkout's path and the working
+ * directory. MAVPN_WYCHEPROOF names another file.
+ */
+#define WYCHEPROOF_FROM_BIN "/../../tests/data/wycheproof/aes_gcm_test.json"
+
+static int wycheproof_path(char *buf, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	if (n < 0)
+		return -errno;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = '\0';
+	if (snprintf(buf, cap, "%s%s", exe, WYCHEPROOF_FROM_BIN) >= (int)cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
 
 /* ---- a tokenizer just big enough for Wycheproof files ---- */
 
@@ -238,6 +264,7 @@ static void copy_key(char *dst, size_t cap, const char *src)
 static void test_wycheproof(void **state)
 {
 	const char *path = getenv("MAVPN_WYCHEPROOF");
+	char def[PATH_MAX];
 	struct wp_stats st = { 0 };
 	struct group g = { 0 };
 	struct vec cur = { 0 };
@@ -250,8 +277,14 @@ static void test_wycheproof(void **state)
 	char *doc;
 
 	(void)state;
-	if (!path || !*path)
-		path = WYCHEPROOF_DEFAULT;
+	if (!path || !*path) {
+		int err = wycheproof_path(def, sizeof(def));
+
+		if (err)
+			fail_msg("cannot locate the Wycheproof vectors from "
+				 "/proc/self/exe: %s", strerror(-err));
+		path = def;
+	}
 	doc = slurp(path, &len);
 	if (!doc)
 		fail_msg("cannot read Wycheproof vectors %s: %s (set "
