@@ -1,20 +1,51 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# The whole suite: cmocka unit drivers, a short run of every fuzz target,
-# then the network-namespace integration tests. Ends with one summary line
+# The whole suite: the dependency declarations, cmocka unit drivers, a
+# short run of every fuzz target, the network-namespace integration tests
+# and the vmtest smoke. Ends with one summary line
 # "N passed, N failed, N skipped". Exit 0 only if nothing failed.
+#
+# A SKIP prints why and how to fix it. Under CI=true every SKIP counts as a
+# failure (listed under "failed:"): CI must run everything.
 set -u
 cd "$(dirname "$0")/.."
 
 passed=0 failed=0 skipped=0
 failures=()
+ci=0
+case ${CI:-} in true | 1 | yes) ci=1 ;; esac
+
+skip() { # name reason (the reason says how to fix it)
+	if [ "$ci" = 1 ]; then
+		echo "FAIL: $1: skipped, and CI=true counts a skip as a failure: $2"
+		failed=$((failed + 1)); failures+=("$1 (skipped: $2)")
+	else
+		echo "SKIP: $1: $2"
+		skipped=$((skipped + 1))
+	fi
+}
+
+echo "== declared dependencies (packaging/deps.tsv, tests/check_deps.py)"
+if out=$(tests/check_deps.py 2>&1); then
+	echo "$out" | tail -n 1
+	passed=$((passed + 1)); echo "PASS: deps declared"
+else
+	echo "$out"
+	failed=$((failed + 1)); failures+=("deps declared"); echo "FAIL: deps declared"
+fi
 
 count_unit() { # cmocka output file
 	local p f k
 	p=$(grep -ho '^\[  PASSED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
 	f=$(grep -ho '^\[  FAILED  \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
 	k=$(grep -ho '^\[  SKIPPED \] [0-9]*' "$1" | awk '{s+=$4} END {print s+0}')
-	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + k))
+	passed=$((passed + p)); failed=$((failed + f))
+	if [ "$k" -gt 0 ] && [ "$ci" = 1 ]; then
+		failed=$((failed + k))
+		failures+=("unit: $k skipped case(s) (CI=true counts a skip as a failure):$(grep -h '^\[  SKIPPED \] [a-z_]' "$1" | sed 's/^\[  SKIPPED \]//' | tr '\n' ' ')")
+	else
+		skipped=$((skipped + k))
+	fi
 }
 
 echo "== unit tests (cmocka)"
@@ -40,16 +71,15 @@ for f in build/fuzz/fuzz_*; do
 done
 if [ "$nfuzz" -eq 0 ]; then
 	# Not built by `make all`: say so instead of silently running none.
-	echo "SKIP: no fuzz targets in build/fuzz (run make fuzz first)"
-	skipped=$((skipped + 1))
+	skip "fuzz targets" "none in build/fuzz: run \`make check\` (or \`make fuzz\`), which builds them"
 fi
 
 echo "== integration tests (network namespaces)"
 for t in tests/integration/test_*.sh; do
 	name=$(basename "$t" .sh)
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "SKIP: $name needs root (namespaces, BPF, XDP)"
-		skipped=$((skipped + 1)); continue
+		skip "$name" "needs root (namespaces, BPF, XDP): run as root, e.g. sudo make check"
+		continue
 	fi
 	start=$(date +%s)
 	timeout 300 "$t" > "build/$name.log" 2>&1
@@ -57,7 +87,8 @@ for t in tests/integration/test_*.sh; do
 	dur=$(( $(date +%s) - start ))
 	case $rc in
 	0) echo "PASS: $name (${dur}s)"; passed=$((passed + 1)) ;;
-	77) echo "SKIP: $name: $(grep -m1 '^SKIP' "build/$name.log")"; skipped=$((skipped + 1)) ;;
+	77) why=$(sed -n 's/^.*SKIP: //p' "build/$name.log" | head -n 1)
+	    skip "$name" "${why:-exit 77 without a SKIP: line saying why (see build/$name.log)}" ;;
 	*) echo "FAIL: $name (rc=$rc, ${dur}s), log:"; sed 's/^/    /' "build/$name.log" | tail -n 60
 	   failed=$((failed + 1)); failures+=("$name") ;;
 	esac
@@ -65,7 +96,7 @@ done
 
 echo "== vmtest smoke (Debian 6.1 LTS kernel under QEMU/TCG: boot + BPF load)"
 if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP: vmtest smoke needs root"; skipped=$((skipped + 1))
+	skip "vmtest smoke" "needs root (9p export of /, device nodes): run as root, e.g. sudo make check"
 else
 	timeout 600 vmtest/run.sh --smoke > build/vmtest-smoke.log 2>&1
 	rc=$?
