@@ -51,7 +51,8 @@ WRAPPER_FUNCS = {
     "in_ns": (1, True), "bg_start": (1, False), "wait_for": (2, False),
     "in_cg": (2, True), "cbg": (1, False), "run_on": (1, True),
     "ina": (0, True), "inb": (0, True), "inA": (0, True), "inB": (0, True),
-    "expect": (2, False),
+    "run": (0, False), "expect": (3, False), "expect_usage": (2, False),
+    "expect_help": (0, False), "json_err": (1, False),
 }
 # $(name ...) that expands to a command prefix (nsx h1 -> nsenter --net=..).
 SUBST_WRAPPERS = {"nsx"}
