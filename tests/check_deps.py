@@ -76,6 +76,7 @@ KEYWORDS_PREFIX = {"if", "then", "else", "elif", "fi", "do", "done", "while",
 KEYWORDS_SKIP = {"for", "select", "case", "function", "[[", "]]", "in"}
 ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z_0-9]*(\[[^]]*\])?\+?=")
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+VAR = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*|[0-9@*#?$!-])")
 # Commands named in Python and C sources (tests/bench/report.py runs
 # gnuplot, python -c snippets run bpftool, ...).
 OTHER_LANG = [
@@ -238,7 +239,7 @@ class Shell:
             j = n if j < 0 else j
             buf.append(s[i:j + 1])
             return j + 1, line, None
-        m = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*|[0-9@*#?$!-])").match(s, i)
+        m = VAR.match(s, i)
         if m:
             buf.append(m.group(0))
             return m.end(), line, None

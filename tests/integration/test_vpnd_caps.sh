@@ -18,10 +18,8 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in curl python3; do
-	command -v "$t" >/dev/null || { echo "SKIP: $t not installed"; exit 77; }
-done
-[ -n "$(cg_root)" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
+need_cmd curl python3
+[ -n "$(cg_root)" ] || mv_skip "no cgroup2 mount: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)"
 
 # From linux/capability.h.
 CAP_NET_ADMIN=12 CAP_SYS_ADMIN=21 CAP_BPF=39
