@@ -24,7 +24,7 @@ set -u
 trap topo_down EXIT
 
 fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
-command -v openssl >/dev/null || { echo "SKIP: openssl not installed"; exit 77; }
+need_cmd openssl ps
 
 # Every open of $1, one opener PID per line into $2 (after a "ready" line).
 cat > "$MV_TMP/fanotify.py" <<'PY'
