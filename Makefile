@@ -101,29 +101,30 @@ $(B)/bin/vpnctl: $(patsubst %.c,$(B)/%.o,$(VPNCTL_SRCS)) $(B)/libmavpn.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
 
+# (The -MMD .d files add headers as prerequisites: link only .c and .a.)
 $(B)/tests/%: tests/unit/%.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS_CRYPTO)
 
 # The policy driver tests authsrv's own module, not libmavpn.
 $(B)/tests/test_policy: tests/unit/test_policy.c authsrv/policy.c authsrv/authsrv.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO)
 
 # The CA signer: its wire and the real process, with authsrv's PKI.
 $(B)/tests/test_signer: tests/unit/test_signer.c authsrv/signer.c authsrv/pki.c authsrv/authsrv.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO)
 
 # The gateway index (LPM over the gateways' routes), with the registry.
 $(B)/tests/test_gwindex: tests/unit/test_gwindex.c authsrv/gwindex.c authsrv/registry.c authsrv/authsrv.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ -lcmocka $(LDLIBS_CRYPTO) -lsqlite3
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO) -lsqlite3
 
 # The gateway table, a pure table: ctl/vpnd/gw.c linked as an ordinary object.
 $(B)/tests/test_route: tests/unit/test_route.c $(B)/ctl/vpnd/gw.o $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Ictl/vpnd -o $@ $^ -lcmocka $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) -Ictl/vpnd -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO)
 
 # This one compiles its ctl/vpnd/ module in (#include) to reach its static parts.
 $(B)/tests/test_flowlog: tests/unit/test_flowlog.c ctl/vpnd/flowlog.c ctl/vpnd/flowlog.h $(B)/libmavpn.a
@@ -138,12 +139,12 @@ $(B)/tests/test_dp_peer: tests/unit/test_dp_peer.c ctl/datapath/dp_peer.c $(wild
 # libFuzzer targets: built with clang, the library sources compiled in.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_CRYPTO)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a %.o,$^) $(LDLIBS_CRYPTO)
 
 # The signer's request parser: input from the less-trusted server process.
 $(B)/fuzz/fuzz_signer_req: tests/fuzz/fuzz_signer_req.c authsrv/signer.c authsrv/pki.c authsrv/authsrv.c $(LIB_SRCS)
 	@mkdir -p $(@D)
-	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS_CRYPTO)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a %.o,$^) $(LDLIBS_CRYPTO)
 
 $(XDP_TEST): tests/dp/xdp_run.c $(SKELS) include/mavpn/xdp_abi.h
 	@mkdir -p $(@D)
@@ -183,7 +184,7 @@ bench: deps all
 # BENCH_ARGS="--hosts 2000 --requests 50000" to change the defaults.
 $(B)/bench/authsrv_load: tests/bench/authsrv_load.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CRYPTO)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) $(LDLIBS_CRYPTO)
 
 bench-authsrv: $(B)/bin/authsrv $(B)/bench/authsrv_load
 	$(B)/bench/authsrv_load $(BENCH_ARGS)

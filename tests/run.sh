@@ -9,6 +9,10 @@
 # failure (listed under "failed:"): CI must run everything.
 set -u
 cd "$(dirname "$0")/.."
+# The suite runs the Debian tools `make deps` installs (packaging/deps.tsv),
+# not whatever a user's PATH puts first (a pyenv shim for python3 costs up
+# to 1.5 s per call on a loaded machine and breaks the 1 s revocation bound).
+export PATH=/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin:$PATH
 
 passed=0 failed=0 skipped=0
 failures=()
