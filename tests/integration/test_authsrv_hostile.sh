@@ -22,7 +22,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 need_cmd openssl curl
 
 topo_up || fail "topology"

@@ -14,7 +14,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 
 topo_up || fail "topology"
 start_authsrv --key-lifetime 300 --key-packets 300 || fail "authsrv did not start"

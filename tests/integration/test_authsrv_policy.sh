@@ -21,7 +21,6 @@ set -u
 trap topo_down EXIT
 need_cmd curl
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 
 # start_host with --tag: enroll with a tagged token, run vpnd.
 start_tagged() { # name tag

@@ -23,7 +23,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 need_cmd openssl ps
 
 # Every open of $1, one opener PID per line into $2 (after a "ready" line).

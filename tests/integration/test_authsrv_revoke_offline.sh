@@ -17,7 +17,6 @@ set -u
 trap topo_down EXIT
 need_cmd curl
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 h2_keys() { vpnctl_on h1 --json peers | json_get 'len([p for p in d if p["name"]=="h2" and p["key_id"]])'; }
 h1_offline() { ! host_connected h1; }
 h1_no_h2_key() { [ "$(h2_keys)" = 0 ]; }

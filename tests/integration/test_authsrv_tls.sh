@@ -13,7 +13,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log "$MV_TMP"/*.out; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 need_cmd openssl
 
 topo_up || fail "topology"

@@ -17,7 +17,6 @@ export MV_UL_QUEUES=2 MV_VPND_ARGS="--workers 3"
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 need_cmd python3 curl nsenter sha256sum
 need_root
 py=$(python3 -c 'import sys; print(sys.executable)')

@@ -15,7 +15,6 @@ set -u
 trap topo_down EXIT
 need_cmd curl tcpdump tshark
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"

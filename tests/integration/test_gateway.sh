@@ -20,7 +20,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 need_cmd curl ping tcpdump tshark sysctl
 lan=198.19.0.10
 

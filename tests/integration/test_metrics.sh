@@ -21,7 +21,6 @@ trap topo_down EXIT
 need_cmd curl openssl
 
 MPORT=9100
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 
 scrape() { # ns path -> body on stdout
 	in_ns "$1" curl -sS --max-time 5 "http://127.0.0.1:$MPORT${2:-/metrics}"

@@ -17,7 +17,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 need_cmd curl python3
 [ -n "$(cg_root)" ] || mv_skip "no cgroup2 mount: mount one (mount -t cgroup2 none /sys/fs/cgroup/unified)"
 

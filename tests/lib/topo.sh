@@ -31,6 +31,17 @@ in_ns() { local ns; ns=$(ns_name "$1"); shift; nsenter --net="/run/netns/$ns" "$
 nsx() { echo nsenter --net="/run/netns/$(ns_name "$1")"; }
 
 log_step() { printf '\n==> %s\n' "$*"; }
+# The one failure path of every test: the message, the tail of each log of
+# this run, exit 1 (the EXIT trap then runs topo_down).
+fail() {
+	local f
+	echo "FAIL: $*"
+	for f in "$MV_TMP"/*.log "$MV_TMP"/*.out; do
+		[ -e "$f" ] || continue
+		echo "--- $f"; tail -n 20 "$f"
+	done
+	exit 1
+}
 
 topo_add_host() { # name last-octet
 	local ns; ns=$(ns_name "$1")
