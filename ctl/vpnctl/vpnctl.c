@@ -19,18 +19,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mavpn/cli.h"
 #include "mavpn/ctlproto.h"
 #include "mavpn/jsonw.h"
+#include "mavpn/linesock.h"
 
 /* How long we wait for vpnd's answer (resolve waits up to 3 s there). */
-#define VPNCTL_TIMEOUT_S	10
+#define VPNCTL_TIMEOUT_MS	10000
 #define VPNCTL_REPLY_MAX	(4 * 1024 * 1024)
 
 /* The global options and the error reporter, for whatever talks to vpnd. */
@@ -78,88 +77,53 @@ fail(const struct vpnctl *v, const char *fmt, ...)
 static int request(const struct vpnctl *v, const char *verb, const char *arg,
 		   char **body)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = VPNCTL_TIMEOUT_S };
-	size_t len = 0, cap = 4096;
-	char *line = NULL, *buf, *nl;
-	ssize_t n;
-	int fd, ret = -1, llen;
+	char *line = NULL;
+	int ret, llen;
 
 	*body = NULL;
-	if (strlen(v->sock) >= sizeof(sa.sun_path)) {
-		fail(v, "socket path too long: %s", v->sock);
-		return -1;
-	}
-	strcpy(sa.sun_path, v->sock);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		fail(v, "socket: %s", strerror(errno));
-		return -1;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fail(v, "cannot connect to vpnd at %s: %s", v->sock,
-		     strerror(errno));
-		goto out_fd;
-	}
-	llen = asprintf(&line, "%s%s%s%s\n",
-			v->json ? CTLPROTO_JSON_PREFIX : "", verb,
-			arg ? " " : "", arg ? arg : "");
-	if (llen < 0 || llen > CTLPROTO_LINE_MAX) {
+	llen = asprintf(&line, "%s%s%s%s", v->json ? CTLPROTO_JSON_PREFIX : "",
+			verb, arg ? " " : "", arg ? arg : "");
+	if (llen < 0 || llen + 1 > CTLPROTO_LINE_MAX) {
+		free(line);
 		fail(v, "argument too long for %s", verb);
-		goto out_fd;
+		return -1;
 	}
-	if (send(fd, line, (size_t)llen, MSG_NOSIGNAL) != llen) {
-		fail(v, "cannot send to vpnd at %s: %s", v->sock,
-		     strerror(errno));
-		goto out_fd;
-	}
-	buf = malloc(cap);
-	if (!buf)
-		goto out_fd;
-	for (;;) {
-		if (len + 1 == cap) {
-			char *nb = cap < VPNCTL_REPLY_MAX ? realloc(buf, cap * 2)
-							  : NULL;
-
-			if (!nb) {
-				fail(v, "answer from vpnd too large");
-				goto out_buf;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fail(v, "no answer from vpnd at %s: %s", v->sock,
-			     errno == EAGAIN ? "timed out" : strerror(errno));
-			goto out_buf;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	nl = strchr(buf, '\n');
-	if (!strncmp(buf, "ok\n", 3)) {
-		*body = strdup(buf + 3);
-		ret = *body ? 0 : -1;
-	} else if (!strncmp(buf, "error ", 6) && nl) {
-		*nl = '\0';
-		fail(v, "%s", buf + 6);
-		ret = 1;
-	} else {
-		fail(v, "malformed answer from vpnd at %s", v->sock);
-	}
-out_buf:
-	free(buf);
-out_fd:
+	ret = linesock_request(v->sock, line, VPNCTL_TIMEOUT_MS,
+			       VPNCTL_REPLY_MAX, body);
 	free(line);
-	close(fd);
-	return ret;
+	switch (ret) {
+	case 0:
+		return 0;
+	case -EPROTO:
+		fail(v, "%s", *body);
+		free(*body);
+		*body = NULL;
+		return 1;
+	case -ENAMETOOLONG:
+		fail(v, "socket path too long: %s", v->sock);
+		break;
+	case -ETIMEDOUT:
+		fail(v, "no answer from vpnd at %s: timed out", v->sock);
+		break;
+	case -EMSGSIZE:
+		fail(v, "answer from vpnd too large");
+		break;
+	case -EBADMSG:
+		fail(v, "malformed answer from vpnd at %s", v->sock);
+		break;
+	case -EINVAL:
+		fail(v, "argument for %s holds a newline", verb);
+		break;
+	case -ECONNRESET:
+	case -EPIPE:
+		fail(v, "no answer from vpnd at %s: %s", v->sock,
+		     strerror(-ret));
+		break;
+	default:
+		fail(v, "cannot connect to vpnd at %s: %s", v->sock,
+		     strerror(-ret));
+	}
+	return -1;
 }
 
 /* Ask vpnd and print its answer as is. Exit code. */

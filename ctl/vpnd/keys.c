@@ -416,8 +416,8 @@ void keys_on_chan_link(void *arg, bool up)
 	for (i = 0; i < VPND_MAX_RESOLVES; i++) {
 		if (!v->resolves[i].req)
 			continue;
-		ctlsock_reply_err(v->resolves[i].req,
-				  "connection to the server lost");
+		linesock_reply_err(v->resolves[i].req,
+				   "connection to the server lost");
 		v->resolves[i].req = NULL;
 	}
 }

@@ -25,19 +25,19 @@
 
 /* ---- control socket ---------------------------------------------------- */
 
-static void reply_json(struct ctlsock_req *r, struct jsonw *j)
+static void reply_json(struct linesock_req *r, struct jsonw *j)
 {
 	if (j && jsonw_get(j)) {
 		char *doc;
 
 		if (asprintf(&doc, "%s\n", jsonw_get(j)) >= 0) {
-			ctlsock_reply_ok(r, doc);
+			linesock_reply_ok(r, doc);
 			free(doc);
 			jsonw_free(j);
 			return;
 		}
 	}
-	ctlsock_reply_err(r, "out of memory");
+	linesock_reply_err(r, "out of memory");
 	jsonw_free(j);
 }
 
@@ -54,9 +54,9 @@ void verbs_resolve_answer(struct vpnd *v, const struct ctlmsg *m)
 	if (!r)
 		return;			/* answered late: already timed out */
 	if (!(m->present & CTLA_BIT(CTLA_OVERLAY_IP))) {
-		ctlsock_reply_err(r->req, "cannot resolve \"%s\": %s", r->name,
-				  m->reason[0] ? m->reason : "unknown name");
-	} else if (ctlsock_req_json(r->req)) {
+		linesock_reply_err(r->req, "cannot resolve \"%s\": %s", r->name,
+				   m->reason[0] ? m->reason : "unknown name");
+	} else if (linesock_req_flag(r->req)) {
 		j = jsonw_new();
 		if (j) {
 			jsonw_obj_begin(j, NULL);
@@ -67,7 +67,7 @@ void verbs_resolve_answer(struct vpnd *v, const struct ctlmsg *m)
 		reply_json(r->req, j);
 	} else {
 		snprintf(text, sizeof(text), "%s\n", vpnd_ip4(m->overlay_ip, ip));
-		ctlsock_reply_ok(r->req, text);
+		linesock_reply_ok(r->req, text);
 	}
 	r->req = NULL;
 }
@@ -166,7 +166,7 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 		fprintf(f, "attached:  %s\n", p);
 }
 
-static void do_status(struct vpnd *v, struct ctlsock_req *r)
+static void do_status(struct vpnd *v, struct linesock_req *r)
 {
 	uint64_t now = chan_now_ms(), up = chan_up_since(v->ch);
 	uint64_t up_s = up ? (now - up) / 1000 : 0;
@@ -181,7 +181,7 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 	shim_get_counters(v->shim, &sc);
 	vpnd_ip4(v->st.overlay_ip, ip);
 
-	if (ctlsock_req_json(r)) {
+	if (linesock_req_flag(r)) {
 		j = jsonw_new();
 		if (!j)
 			goto oom;
@@ -195,12 +195,12 @@ static void do_status(struct vpnd *v, struct ctlsock_req *r)
 	status_text(v, f, &ds, &sc, ip, up_s);
 	if (fclose(f) || !text)
 		goto oom;
-	ctlsock_reply_ok(r, text);
+	linesock_reply_ok(r, text);
 	free(text);
 	return;
 oom:
 	free(text);
-	ctlsock_reply_err(r, "out of memory");
+	linesock_reply_err(r, "out of memory");
 }
 
 /* A peer's drops, for the text table: "reason=N,..." of those not 0. */
@@ -219,7 +219,7 @@ static void peer_drops_text(FILE *f, const struct dp_peer_stats *p)
 		fputs(" -", f);
 }
 
-static void do_peers(struct vpnd *v, struct ctlsock_req *r)
+static void do_peers(struct vpnd *v, struct linesock_req *r)
 {
 	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN + 8], *text = NULL;
 	struct dp_peer_stats *peers, *p;
@@ -230,14 +230,14 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 
 	peers = vpnd_peers(v, &n);
 	if (!peers) {
-		ctlsock_reply_err(r, "out of memory");
+		linesock_reply_err(r, "out of memory");
 		return;
 	}
-	if (ctlsock_req_json(r)) {
+	if (linesock_req_flag(r)) {
 		j = jsonw_new();
 		if (!j) {
 			free(peers);
-			ctlsock_reply_err(r, "out of memory");
+			linesock_reply_err(r, "out of memory");
 			return;
 		}
 		jsonw_arr_begin(j, NULL);
@@ -263,7 +263,7 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 	f = open_memstream(&text, &tlen);
 	if (!f) {
 		free(peers);
-		ctlsock_reply_err(r, "out of memory");
+		linesock_reply_err(r, "out of memory");
 		return;
 	}
 	/* one column per peer counter, then the drops that are not 0 */
@@ -291,26 +291,26 @@ static void do_peers(struct vpnd *v, struct ctlsock_req *r)
 	free(peers);
 	if (fclose(f) || !text) {
 		free(text);
-		ctlsock_reply_err(r, "out of memory");
+		linesock_reply_err(r, "out of memory");
 		return;
 	}
-	ctlsock_reply_ok(r, text);
+	linesock_reply_ok(r, text);
 	free(text);
 }
 
-static void do_flows(struct vpnd *v, struct ctlsock_req *r)
+static void do_flows(struct vpnd *v, struct linesock_req *r)
 {
-	char *body = flowlog_format(v->fl, ctlsock_req_json(r));
+	char *body = flowlog_format(v->fl, linesock_req_flag(r));
 
 	if (!body) {
-		ctlsock_reply_err(r, "out of memory");
+		linesock_reply_err(r, "out of memory");
 		return;
 	}
-	ctlsock_reply_ok(r, body);
+	linesock_reply_ok(r, body);
 	free(body);
 }
 
-static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
+static void do_attach(struct vpnd *v, struct linesock_req *r, const char *path,
 		      bool attach)
 {
 	const char *verb = attach ? "attach" : "detach";
@@ -319,24 +319,24 @@ static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 	int ret;
 
 	if (!*path) {
-		ctlsock_reply_err(r, "%s needs a cgroup directory", verb);
+		linesock_reply_err(r, "%s needs a cgroup directory", verb);
 		return;
 	}
 	ret = attach ? shim_attach(v->shim, path) : shim_detach(v->shim, path);
 	if (ret == -EINVAL)
-		ctlsock_reply_err(r, "cannot attach \"%s\": not a cgroup v2 directory",
-				  path);
+		linesock_reply_err(r, "cannot attach \"%s\": not a cgroup v2 directory",
+				   path);
 	else if (ret == -EALREADY)
-		ctlsock_reply_err(r, "cannot attach \"%s\": already attached",
-				  path);
+		linesock_reply_err(r, "cannot attach \"%s\": already attached",
+				   path);
 	else if (ret == -EPERM && attach)
-		ctlsock_reply_err(r, "cannot attach \"%s\": the cgroup2 root would allow every process",
-				  path);
+		linesock_reply_err(r, "cannot attach \"%s\": the cgroup2 root would allow every process",
+				   path);
 	else if (ret == -ENOENT && !attach)
-		ctlsock_reply_err(r, "cannot detach \"%s\": not attached", path);
+		linesock_reply_err(r, "cannot detach \"%s\": not attached", path);
 	else if (ret < 0)
-		ctlsock_reply_err(r, "cannot %s \"%s\": %s", verb, path,
-				  strerror(-ret));
+		linesock_reply_err(r, "cannot %s \"%s\": %s", verb, path,
+				   strerror(-ret));
 	if (ret < 0)
 		return;
 	log_info("shim: %sed cgroup=\"%s\"", verb, path);
@@ -345,7 +345,7 @@ static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 	if (ret < 0)
 		log_warn("shim: cannot save %s: %s", v->attached_file,
 			 strerror(-ret));
-	if (ctlsock_req_json(r)) {
+	if (linesock_req_flag(r)) {
 		j = jsonw_new();
 		if (j) {
 			jsonw_obj_begin(j, NULL);
@@ -356,31 +356,32 @@ static void do_attach(struct vpnd *v, struct ctlsock_req *r, const char *path,
 		return;
 	}
 	snprintf(body, sizeof(body), "%sed %s\n", verb, path);
-	ctlsock_reply_ok(r, body);
+	linesock_reply_ok(r, body);
 }
 
-static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
+static int do_resolve(struct vpnd *v, struct linesock_req *r,
+		      const char *name)
 {
 	struct resolve *s = NULL;
 	struct ctlmsg *m;
 	int i;
 
 	if (!*name || strlen(name) >= CTLMSG_NAME_MAX || strchr(name, ' ')) {
-		ctlsock_reply_err(r, "cannot resolve \"%s\": not a host name",
-				  name);
+		linesock_reply_err(r, "cannot resolve \"%s\": not a host name",
+				   name);
 		return 0;
 	}
 	if (!chan_up(v->ch)) {
-		ctlsock_reply_err(r, "cannot resolve \"%s\": not connected to the server",
-				  name);
+		linesock_reply_err(r, "cannot resolve \"%s\": not connected to the server",
+				   name);
 		return 0;
 	}
 	for (i = 0; i < VPND_MAX_RESOLVES && !s; i++)
 		if (!v->resolves[i].req)
 			s = &v->resolves[i];
 	if (!s) {
-		ctlsock_reply_err(r, "cannot resolve \"%s\": too many lookups in flight",
-				  name);
+		linesock_reply_err(r, "cannot resolve \"%s\": too many lookups in flight",
+				   name);
 		return 0;
 	}
 	m = chan_msg(v->ch, CTLMSG_RESOLVE_REQ);
@@ -388,15 +389,15 @@ static int do_resolve(struct vpnd *v, struct ctlsock_req *r, const char *name)
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_NAME);
 	if (chan_send(v->ch, m) < 0) {
-		ctlsock_reply_err(r, "cannot resolve \"%s\": connection to the server lost",
-				  name);
+		linesock_reply_err(r, "cannot resolve \"%s\": connection to the server lost",
+				   name);
 		return 0;
 	}
 	s->req = r;
 	s->req_id = m->req_id;
 	s->until = chan_now_ms() + VPND_RESOLVE_MS;
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	return 1;
+	return LINESOCK_DEFER;
 }
 
 void verbs_resolve_expire(struct vpnd *v, uint64_t now)
@@ -406,14 +407,14 @@ void verbs_resolve_expire(struct vpnd *v, uint64_t now)
 	for (i = 0; i < VPND_MAX_RESOLVES; i++) {
 		if (!v->resolves[i].req || now < v->resolves[i].until)
 			continue;
-		ctlsock_reply_err(v->resolves[i].req,
-				  "cannot resolve \"%s\": no answer from the server",
-				  v->resolves[i].name);
+		linesock_reply_err(v->resolves[i].req,
+				   "cannot resolve \"%s\": no answer from the server",
+				   v->resolves[i].name);
 		v->resolves[i].req = NULL;
 	}
 }
 
-int verbs_on_request(void *arg, struct ctlsock_req *r, const char *verb,
+int verbs_on_request(void *arg, struct linesock_req *r, const char *verb,
 		     const char *argstr)
 {
 	struct vpnd *v = arg;
@@ -431,7 +432,7 @@ int verbs_on_request(void *arg, struct ctlsock_req *r, const char *verb,
 	else if (!strcmp(verb, "resolve"))
 		return do_resolve(v, r, argstr);
 	else
-		ctlsock_reply_err(r, "unknown request \"%s\"", verb);
+		linesock_reply_err(r, "unknown request \"%s\"", verb);
 	return 0;
 }
 

@@ -8,11 +8,11 @@
 #include <stdio.h>
 
 struct ctlmsg;
-struct ctlsock_req;
+struct linesock_req;
 struct vpnd;
 
-/* ctlsock handler (@arg is the struct vpnd) */
-int verbs_on_request(void *arg, struct ctlsock_req *r, const char *verb,
+/* The control socket's linesock handler (@arg is the struct vpnd). */
+int verbs_on_request(void *arg, struct linesock_req *r, const char *verb,
 		     const char *argstr);
 /* promhttp renderer (@arg is the struct vpnd) */
 int verbs_metrics_render(void *arg, FILE *f);

@@ -8,7 +8,7 @@
  *
  * run is one thread of control around one epoll set: the control channel
  * (chan.c), the socket shim's ring buffer (shim.c), the data plane's "need a
- * key" eventfd, the local control socket (ctlsock.c), a 250 ms timer and a
+ * key" eventfd, the local control socket (lib/linesock.c), a 250 ms timer and a
  * signalfd. The AF_XDP workers are the data plane's own threads.
  *
  * Flows and keys: keys.c; control-socket verbs: verbs.c. Once set up,
@@ -34,9 +34,10 @@
 #include <xdp/libxdp.h>
 
 #include "caps.h"
-#include "ctlsock.h"
 #include "mavpn/cli.h"
+#include "mavpn/ctlproto.h"
 #include "mavpn/datapath.h"
+#include "mavpn/linesock.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
 #include "mavpn/wire.h"
@@ -152,7 +153,7 @@ static void on_tick(struct vpnd *v)
 	if (read(v->tfd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
 		log_warn("run: timerfd: %s", strerror(errno));
 	chan_tick(v->ch, now);
-	ctlsock_tick(v->cs, now);
+	linesock_tick(v->cs, now);
 	promhttp_tick(v->metrics);
 	keys_flow_expire(v, now);
 	keys_renew_tick(v, now);
@@ -187,7 +188,7 @@ static void vpnd_loop(struct vpnd *v)
 				keys_dp_requests(v);
 				break;
 			case EV_CTLSOCK:
-				ctlsock_process(v->cs);
+				linesock_process(v->cs);
 				break;
 			case EV_METRICS:
 				promhttp_process(v->metrics);
@@ -368,7 +369,7 @@ static int vpnd_loop_open(struct vpnd *v)
 	if (!err)
 		err = ep_add(v->epfd, datapath_request_fd(v->dp), EV_DPREQ);
 	if (!err)
-		err = ep_add(v->epfd, ctlsock_fd(v->cs), EV_CTLSOCK);
+		err = ep_add(v->epfd, linesock_fd(v->cs), EV_CTLSOCK);
 	if (!err)
 		err = ep_add(v->epfd, v->tfd, EV_TIMER);
 	if (!err)
@@ -395,6 +396,37 @@ err_close:
 	return err;
 }
 
+/*
+ * The control socket (protocol: mavpn/ctlproto.h). NULL with errno and one
+ * line logged; EADDRINUSE if another vpnd answers on @path.
+ */
+static struct linesock *ctl_open(struct vpnd *v, const char *path)
+{
+	struct linesock_cfg cfg = {
+		.path = path,
+		.mode = CTLPROTO_MODE,
+		.mkdir = true,
+		.line_max = CTLPROTO_LINE_MAX,
+		.read_ms = CTLPROTO_READ_MS,
+		.write_ms = CTLPROTO_WRITE_MS,
+		.flag = CTLPROTO_JSON_FLAG,
+		.fn = verbs_on_request,
+		.arg = v,
+	};
+	struct linesock *ls = linesock_open(&cfg);
+	int err = errno;
+
+	if (ls)
+		return ls;
+	if (err == EADDRINUSE)
+		log_err("ctlsock: another vpnd answers on path=\"%s\"", path);
+	else
+		log_err("ctlsock: cannot listen on path=\"%s\": %s", path,
+			strerror(err));
+	errno = err;
+	return NULL;
+}
+
 static int vpnd_run(const struct vpnd_opts *o)
 {
 	struct chan_ops ops = { .msg = keys_on_chan_msg,
@@ -415,7 +447,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_free;
 	/* Before the data plane: a second vpnd on the same socket must not
 	 * get as far as touching the first one's interfaces. */
-	v->cs = ctlsock_open(o->sock_path, verbs_on_request, v);
+	v->cs = ctl_open(v, o->sock_path);
 	if (!v->cs) {
 		err = -errno;
 		goto err_sfd;
@@ -471,8 +503,8 @@ static int vpnd_run(const struct vpnd_opts *o)
 	/* Answer whoever still waits before the socket goes away. */
 	for (i = 0; i < VPND_MAX_RESOLVES; i++)
 		if (v->resolves[i].req)
-			ctlsock_reply_err(v->resolves[i].req,
-					  "vpnd is shutting down");
+			linesock_reply_err(v->resolves[i].req,
+					   "vpnd is shutting down");
 err_loop:
 	vpnd_loop_close(v);
 err_ch:
@@ -485,7 +517,7 @@ err_shim:
 err_dp:
 	datapath_stop(v->dp);
 err_cs:
-	ctlsock_close(v->cs);
+	linesock_close(v->cs);
 err_sfd:
 	close(v->sfd);
 err_free:

@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #include "mavpn/ctlmsg.h"
-#include "ctlsock.h"
+#include "mavpn/linesock.h"
 #include "keys.h"
 #include "mavpn/datapath.h"
 #include "state.h"
@@ -51,7 +51,7 @@ struct renew {
 };
 
 struct resolve {
-	struct ctlsock_req *req;	/* NULL: slot free */
+	struct linesock_req *req;	/* NULL: slot free */
 	uint32_t req_id;
 	uint64_t until;
 	char name[CTLMSG_NAME_MAX];
@@ -76,7 +76,7 @@ struct vpnd {
 	struct gw *gw;			/* gateway routes (the table) */
 	struct route *rt;		/* ... applied (route.h) */
 	char attached_file[PATH_MAX];
-	struct ctlsock *cs;
+	struct linesock *cs;		/* the control socket */
 	struct promhttp *metrics;	/* NULL unless --metrics */
 	struct chan *ch;
 	int epfd, tfd, sfd;

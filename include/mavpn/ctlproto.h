@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The protocol of vpnd's local control socket, shared by vpnd (the
- * server, ctl/vpnd/ctlsock.h) and vpnctl (the client).
+ * server) and vpnctl (the client); both speak it with lib/linesock.c
+ * (mavpn/linesock.h), these are its settings.
  *
  * A unix stream socket, mode 0660. One request per connection: a line
  *   [json ]VERB[ ARG]\n
@@ -17,7 +18,10 @@
 #include <stdint.h>
 
 #define CTLPROTO_PATH_DEFAULT	"/run/mavpn/vpnd.sock"
-#define CTLPROTO_JSON_PREFIX	"json "
+#define CTLPROTO_MODE		0660
+/* The leading word asking for JSON (linesock's flag), with its space. */
+#define CTLPROTO_JSON_FLAG	"json"
+#define CTLPROTO_JSON_PREFIX	CTLPROTO_JSON_FLAG " "
 /* A request line, newline included (verb + a cgroup path). */
 #define CTLPROTO_LINE_MAX	4200
 /* A client must send its line within this. */

@@ -5,7 +5,7 @@
  * the text exposition format (version 0.0.4), any other path with 404, any
  * other method with 405; then the connection is closed.
  *
- * Like ctlsock, the listening socket and the clients live on an inner
+ * Like linesock, the listening socket and the clients live on an inner
  * epoll set, so the daemon adds one stable fd (promhttp_fd) to its loop,
  * calls promhttp_process() when it is readable and promhttp_tick() from
  * its timer (drops clients that stall). Clients are non-blocking: a slow
