@@ -44,9 +44,10 @@
 #include <unistd.h>
 
 #include "mavpn/datapath.h"
+#include "mavpn/nl.h"
 #include "mavpn/wire.h"
 #include "dp_bpf.h"
-#include "dp_netlink.h"
+#include "dp_ifconf.h"
 #include "dp_peer.h"
 #include "dp_xsk.h"
 
@@ -109,9 +110,9 @@ struct datapath {
 	 */
 	unsigned int inner_max;
 
-	struct dp_nl nl_ctl;		/* control thread: links, addresses */
-	struct dp_nl nl_wrk;		/* worker 0: routes, neighbours */
-	struct dp_nl nl_ev;		/* worker 0: neighbour-table events */
+	struct nl nl_ctl;		/* control thread: links, addresses */
+	struct nl nl_wrk;		/* worker 0: routes, neighbours */
+	struct nl nl_ev;		/* worker 0: neighbour-table events */
 	struct dp_xdp xdp;
 	struct dp_worker *w[DP_WORKERS_MAX];
 	int nworkers;

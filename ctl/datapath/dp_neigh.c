@@ -43,13 +43,14 @@ void dp_neigh_ask(struct dp_worker *w, struct dp_peer *p)
  */
 static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 {
-	enum dp_neigh_state st;
-	uint32_t nh, src;
+	enum nl_neigh_state st;
+	struct nl_route_hop hop;
 	uint8_t mac[DP_ETH_ALEN];
-	int oif, err;
+	uint32_t nh;
+	int err;
 
-	err = dp_nl_route_get(&dp->nl_wrk, p->underlay_ip, &nh, &oif, &src);
-	if (!err && oif != dp->ul_ifindex)
+	err = nl_route_get(&dp->nl_wrk, AF_INET, &p->underlay_ip, &hop);
+	if (!err && hop.oif != dp->ul_ifindex)
 		err = -EXDEV;
 	if (err) {
 		if (log_ratelimited(&dp->no_route_rl))
@@ -58,12 +59,13 @@ static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 				 strerror(-err));
 		return dp_mac_known(p);
 	}
-	DP_STORE(p->src_ip, src ? src : dp->ul_ip);
+	nh = hop.nexthop.v4;
+	DP_STORE(p->src_ip, hop.has_src ? hop.src.v4 : dp->ul_ip);
 	p->nh_ip = nh;
-	err = dp_nl_neigh_get(&dp->nl_wrk, oif, nh, mac, &st);
+	err = nl_neigh_get(&dp->nl_wrk, hop.oif, AF_INET, &nh, mac, &st);
 	if (err)
 		return dp_mac_known(p);
-	if (st != DP_NEIGH_NONE) {
+	if (st != NL_NEIGH_NONE) {
 		uint64_t m = 0;
 
 		memcpy(&m, mac, DP_ETH_ALEN);
@@ -72,15 +74,15 @@ static int neigh_resolve(struct datapath *dp, struct dp_peer *p, uint64_t now)
 		DP_STORE(p->neigh_at_ms, now);
 		p->neigh_wait_ms = 0;
 	}
-	if (st != DP_NEIGH_VALID)
-		dp_nl_neigh_use(&dp->nl_wrk, oif, nh);
+	if (st != NL_NEIGH_VALID)
+		nl_neigh_use(&dp->nl_wrk, hop.oif, AF_INET, &nh);
 	return dp_mac_known(p);
 }
 
-/* A neighbour entry changed: re-resolve every peer behind that next hop. */
-static void neigh_event(void *arg, int ifindex, uint32_t ip)
+/* A neighbour entry changed: re-resolve every peer behind that next hop
+ * (@ip 0: every peer). */
+static void neigh_changed(struct datapath *dp, int ifindex, uint32_t ip)
 {
-	struct datapath *dp = arg;
 	struct dp_peer *p;
 	unsigned int h;
 
@@ -90,6 +92,16 @@ static void neigh_event(void *arg, int ifindex, uint32_t ip)
 		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)
 			if (p->underlay_ip && (p->nh_ip == ip || ip == 0))
 				dp_neigh_want(dp, p);
+}
+
+static void neigh_event(void *arg, int ifindex, int family, const void *addr)
+{
+	uint32_t ip;
+
+	if (family != AF_INET)
+		return;
+	memcpy(&ip, addr, sizeof(ip));
+	neigh_changed(arg, ifindex, ip);
 }
 
 /*
@@ -103,8 +115,8 @@ void dp_neigh_events(struct dp_worker *w)
 	struct datapath *dp = w->dp;
 
 	pthread_rwlock_rdlock(&dp->lock);
-	if (dp_nl_neigh_events(&dp->nl_ev, neigh_event, dp) == -ENOBUFS)
-		neigh_event(dp, dp->ul_ifindex, 0);	/* lost some: all */
+	if (nl_neigh_events(&dp->nl_ev, neigh_event, dp) == -ENOBUFS)
+		neigh_changed(dp, dp->ul_ifindex, 0);	/* lost some: all */
 	pthread_rwlock_unlock(&dp->lock);
 }
 

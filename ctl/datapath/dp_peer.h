@@ -19,7 +19,6 @@
 
 #include "mavpn/datapath.h"
 #include "mavpn/replay.h"
-#include "dp_netlink.h"
 
 #define DP_PENDING_MAX		128	/* held packets per peer */
 #define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */

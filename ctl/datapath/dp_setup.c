@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 
 #include "mavpn/log.h"
 #include "mavpn/prefix.h"
@@ -39,22 +38,6 @@ static int udp_open(uint16_t port)
 		return err;
 	}
 	return fd;
-}
-
-static uint32_t if_ipv4(const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	uint32_t ip = 0;
-	int fd;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-	if (!ioctl(fd, SIOCGIFADDR, &ifr))
-		ip = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
-	close(fd);
-	return ip;
 }
 
 static int check_config(const struct dp_config *cfg)
@@ -92,7 +75,7 @@ static int overlay_mtu(struct datapath *dp)
 	unsigned int ul;
 	int err;
 
-	err = dp_if_mtu(dp->ul_name, &ul);
+	err = dp_ifconf_mtu(dp->ul_name, &ul);
 	if (err) {
 		log_err("datapath: cannot read MTU iface=%s err=%s",
 			dp->ul_name, strerror(-err));
@@ -113,20 +96,24 @@ static int overlay_mtu(struct datapath *dp)
 /* Create the overlay veth pair and bring it up; replaces a leftover. */
 static int overlay_create(struct datapath *dp)
 {
-	struct dp_nl *nl = &dp->nl_ctl;
+	struct nl_veth veth = {
+		.name = dp->ov_name,
+		.peer = dp->far_name,
+		.mtu = dp->ov_mtu,
+		.queues = (unsigned int)dp->nworkers,
+	};
+	struct nl *nl = &dp->nl_ctl;
 	const char *what;
 	int err;
 
 	what = "create veth";
-	err = dp_nl_veth_create(nl, dp->ov_name, dp->far_name,
-				dp->ov_mtu, dp->nworkers);
+	err = nl_veth_create(nl, &veth);
 	if (err == -EEXIST) {
 		/* a previous vpnd in this netns died without cleaning up */
 		log_warn("datapath: replacing existing interface %s",
 			 dp->ov_name);
-		dp_nl_link_del(nl, dp->ov_name);
-		err = dp_nl_veth_create(nl, dp->ov_name, dp->far_name,
-					dp->ov_mtu, dp->nworkers);
+		nl_link_del(nl, dp->ov_name);
+		err = nl_veth_create(nl, &veth);
 	}
 	if (err)
 		goto fail;
@@ -137,29 +124,29 @@ static int overlay_create(struct datapath *dp)
 	err = -ENODEV;
 	if (!dp->ov_ifindex || !dp->far_ifindex)
 		goto fail;
-	err = dp_if_mac(dp->ov_name, dp->ov_mac);
+	err = dp_ifconf_mac(dp->ov_name, dp->ov_mac);
 	if (!err)
-		err = dp_if_mac(dp->far_name, dp->far_mac);
+		err = dp_ifconf_mac(dp->far_name, dp->far_mac);
 	if (err)
 		goto fail;
 	what = "disable offloads";
-	err = dp_if_disable_offloads(dp->ov_name);
+	err = dp_ifconf_disable_offloads(dp->ov_name);
 	if (!err)
-		err = dp_if_disable_offloads(dp->far_name);
+		err = dp_ifconf_disable_offloads(dp->far_name);
 	if (err)
 		goto fail;
 	/* Router solicitations etc. would only be counted and dropped. */
-	dp_if_ipv6_sysctl(dp->ov_name, "disable_ipv6", "1");
-	dp_if_ipv6_sysctl(dp->far_name, "disable_ipv6", "1");
+	dp_ifconf_ipv6_sysctl(dp->ov_name, "disable_ipv6", "1");
+	dp_ifconf_ipv6_sysctl(dp->far_name, "disable_ipv6", "1");
 	what = "bring up veth";
-	err = dp_nl_link_up(nl, dp->far_ifindex, 1);
+	err = nl_link_up(nl, dp->far_ifindex, true);
 	if (!err)
-		err = dp_nl_link_up(nl, dp->ov_ifindex, 1);
+		err = nl_link_up(nl, dp->ov_ifindex, true);
 	if (err)
 		goto fail;
 	what = "add overlay address";
-	err = dp_nl_addr_add(nl, dp->ov_ifindex, dp->cfg.overlay_ip,
-			     dp->cfg.overlay_plen);
+	err = nl_addr_add(nl, dp->ov_ifindex, AF_INET, &dp->cfg.overlay_ip,
+			  dp->cfg.overlay_plen);
 	if (err)
 		goto fail;
 	return 0;
@@ -206,18 +193,18 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 		log_err("datapath: no underlay interface iface=%s", dp->ul_name);
 		goto err_free;
 	}
-	err = dp_if_mac(dp->ul_name, dp->ul_mac);
+	err = dp_ifconf_mac(dp->ul_name, dp->ul_mac);
 	if (err) {
 		log_err("datapath: cannot read MAC iface=%s err=%s",
 			dp->ul_name, strerror(-err));
 		goto err_free;
 	}
-	dp->ul_ip = if_ipv4(dp->ul_name);
+	dp->ul_ip = dp_ifconf_ipv4(dp->ul_name);
 	err = overlay_mtu(dp);
 	if (err)
 		goto err_free;
 	/* Workers beyond the NIC's queues send by sendmmsg (see dp_worker). */
-	dp->ul_queues = dp_if_rx_queues(dp->ul_name);
+	dp->ul_queues = dp_ifconf_rx_queues(dp->ul_name);
 	if (dp->ul_queues > dp->nworkers)
 		dp->ul_queues = dp->nworkers;
 
@@ -228,11 +215,11 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 		log_err("datapath: eventfd failed err=%s", strerror(-err));
 		goto err_fds;
 	}
-	err = dp_nl_open(&dp->nl_ctl);
+	err = nl_open(&dp->nl_ctl);
 	if (!err)
-		err = dp_nl_open(&dp->nl_wrk);
+		err = nl_open(&dp->nl_wrk);
 	if (!err)
-		err = dp_nl_open_events(&dp->nl_ev);
+		err = nl_open_events(&dp->nl_ev, RTMGRP_NEIGH);
 	if (err) {
 		log_err("datapath: rtnetlink socket failed err=%s",
 			strerror(-err));
@@ -283,11 +270,11 @@ err_xdp:
 	dp_xdp_detach(&dp->xdp);
 err_veth:
 	if (dp->veth_made)
-		dp_nl_link_del(&dp->nl_ctl, dp->ov_name);
+		nl_link_del(&dp->nl_ctl, dp->ov_name);
 err_nl:
-	dp_nl_close(&dp->nl_ev);
-	dp_nl_close(&dp->nl_wrk);
-	dp_nl_close(&dp->nl_ctl);
+	nl_close(&dp->nl_ev);
+	nl_close(&dp->nl_wrk);
+	nl_close(&dp->nl_ctl);
 err_fds:
 	if (dp->wake_fd >= 0)
 		close(dp->wake_fd);
@@ -334,10 +321,10 @@ void datapath_stop(struct datapath *dp)
 	close(dp->udp_fd);
 	dp_xdp_detach(&dp->xdp);
 	if (dp->veth_made)
-		dp_nl_link_del(&dp->nl_ctl, dp->ov_name);
-	dp_nl_close(&dp->nl_ev);
-	dp_nl_close(&dp->nl_wrk);
-	dp_nl_close(&dp->nl_ctl);
+		nl_link_del(&dp->nl_ctl, dp->ov_name);
+	nl_close(&dp->nl_ev);
+	nl_close(&dp->nl_wrk);
+	nl_close(&dp->nl_ctl);
 	close(dp->wake_fd);
 	close(dp->req_fd);
 	dp_peers_free(&dp->peers);	/* wipes every session's keys */

@@ -10,7 +10,7 @@ mkdir -p "$out"
 gcc -std=gnu11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -Iinclude -Ibuild -Ictl/datapath \
 	-o "$out/dp_pair" tests/dp/dp_pair.c ctl/datapath/*.c \
 	lib/aead.c lib/wire.c lib/replay.c lib/log.c lib/prefix.c lib/counters.c \
-	lib/jsonw.c lib/promhttp.c \
+	lib/jsonw.c lib/promhttp.c lib/nl.c \
 	-lxdp -lbpf -lelf -lz -lssl -lcrypto -lpthread
 make -s build/tests/test_xdp_run
 # the driver path, last line: dp_pair.sh reads it
