@@ -14,16 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
 
 #include "mavpn/datapath.h"
 #include "mavpn/log.h"
+#include "mavpn/nl.h"
 #include "gw.h"
 #include "route.h"
 #include "shim.h"
+
+/*
+ * "blackhole net/plen metric ROUTE_BLACKHOLE_METRIC": under the route via
+ * mavpn0 (metric 0), so it only matters when mavpn0 is gone (a crashed
+ * vpnd's interface deleted, or a restart failing half-way): the prefix is
+ * then unreachable instead of falling back to the default route in clear.
+ */
+#define ROUTE_BLACKHOLE_METRIC	0xffffffffu
 
 struct route {
 	char ifname[IF_NAMESIZE];
@@ -31,7 +37,73 @@ struct route {
 	struct prefix overlay;
 	struct shim *shim;
 	struct datapath *dp;
+	struct nl nl;			/* rtnetlink, for the kernel routes */
 };
+
+/* "@p dev @rt->ifname [src @src]" in the main table (scope link). */
+static int route_dev(const struct route *rt, const struct prefix *p,
+		     uint32_t src, struct nl_route *r)
+{
+	int oif = (int)if_nametoindex(rt->ifname);
+
+	if (!oif)
+		return -ENODEV;
+	*r = (struct nl_route){ .dst = *p, .oif = oif };
+	if (src)
+		r->src = prefix_from4(src, 32);
+	return 0;
+}
+
+/* Add (replace) the route of @p via our interface, source our address. */
+static int route_kernel_add(struct route *rt, const struct prefix *p)
+{
+	struct nl_route r;
+	int err = route_dev(rt, p, rt->self_ip, &r);
+
+	return err ? err : nl_route_replace(&rt->nl, &r);
+}
+
+/* Delete it; a missing route (or interface) is 0. */
+static int route_kernel_del(struct route *rt, const struct prefix *p)
+{
+	struct nl_route r;
+	int err = route_dev(rt, p, 0, &r);
+
+	if (!err)
+		err = nl_route_del(&rt->nl, &r);
+	return err == -ESRCH || err == -ENODEV ? 0 : err;
+}
+
+static int route_blackhole_add(struct route *rt, const struct prefix *p)
+{
+	struct nl_route r = { .dst = *p, .blackhole = true,
+			      .metric = ROUTE_BLACKHOLE_METRIC };
+
+	return nl_route_replace(&rt->nl, &r);
+}
+
+static int route_blackhole_del(struct route *rt, const struct prefix *p)
+{
+	struct nl_route r = { .dst = *p, .blackhole = true,
+			      .metric = ROUTE_BLACKHOLE_METRIC };
+	int err = nl_route_del(&rt->nl, &r);
+
+	return err == -ESRCH ? 0 : err;
+}
+
+/* Set net.ipv4.ip_forward in our network namespace. 0 or -errno. */
+static int route_ip_forward(bool on)
+{
+	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, on ? "1\n" : "0\n", 2) != 2)
+		err = -errno;
+	close(fd);
+	return err;
+}
 
 struct route *route_open(const char *ifname, uint32_t self_ip, uint8_t plen,
 			 struct shim *shim, struct datapath *dp)
@@ -46,7 +118,14 @@ struct route *route_open(const char *ifname, uint32_t self_ip, uint8_t plen,
 	rt->overlay = prefix_from4(self_ip, plen);
 	rt->shim = shim;
 	rt->dp = dp;
-	err = route_blackhole_add(&rt->overlay);
+	err = nl_open(&rt->nl);
+	if (err) {
+		log_err("gw: rtnetlink socket failed: %s", strerror(-err));
+		free(rt);
+		errno = -err;
+		return NULL;
+	}
+	err = route_blackhole_add(rt, &rt->overlay);
 	if (err)
 		log_warn("gw: cannot add the overlay blackhole route: %s",
 			 strerror(-err));
@@ -64,8 +143,9 @@ void route_close(struct route *rt, const struct gw *g)
 	n = g ? gw_routes(g, r, GW_ROUTES_MAX) : 0;
 	for (i = 0; i < n; i++)
 		if (!r[i].own)
-			route_blackhole_del(&r[i].prefix);
-	route_blackhole_del(&rt->overlay);
+			route_blackhole_del(rt, &r[i].prefix);
+	route_blackhole_del(rt, &rt->overlay);
+	nl_close(&rt->nl);
 	free(rt);
 }
 
@@ -78,14 +158,14 @@ static void route_net(struct route *rt, const struct gw_change *c)
 	int err;
 
 	if (c->op == GW_DEL) {
-		route_kernel_del(rt->ifname, p);
-		route_blackhole_del(p);
+		route_kernel_del(rt, p);
+		route_blackhole_del(rt, p);
 		shim_unprotect(rt->shim, p->v4, p->plen);
 		return;
 	}
-	err = route_blackhole_add(p);
+	err = route_blackhole_add(rt, p);
 	if (!err)
-		err = route_kernel_add(rt->ifname, p, rt->self_ip);
+		err = route_kernel_add(rt, p);
 	if (!err)
 		err = shim_protect(rt->shim, p->v4, p->plen);
 	if (err)
@@ -123,118 +203,4 @@ void route_apply(struct route *rt, const struct gw *g,
 			log_err("gw: cannot enable ip_forward: %s",
 				strerror(-err));
 	}
-}
-
-struct route_req {
-	struct nlmsghdr nh;
-	struct rtmsg rt;
-	char attrs[64];
-};
-
-static void route_attr(struct route_req *q, unsigned short type,
-		       const void *data, unsigned short len)
-{
-	struct rtattr *rta = (struct rtattr *)((char *)q +
-					       NLMSG_ALIGN(q->nh.nlmsg_len));
-
-	rta->rta_type = type;
-	rta->rta_len = RTA_LENGTH(len);
-	memcpy(RTA_DATA(rta), data, len);
-	q->nh.nlmsg_len = NLMSG_ALIGN(q->nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
-}
-
-/* Send one request and read its ack. 0 or -errno from the kernel. */
-static int route_talk(struct route_req *q)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[512];
-	struct nlmsghdr *h;
-	ssize_t n;
-	int fd, err = -EIO;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, q, q->nh.nlmsg_len, 0, (struct sockaddr *)&sa,
-		   sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0) {
-		err = -errno;
-		goto out;
-	}
-	h = (struct nlmsghdr *)buf;
-	if (NLMSG_OK(h, (size_t)n) && h->nlmsg_type == NLMSG_ERROR)
-		err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-out:
-	close(fd);
-	return err;
-}
-
-static int route_msg(int type, int flags, const char *ifname,
-		     const struct prefix *r, uint32_t src)
-{
-	uint32_t oif = ifname ? if_nametoindex(ifname) : 0;
-	uint32_t metric = ROUTE_BLACKHOLE_METRIC;
-	struct route_req q;
-
-	if (ifname && !oif)
-		return -ENODEV;
-	memset(&q, 0, sizeof(q));
-	q.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-	q.nh.nlmsg_type = type;
-	q.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-	q.rt.rtm_family = AF_INET;
-	q.rt.rtm_dst_len = r->plen;
-	q.rt.rtm_table = RT_TABLE_MAIN;
-	q.rt.rtm_protocol = RTPROT_STATIC;
-	q.rt.rtm_scope = ifname ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
-	q.rt.rtm_type = ifname ? RTN_UNICAST : RTN_BLACKHOLE;
-	route_attr(&q, RTA_DST, &r->v4, sizeof(r->v4));
-	if (ifname)
-		route_attr(&q, RTA_OIF, &oif, sizeof(oif));
-	else
-		route_attr(&q, RTA_PRIORITY, &metric, sizeof(metric));
-	if (src)
-		route_attr(&q, RTA_PREFSRC, &src, sizeof(src));
-	return route_talk(&q);
-}
-
-int route_kernel_add(const char *ifname, const struct prefix *r, uint32_t src)
-{
-	return route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifname, r,
-			 src);
-}
-
-int route_kernel_del(const char *ifname, const struct prefix *r)
-{
-	int err = route_msg(RTM_DELROUTE, 0, ifname, r, 0);
-
-	return err == -ESRCH || err == -ENODEV ? 0 : err;
-}
-
-int route_blackhole_add(const struct prefix *r)
-{
-	return route_msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, NULL, r,
-			 0);
-}
-
-int route_blackhole_del(const struct prefix *r)
-{
-	return route_kernel_del(NULL, r);
-}
-
-int route_ip_forward(bool on)
-{
-	int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-	int err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, on ? "1\n" : "0\n", 2) != 2)
-		err = -errno;
-	close(fd);
-	return err;
 }

@@ -34,22 +34,4 @@ void route_apply(struct route *rt, const struct gw *g,
  * Accepts NULL. */
 void route_close(struct route *rt, const struct gw *g);
 
-/* Add (replace) / delete "net/plen dev @ifname src @src" in the main table.
- * 0 or -errno; delete of a missing route is 0. IPv4. */
-int route_kernel_add(const char *ifname, const struct prefix *r, uint32_t src);
-int route_kernel_del(const char *ifname, const struct prefix *r);
-
-/*
- * "blackhole net/plen metric ROUTE_BLACKHOLE_METRIC": under the route via
- * mavpn0 (metric 0), so it only matters when mavpn0 is gone (a crashed
- * vpnd's interface deleted, or a restart failing half-way): the prefix is
- * then unreachable instead of falling back to the default route in clear.
- */
-#define ROUTE_BLACKHOLE_METRIC	0xffffffffu
-int route_blackhole_add(const struct prefix *r);
-int route_blackhole_del(const struct prefix *r);
-
-/* Set net.ipv4.ip_forward in our network namespace. 0 or -errno. */
-int route_ip_forward(bool on);
-
 #endif /* MAVPN_CTL_VPND_ROUTE_H */

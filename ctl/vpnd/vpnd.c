@@ -473,7 +473,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	v->rt = route_open(VPND_OVERLAY_IFNAME, v->st.overlay_ip,
 			   v->st.overlay_plen, v->shim, v->dp);
 	if (!v->rt) {
-		err = -ENOMEM;
+		err = -errno;
 		goto err_shim;
 	}
 	v->gw = gw_new(o->state_dir, v->st.overlay_ip, &ch);
