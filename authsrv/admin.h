@@ -12,35 +12,29 @@
  *   policy        reload the policy from the registry
  *   online        body: one online host name per line
  *
- * The server answers a request in its event loop with a blocking read and
- * write bounded by ADMIN_IO_TIMEOUT_MS: only the owner of the state
- * directory can connect, and the CLI sends its line at once.
+ * Served by lib/linesock.c inside the server's event loop without ever
+ * blocking it: a client has ADMIN_IO_TIMEOUT_MS to send its line and to
+ * take its answer. Only the owner of the state directory can connect.
  */
 #ifndef AUTHSRV_ADMIN_H
 #define AUTHSRV_ADMIN_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #define AUTHSRV_ADMIN_SOCK	"admin.sock"
 #define ADMIN_IO_TIMEOUT_MS	1000
-#define ADMIN_LINE_MAX		256
+#define ADMIN_LINE_MAX		256		/* newline included */
+#define ADMIN_REPLY_MAX		(64u << 20)	/* "online": a name per host */
 
-/* Handler: write the body to @out; return 0 (ok) or -errno with @err set. */
-typedef int (*admin_handler)(void *arg, const char *verb, const char *argstr,
-			     FILE *out, char *err, size_t errlen);
+struct linesock;
+struct server;
 
-/* Server: bind DIR/admin.sock; takes over a stale socket, -EADDRINUSE if
- * another server answers on it. Returns the listening fd or -errno. */
-int admin_listen(const char *dir);
-/* Server: accept and answer every waiting connection. */
-void admin_accept(int lfd, admin_handler h, void *arg);
-/* Server: close and remove the socket. */
-void admin_close(int lfd, const char *dir);
-
-/* Server: the verbs above on @arg, a struct server (an admin_handler). */
-int admin_server_verb(void *arg, const char *verb, const char *argstr,
-		      FILE *out, char *err, size_t errlen);
+/*
+ * Server: listen on DIR/admin.sock (0600) for @srv's verbs; takes over a
+ * stale socket. NULL with errno: EADDRINUSE if another server answers on
+ * it. Serve with linesock_fd/_process/_tick, stop with linesock_close().
+ */
+struct linesock *admin_open(const char *dir, struct server *srv);
 
 /*
  * Client: send @line, return the body (malloc'd) in @reply on "ok".

@@ -29,6 +29,7 @@
 #include "gwindex.h"
 #include "keysvc.h"
 #include "metrics.h"
+#include "mavpn/linesock.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
 #include "pki.h"
@@ -119,7 +120,7 @@ static int server_run(struct server *srv)
 			} else if (p == &server_tag_metrics) {
 				metrics_process(srv->metrics);
 			} else if (p == &server_tag_admin) {
-				admin_accept(srv->admin_fd, admin_server_verb, srv);
+				linesock_process(srv->admin);
 			} else if (p == &server_tag_signal) {
 				if (read(srv->sigfd, &si, sizeof(si)) ==
 				    sizeof(si)) {
@@ -136,6 +137,7 @@ static int server_run(struct server *srv)
 			keysvc_tick(srv->keys, now);
 			signer_tick(srv->signer);
 			metrics_tick(srv->metrics);
+			linesock_tick(srv->admin, now);
 			session_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
 		}
@@ -310,20 +312,19 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 			   strerror(errno));
 		return 1;
 	}
-	srv->admin_fd = admin_listen(o->dir);
-	if (srv->admin_fd < 0) {
-		if (srv->admin_fd == -EADDRINUSE)
+	srv->admin = admin_open(o->dir, srv);
+	if (!srv->admin) {
+		if (errno == EADDRINUSE)
 			serve_fail("another server is running on state directory \"%s\"\n",
 				   o->dir);
 		else
 			serve_fail("cannot create admin socket in \"%s\": %s\n",
-				   o->dir, strerror(-srv->admin_fd));
-		srv->admin_fd = -1;
+				   o->dir, strerror(errno));
 		return 1;
 	}
 	if (server_add_fd(srv, srv->lfd, &server_tag_listen) ||
 	    server_add_fd(srv, srv->sigfd, &server_tag_signal) ||
-	    server_add_fd(srv, srv->admin_fd, &server_tag_admin)) {
+	    server_add_fd(srv, linesock_fd(srv->admin), &server_tag_admin)) {
 		serve_fail("epoll: %s\n", strerror(errno));
 		return 1;
 	}
@@ -344,7 +345,7 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 static void server_close_fds(struct server *srv)
 {
 	metrics_close(srv->metrics);
-	admin_close(srv->admin_fd, srv->dir);
+	linesock_close(srv->admin);
 	if (srv->lfd >= 0)
 		close(srv->lfd);
 	if (srv->epfd >= 0)
@@ -367,7 +368,7 @@ int server_serve(const struct serve_opts *o)
 		return 1;
 	}
 	srv->dir = o->dir;
-	srv->epfd = srv->lfd = srv->sigfd = srv->admin_fd = -1;
+	srv->epfd = srv->lfd = srv->sigfd = -1;
 	srv->max_sessions = o->max_sessions ? o->max_sessions :
 			   SERVER_MAX_SESSIONS;
 	server_raise_nofile(srv->max_sessions);

@@ -26,6 +26,7 @@ struct audit;
 struct metrics;
 struct gwindex;
 struct keysvc;
+struct linesock;
 struct pki;
 struct policy;
 struct registry;
@@ -43,7 +44,8 @@ struct serve_opts {
 
 struct server {
 	const char *dir;
-	int epfd, lfd, sigfd, admin_fd;
+	int epfd, lfd, sigfd;
+	struct linesock *admin;		/* admin.h */
 	unsigned int max_sessions;
 	struct policy *policy;		/* NULL: all enrolled may talk */
 	SSL_CTX *ctx;
