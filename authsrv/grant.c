@@ -112,6 +112,7 @@ static void grant_key_msg(const struct grant_set *gs, struct ctlmsg *m,
 			  const struct session *other)
 {
 	struct reg_host h;
+	uint32_t i;
 
 	ctlmsg_init(m, type);
 	m->key_id = g->key_id;
@@ -125,6 +126,8 @@ static void grant_key_msg(const struct grant_set *gs, struct ctlmsg *m,
 		     CTLA_BIT(CTLA_LIFETIME) | CTLA_BIT(CTLA_NAME) |
 		     CTLA_BIT(CTLA_OVERLAY_IP) | CTLA_BIT(CTLA_UNDERLAY_IP) |
 		     CTLA_BIT(CTLA_UDP_PORT);
+	for (i = 0; i < other->n_endpoints; i++)
+		ctlmsg_add_endpoint(m, &other->endpoints[i]);
 	if (gs->cfg.max_packets) {
 		m->max_packets = gs->cfg.max_packets;
 		m->present |= CTLA_BIT(CTLA_MAX_PACKETS);

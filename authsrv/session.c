@@ -285,6 +285,14 @@ static void session_on_handshake(struct server *srv, struct session *s)
 	}
 }
 
+/* HELLO's candidate endpoints, kept for the peers' KEY_GRANT/KEY_PUSH. */
+static void session_endpoints(struct session *s, const struct ctlmsg *m)
+{
+	s->n_endpoints = m->n_endpoints;
+	memcpy(s->endpoints, m->endpoints,
+	       m->n_endpoints * sizeof(m->endpoints[0]));
+}
+
 static void session_hello(struct server *srv, struct session *s,
 			 const struct ctlmsg *m)
 {
@@ -304,6 +312,7 @@ static void session_hello(struct server *srv, struct session *s,
 			      s->name);
 	}
 	s->udp_port = m->udp_port;
+	session_endpoints(s, m);
 	s->since = authsrv_now();
 	s->state = SESS_ONLINE;
 	session_online_add(srv, s);
@@ -388,6 +397,14 @@ static void session_dispatch(struct server *srv, struct session *s,
 			return;
 		case CTLMSG_RESOLVE_REQ:
 			session_resolve(srv, s, m);
+			return;
+		case CTLMSG_HELLO:
+			/* The host's addresses changed: new candidates for
+			 * the next grants; the peers learn the new address
+			 * from its authenticated datagrams meanwhile. */
+			session_endpoints(s, m);
+			log_info("host endpoints host=%s n=%u", s->name,
+				 s->n_endpoints);
 			return;
 		}
 		break;

@@ -50,6 +50,8 @@ struct session {
 	char name[CTLMSG_NAME_MAX];
 	uint32_t overlay_ip;		/* network order */
 	uint16_t udp_port;
+	uint32_t n_endpoints;		/* HELLO's candidates (CTLA_ENDPOINT) */
+	struct ctlmsg_endpoint endpoints[CTLMSG_ENDPOINTS_MAX];
 	int64_t since;
 	unsigned int pending;		/* key requests waiting for the peer */
 	struct keyrate key_rate;	/* KEY_REQ token bucket (--key-rate) */

@@ -4,9 +4,9 @@
  * ctla_table (each attribute's wire kind, field and size limit) and
  * ctlmsg_required (the attributes each message type must carry). Adding an
  * attribute or a message type is a table edit; the encode and decode loops
- * never name a field. The one repeated attribute (CTLA_ROUTE, kind
- * CTLA_K_ROUTE) has its own pair of functions, as its field is an array
- * with a count.
+ * never name a field. The repeated attributes (CTLA_ROUTE, kind
+ * CTLA_K_ROUTE; CTLA_ENDPOINT, kind CTLA_K_ENDPOINT) have their own pairs
+ * of functions, as their fields are arrays with a count.
  *
  * The decoder parses bytes from an authenticated peer, but a compromised or
  * buggy peer must still not be able to make it read outside the frame: every
@@ -32,6 +32,7 @@ enum ctla_kind {
 	CTLA_K_KEY32,		/* CTLMSG_KEY_LEN raw bytes */
 	CTLA_K_STRING,		/* no NUL on the wire; < field size */
 	CTLA_K_ROUTE,		/* repeated: struct ctlmsg_route routes[n_routes] */
+	CTLA_K_ENDPOINT,	/* repeated: endpoints[n_endpoints] */
 };
 
 struct ctla_desc {
@@ -63,6 +64,7 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_PROTO]		= FIELD(CTLA_K_U8, proto),
 	[CTLA_MAX_PACKETS]	= FIELD(CTLA_K_BE32, max_packets),
 	[CTLA_ROUTE]		= FIELD(CTLA_K_ROUTE, routes),
+	[CTLA_ENDPOINT]		= FIELD(CTLA_K_ENDPOINT, endpoints),
 };
 
 /* The table's field sizes must agree with the header's limits. */
@@ -166,6 +168,7 @@ static int ctla_value_len(const struct ctla_desc *d, const struct ctlmsg *m)
 		n = strnlen((const char *)f, d->size);
 		return n < d->size ? (int)n : -EINVAL;
 	case CTLA_K_ROUTE:	/* ctla_put_routes() */
+	case CTLA_K_ENDPOINT:	/* ctla_put_endpoints() */
 		break;
 	}
 	return -EINVAL;
@@ -196,6 +199,7 @@ static void ctla_put_value(const struct ctla_desc *d, const struct ctlmsg *m,
 		memcpy(p, f, len);
 		break;
 	case CTLA_K_ROUTE:	/* ctla_put_routes() */
+	case CTLA_K_ENDPOINT:	/* ctla_put_endpoints() */
 		break;
 	}
 }
@@ -285,6 +289,87 @@ int ctlmsg_add_route(struct ctlmsg *m, const struct prefix *p, uint32_t gw)
 	return 0;
 }
 
+/* ---- CTLA_ENDPOINT, the other repeated attribute ---- */
+
+static int ctla_ep_len(const struct ctlmsg_endpoint *ep)
+{
+	if (!ep->port)
+		return -EINVAL;
+	if (ep->family == AF_INET)
+		return CTLMSG_EP_LEN4;
+	if (ep->family == AF_INET6)
+		return CTLMSG_EP_LEN6;
+	return -EINVAL;
+}
+
+static int ctla_put_endpoints(unsigned int a, const struct ctlmsg *m,
+			      uint8_t *buf, size_t limit, size_t *off)
+{
+	const struct ctlmsg_endpoint *ep;
+	uint8_t *p;
+	uint32_t i;
+	int vlen;
+
+	if (m->n_endpoints == 0 || m->n_endpoints > CTLMSG_ENDPOINTS_MAX)
+		return -EINVAL;
+	for (i = 0; i < m->n_endpoints; i++) {
+		ep = &m->endpoints[i];
+		vlen = ctla_ep_len(ep);
+		if (vlen < 0)
+			return vlen;
+		if (limit - *off < CTLA_HDR_LEN + (size_t)vlen)
+			return -EMSGSIZE;
+		p = buf + *off;
+		put_be16(p, a);
+		put_be16(p + 2, vlen);
+		p += CTLA_HDR_LEN;
+		p[0] = ep->family == AF_INET ? CTLMSG_ROUTE_INET :
+					       CTLMSG_ROUTE_INET6;
+		p[1] = 0;
+		put_be16(p + 2, ep->port);
+		if (ep->family == AF_INET)
+			memcpy(p + 4, &ep->v4, 4);
+		else
+			memcpy(p + 4, ep->v6, 16);
+		*off += CTLA_HDR_LEN + vlen;
+	}
+	return 0;
+}
+
+static int ctla_get_endpoint(struct ctlmsg *m, const uint8_t *p, size_t len)
+{
+	struct ctlmsg_endpoint ep;
+
+	if (m->n_endpoints == CTLMSG_ENDPOINTS_MAX || len < 4 || p[1])
+		return -EBADMSG;
+	memset(&ep, 0, sizeof(ep));
+	if (p[0] == CTLMSG_ROUTE_INET && len == CTLMSG_EP_LEN4) {
+		ep.family = AF_INET;
+		memcpy(&ep.v4, p + 4, 4);
+	} else if (p[0] == CTLMSG_ROUTE_INET6 && len == CTLMSG_EP_LEN6) {
+		ep.family = AF_INET6;
+		memcpy(ep.v6, p + 4, 16);
+	} else {
+		return -EBADMSG;
+	}
+	ep.port = get_be16(p + 2);
+	if (!ep.port)
+		return -EBADMSG;
+	m->endpoints[m->n_endpoints++] = ep;
+	return 0;
+}
+
+int ctlmsg_add_endpoint(struct ctlmsg *m, const struct ctlmsg_endpoint *ep)
+{
+	if (ctla_ep_len(ep) < 0)
+		return -EINVAL;
+	if (m->n_endpoints >= CTLMSG_ENDPOINTS_MAX)
+		return -ENOSPC;
+	m->endpoints[m->n_endpoints++] = *ep;
+	m->present |= CTLA_BIT(CTLA_ENDPOINT);
+	return 0;
+}
+
 int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap)
 {
 	size_t limit = cap, off;
@@ -315,6 +400,12 @@ int ctlmsg_encode(const struct ctlmsg *m, uint8_t *buf, size_t cap)
 			continue;
 		if (d->kind == CTLA_K_ROUTE) {
 			ret = ctla_put_routes(a, m, buf, limit, &off);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (d->kind == CTLA_K_ENDPOINT) {
+			ret = ctla_put_endpoints(a, m, buf, limit, &off);
 			if (ret)
 				return ret;
 			continue;
@@ -394,6 +485,7 @@ static int ctla_get_value(const struct ctla_desc *d, struct ctlmsg *m,
 		f[len] = 0;
 		return 0;
 	case CTLA_K_ROUTE:	/* ctla_get_route() */
+	case CTLA_K_ENDPOINT:	/* ctla_get_endpoint() */
 		break;
 	}
 	return -EBADMSG;
@@ -439,6 +531,11 @@ int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m)
 		if (a > 0 && a < CTLA_MAX &&
 		    ctla_table[a].kind == CTLA_K_ROUTE) {
 			if (ctla_get_route(m, body + off, alen))
+				goto bad;
+			m->present |= CTLA_BIT(a);
+		} else if (a > 0 && a < CTLA_MAX &&
+			   ctla_table[a].kind == CTLA_K_ENDPOINT) {
+			if (ctla_get_endpoint(m, body + off, alen))
 				goto bad;
 			m->present |= CTLA_BIT(a);
 		} else if (a > 0 && a < CTLA_MAX &&

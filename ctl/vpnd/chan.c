@@ -12,6 +12,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +41,10 @@ struct chan {
 	struct chan_ops ops;
 	void *arg;
 	uint16_t udp_port;
+	char iface[IF_NAMESIZE];	/* underlay: its addresses are our candidates */
+	uint32_t n_eps;			/* the candidates the server has */
+	struct ctlmsg_endpoint eps[CTLMSG_ENDPOINTS_MAX];
+	uint64_t eps_checked;		/* ms */
 	char host[STATE_SERVER_MAX];
 	char port[16];
 	SSL_CTX *ctx;
@@ -225,13 +231,66 @@ struct ctlmsg *chan_msg(struct chan *ch, uint8_t type)
 	return &ch->out;
 }
 
+void chan_set_iface(struct chan *ch, const char *ifname)
+{
+	snprintf(ch->iface, sizeof(ch->iface), "%s", ifname ? ifname : "");
+}
+
+/* The IPv4 addresses of the underlay interface with our UDP port, in the
+ * kernel's order (the primary address first). Returns how many. */
+static uint32_t chan_local_endpoints(const struct chan *ch,
+				     struct ctlmsg_endpoint *eps)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t n = 0;
+
+	if (!ch->iface[0] || getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i && n < CTLMSG_ENDPOINTS_MAX; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    strcmp(i->ifa_name, ch->iface))
+			continue;
+		memset(&eps[n], 0, sizeof(eps[n]));
+		eps[n].family = AF_INET;
+		eps[n].port = ch->udp_port;
+		eps[n].v4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		n++;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* HELLO with our candidate endpoints; sent again, once UP, when they
+ * change (the server keeps them for the next grants). */
 static int chan_send_hello(struct chan *ch)
 {
 	struct ctlmsg *m = chan_msg(ch, CTLMSG_HELLO);
+	uint32_t i;
 
 	m->udp_port = ch->udp_port;
 	m->present = CTLA_BIT(CTLA_UDP_PORT);
+	ch->n_eps = chan_local_endpoints(ch, ch->eps);
+	for (i = 0; i < ch->n_eps; i++)
+		ctlmsg_add_endpoint(m, &ch->eps[i]);
 	return tlsconn_send(ch->tc, m);
+}
+
+/* Re-read the underlay's addresses; a change goes to the server. */
+static void chan_check_endpoints(struct chan *ch, uint64_t now)
+{
+	struct ctlmsg_endpoint eps[CTLMSG_ENDPOINTS_MAX];
+	uint32_t n;
+
+	if (now - ch->eps_checked < CHAN_EP_CHECK_MS)
+		return;
+	ch->eps_checked = now;
+	n = chan_local_endpoints(ch, eps);
+	if (n == ch->n_eps && !memcmp(eps, ch->eps, n * sizeof(eps[0])))
+		return;
+	log_info("chan: underlay addresses changed n=%u, telling the server",
+		 n);
+	if (chan_send_hello(ch) < 0)
+		chan_down(ch, "sending HELLO", -EIO);
 }
 
 /* CONNECTING -> HANDSHAKE once the TCP connect finished. */
@@ -393,6 +452,9 @@ void chan_tick(struct chan *ch, uint64_t now)
 			chan_down(ch, "no answer to PINGs", -ETIMEDOUT);
 			break;
 		}
+		chan_check_endpoints(ch, now);
+		if (ch->stage != CHAN_UP)
+			break;
 		if (now - ch->last_ping >= CHAN_PING_MS) {
 			struct ctlmsg *m = chan_msg(ch, CTLMSG_PING);
 

@@ -18,6 +18,7 @@
 #define CHAN_BACKOFF_MIN_MS	1000
 #define CHAN_BACKOFF_MAX_MS	30000
 #define CHAN_PING_MS		15000
+#define CHAN_EP_CHECK_MS	1000	/* re-read the underlay addresses */
 /* Nothing heard for this long (3 missed PONGs): the link is dead. */
 #define CHAN_DEAD_MS		45000
 /* TCP connect + TLS handshake + HELLO_ACK must fit in this. */
@@ -37,6 +38,8 @@ struct chan_ops {
 struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
 		      const struct chan_ops *ops, void *arg);
 void chan_free(struct chan *ch);		/* accepts NULL */
+/* The underlay interface whose addresses HELLO reports as candidates. */
+void chan_set_iface(struct chan *ch, const char *ifname);
 
 int chan_fd(const struct chan *ch);		/* epoll it for EPOLLIN */
 void chan_process(struct chan *ch);		/* after chan_fd fired */

@@ -12,6 +12,7 @@
  * refuses.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "mavpn/aead.h"
 #include "mavpn/log.h"
+#include "mavpn/nl.h"
 #include "chan.h"
 #include "flowlog.h"
 #include "gw.h"
@@ -175,13 +177,52 @@ static void key_from_msg(struct dp_key *k, const struct ctlmsg *m,
 			 m->max_packets : 0;
 }
 
+/*
+ * Where the peer's datagrams go: the first of its candidate endpoints the
+ * kernel routes out of our underlay interface (a multi-homed peer reached
+ * the server over another link), else the address its control connection
+ * came from. Sets @k's peer_underlay_ip and peer_port.
+ */
+static void key_pick_endpoint(struct vpnd *v, struct dp_key *k,
+			      const struct ctlmsg *m)
+{
+	struct nl_route_hop hop;
+	unsigned int ul;
+	struct nl nl;
+	uint32_t i;
+
+	if (!m->n_endpoints)
+		return;
+	ul = if_nametoindex(v->o->iface);
+	if (!ul || nl_open(&nl) < 0)
+		return;
+	for (i = 0; i < m->n_endpoints; i++) {
+		const struct ctlmsg_endpoint *ep = &m->endpoints[i];
+
+		if (ep->family != AF_INET)
+			continue;	/* the data plane's underlay is IPv4 */
+		if (nl_route_get(&nl, AF_INET, &ep->v4, &hop) ||
+		    hop.oif != (int)ul)
+			continue;
+		k->peer_underlay_ip = ep->v4;
+		k->peer_port = ep->port;
+		break;
+	}
+	nl_close(&nl);
+}
+
 static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 {
 	char ip[INET_ADDRSTRLEN], uip[INET_ADDRSTRLEN];
 	struct dp_key k;
+	uint32_t uaddr;
+	uint16_t uport;
 	int ret;
 
 	key_from_msg(&k, m, initiator);
+	key_pick_endpoint(v, &k, m);
+	uaddr = k.peer_underlay_ip;
+	uport = k.peer_port;
 	ret = datapath_install_key(v->dp, &k);
 	aead_wipe(&k, sizeof(k));
 	if (ret < 0) {
@@ -192,7 +233,7 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 	}
 	log_info("key: installed key_id=%u peer=%s overlay_ip=%s underlay=%s:%u role=%s lifetime=%u",
 		 m->key_id, m->name, vpnd_ip4(m->overlay_ip, ip),
-		 vpnd_ip4(m->underlay_ip, uip), m->udp_port,
+		 vpnd_ip4(uaddr, uip), uport,
 		 initiator ? "initiator" : "responder", m->lifetime);
 	return 0;
 }

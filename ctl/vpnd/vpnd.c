@@ -487,6 +487,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		err = -errno;
 		goto err_gw;
 	}
+	chan_set_iface(v->ch, o->iface);
 	err = vpnd_loop_open(v);
 	if (err)
 		goto err_ch;

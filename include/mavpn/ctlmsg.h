@@ -11,8 +11,9 @@
  * Unknown attributes are skipped (forward compatibility); a duplicate, a
  * wrong length, a string with a NUL or that does not fit, or a missing
  * required attribute for the message type is an error (-EBADMSG).
- * CTLA_ROUTE is the one repeated attribute: one per route, at most
- * CTLMSG_ROUTES_MAX, kept in order in routes[0..n_routes).
+ * CTLA_ROUTE and CTLA_ENDPOINT are the repeated attributes: one per route
+ * (at most CTLMSG_ROUTES_MAX, kept in order in routes[0..n_routes)) and one
+ * per endpoint (at most CTLMSG_ENDPOINTS_MAX, in endpoints[0..n_endpoints)).
  */
 #ifndef MAVPN_CTLMSG_H
 #define MAVPN_CTLMSG_H
@@ -32,12 +33,13 @@
 enum ctlmsg_type {
 	CTLMSG_ENROLL_REQ	= 1,	/* token, csr */
 	CTLMSG_ENROLL_RESP	= 2,	/* name, overlay_ip, overlay_plen, cert, ca */
-	CTLMSG_HELLO		= 3,	/* udp_port (host is authenticated by its TLS cert) */
+	CTLMSG_HELLO		= 3,	/* udp_port, endpoint* (host is authenticated by its TLS cert);
+					 * again once online: new endpoint* only */
 	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen, route* */
 	CTLMSG_KEY_REQ		= 5,	/* req_id, overlay_ip (destination), app?, dst_port?, proto? */
-	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route* */
+	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route*, endpoint* */
 	CTLMSG_KEY_DENY		= 7,	/* req_id, overlay_ip, reason */
-	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route* */
+	CTLMSG_KEY_PUSH		= 8,	/* key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route*, endpoint* */
 	CTLMSG_KEY_PUSH_ACK	= 9,	/* key_id */
 	CTLMSG_RESOLVE_REQ	= 10,	/* req_id, name */
 	CTLMSG_RESOLVE_RESP	= 11,	/* req_id, name, overlay_ip (absent: unknown name; reason set) */
@@ -74,6 +76,10 @@ enum ctlmsg_attr {
 					 * receiver's own (gateway = its overlay_ip)
 					 * and every other gateway's; KEY_GRANT/
 					 * KEY_PUSH: the peer's (gateway = overlay_ip) */
+	CTLA_ENDPOINT		= 22,	/* repeated, optional (CTLMSG_EP_*): HELLO:
+					 * the sender's candidate underlay endpoints
+					 * (its underlay interface's addresses, its UDP
+					 * port); KEY_GRANT/KEY_PUSH: the peer's */
 	CTLA_MAX
 };
 
@@ -98,6 +104,23 @@ enum ctlmsg_attr {
 struct ctlmsg_route {
 	struct prefix prefix;		/* canonical (prefix_valid) */
 	uint32_t gw;			/* network order, 0: not known */
+};
+
+/*
+ * CTLA_ENDPOINT value: u8 family (CTLMSG_ROUTE_INET, CTLMSG_ROUTE_INET6) |
+ * u8 reserved (0) | be16 UDP port (nonzero) | address (4 or 16 bytes).
+ */
+#define CTLMSG_ENDPOINTS_MAX	16	/* CTLA_ENDPOINT per message */
+#define CTLMSG_EP_LEN4		(4 + 4)
+#define CTLMSG_EP_LEN6		(4 + 16)
+
+struct ctlmsg_endpoint {
+	uint8_t family;			/* AF_INET or AF_INET6 */
+	uint16_t port;			/* host order, nonzero */
+	union {
+		uint32_t v4;		/* network order */
+		uint8_t v6[16];
+	};
 };
 
 /* CTLA_KEY is the server-minted secret the hosts derive their AEAD keys
@@ -129,6 +152,8 @@ struct ctlmsg {
 	char ca[CTLMSG_PEM_MAX];
 	uint32_t n_routes;		/* CTLA_ROUTE set iff n_routes > 0 */
 	struct ctlmsg_route routes[CTLMSG_ROUTES_MAX];
+	uint32_t n_endpoints;		/* CTLA_ENDPOINT set iff n_endpoints > 0 */
+	struct ctlmsg_endpoint endpoints[CTLMSG_ENDPOINTS_MAX];
 };
 
 /* Reset to an empty message of @type (all fields zero, present = 0). */
@@ -139,6 +164,12 @@ void ctlmsg_init(struct ctlmsg *m, uint8_t type);
  * -ENOSPC after CTLMSG_ROUTES_MAX, -EINVAL if @p is not prefix_valid().
  */
 int ctlmsg_add_route(struct ctlmsg *m, const struct prefix *p, uint32_t gw);
+
+/*
+ * Append a CTLA_ENDPOINT to @m and set its present bit. 0, -ENOSPC after
+ * CTLMSG_ENDPOINTS_MAX, -EINVAL for a bad family or a zero port.
+ */
+int ctlmsg_add_endpoint(struct ctlmsg *m, const struct ctlmsg_endpoint *ep);
 
 /*
  * Encode @m (every attribute whose bit is in m->present) as a whole frame,

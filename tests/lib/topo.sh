@@ -6,6 +6,7 @@
 #                       └─ veth ─ ns h2   eth0 198.18.0.12/24  vpnd (mavpn0 overlay)
 #
 # MV_VPND_ARGS: extra `vpnd run` options (e.g. "--workers 1") for benches.
+# MV_IFACE: the underlay `vpnd run --iface` names (default eth0).
 # Every name carries a per-run id so parallel or leftover runs cannot collide;
 # topo_down removes everything topo_up and the helpers created, by PID.
 
@@ -130,7 +131,7 @@ start_host() { # name [token-create-args...]
 run_host() { # name
 	local h=$1
 	bg_start "$MV_TMP/vpnd-$h.log" $(nsx "$h") "$MV_BIN/vpnd" run --state "$MV_TMP/$h" \
-		--iface eth0 --sock "$MV_TMP/$h.sock" ${MV_VPND_ARGS:-}
+		--iface "${MV_IFACE:-eth0}" --sock "$MV_TMP/$h.sock" ${MV_VPND_ARGS:-}
 	MV_HOST_PID[$h]=${MV_PIDS[-1]}
 	wait_for 15 "vpnd on $h connected" host_connected "$h"
 }

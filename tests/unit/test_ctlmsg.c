@@ -166,6 +166,16 @@ static void set_attr(struct ctlmsg *m, unsigned int a)
 		add_route(m, "0.0.0.0/0", 0);
 		add_route(m, "fd00:1::/48", htonl(0x64500003));
 		break;
+	case CTLA_ENDPOINT: {	/* repeated: IPv4, IPv6 */
+		struct ctlmsg_endpoint e4 = { .family = AF_INET, .port = 51820,
+					      .v4 = htonl(0xc6140b01) };
+		struct ctlmsg_endpoint e6 = { .family = AF_INET6, .port = 1,
+					      .v6 = { 0xfd, 0, 1 } };
+
+		assert_int_equal(ctlmsg_add_endpoint(m, &e4), 0);
+		assert_int_equal(ctlmsg_add_endpoint(m, &e6), 0);
+		break;
+	}
 	default: fail_msg("no test value for attribute %u", a);
 	}
 	m->present |= CTLA_BIT(a);
@@ -194,7 +204,8 @@ static void assert_ascending(const uint8_t *buf, int len)
 		int id = buf[off] << 8 | buf[off + 1];
 		int alen = buf[off + 2] << 8 | buf[off + 3];
 
-		assert_true(id > last || (id == last && id == CTLA_ROUTE));
+		assert_true(id > last || (id == last && (id == CTLA_ROUTE ||
+							  id == CTLA_ENDPOINT)));
 		last = id;
 		off += 4 + alen;
 	}
@@ -694,6 +705,53 @@ static void test_route_bytes(void **state)
 	assert_int_equal(m2.present & B(ROUTE), 0);
 }
 
+/* CTLA_ENDPOINT, repeated: exact bytes, order kept; bad values refused. */
+static void test_endpoint_bytes(void **state)
+{
+	static const uint8_t want[] = {
+		0, 0, 0, 46, CTLMSG_VERSION, CTLMSG_HELLO, 0, 0,
+		0, 9, 0, 2, 0xca, 0x6c,
+		0, 22, 0, 8, 4, 0, 0xca, 0x6c, 198, 20, 0, 11,
+		0, 22, 0, 20, 6, 0, 0, 7, 0xfd, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 1,
+	};
+	struct ctlmsg_endpoint e4 = { .family = AF_INET, .port = 51820,
+				      .v4 = htonl(0xc614000b) };
+	struct ctlmsg_endpoint e6 = { .family = AF_INET6, .port = 7,
+				      .v6 = { 0xfd, [15] = 1 } };
+	struct ctlmsg_endpoint bad = e4;
+	uint8_t buf[128], patched[sizeof(want)];
+	int n;
+
+	(void)state;
+	ctlmsg_init(&m1, CTLMSG_HELLO);
+	m1.udp_port = 51820;
+	m1.present = B(UDP_PORT);
+	assert_int_equal(ctlmsg_add_endpoint(&m1, &e4), 0);
+	assert_int_equal(ctlmsg_add_endpoint(&m1, &e6), 0);
+	n = ctlmsg_encode(&m1, buf, sizeof(buf));
+	assert_int_equal(n, sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+	assert_int_equal(decode_exact(want, sizeof(want), &m2), 0);
+	assert_int_equal(m2.n_endpoints, 2);
+	assert_memory_equal(&m1, &m2, sizeof(m1));
+	bad.port = 0;
+	assert_int_equal(ctlmsg_add_endpoint(&m1, &bad), -EINVAL);
+	bad = e4;
+	bad.family = 4;
+	assert_int_equal(ctlmsg_add_endpoint(&m1, &bad), -EINVAL);
+	/* port 0, reserved byte set, wrong family: malformed */
+	memcpy(patched, want, sizeof(want));
+	patched[20] = patched[21] = 0;
+	assert_int_equal(decode_exact(patched, sizeof(patched), &m2), -EBADMSG);
+	memcpy(patched, want, sizeof(want));
+	patched[19] = 1;
+	assert_int_equal(decode_exact(patched, sizeof(patched), &m2), -EBADMSG);
+	memcpy(patched, want, sizeof(want));
+	patched[18] = 6;
+	assert_int_equal(decode_exact(patched, sizeof(patched), &m2), -EBADMSG);
+}
+
 /* One route value on a valid KEY_REQ: decoded or -EBADMSG. */
 static int decode_route(const uint8_t *val, uint16_t len)
 {
@@ -846,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_names_init_wipe),
 		cmocka_unit_test(test_new_attrs),
 		cmocka_unit_test(test_route_bytes),
+		cmocka_unit_test(test_endpoint_bytes),
 		cmocka_unit_test(test_route_decode),
 		cmocka_unit_test(test_route_limits),
 	};
