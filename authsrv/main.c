@@ -680,6 +680,7 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 		{ "key-lifetime", required_argument, NULL, 'L' },
 		{ "key-packets", required_argument, NULL, 'P' },
 		{ "max-sessions", required_argument, NULL, 'M' },
+		{ "handshake-timeout", required_argument, NULL, 'H' },
 		{ "key-rate", required_argument, NULL, 'R' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -716,6 +717,15 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 				so.key_max_packets = (uint32_t)n;
 			else
 				so.max_sessions = (unsigned int)n;
+			break;
+		case 'H':
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 || n > 300)
+				return fail(CLI_EXIT_USAGE,
+					    "bad --handshake-timeout \"%s\": seconds, 1..300",
+					    optarg);
+			so.handshake_timeout = (unsigned int)n;
 			break;
 		case 'R':
 			errno = 0;
@@ -759,10 +769,12 @@ static const struct cmd cmds[] = {
 	  "create CA, server certificate and registry (refuses to overwrite); "
 	  "default overlay " AUTHSRV_DEFAULT_OVERLAY },
 	{ "serve", NULL, cmd_serve,
-	  "serve --state DIR --listen ADDR:PORT [--key-lifetime SECONDS] [--key-packets N] [--max-sessions N] [--key-rate N] [--metrics ADDR:PORT] [--verbose]",
+	  "serve --state DIR --listen ADDR:PORT [--key-lifetime SECONDS] [--key-packets N] [--max-sessions N] [--handshake-timeout SECONDS] [--key-rate N] [--metrics ADDR:PORT] [--verbose]",
 	  "run the server in the foreground (SIGINT/SIGTERM: clean exit); keys live "
 	  "300 s by default, --key-packets caps packets per key and direction, "
-	  "--max-sessions defaults to 8192, --key-rate limits KEY_REQ per host "
+	  "--max-sessions defaults to 8192 (one source address may hold "
+	  "min(16, N/8) unauthenticated ones), --handshake-timeout (default 5) "
+	  "bounds TLS handshake and ENROLL_REQ of unauthenticated connections, --key-rate limits KEY_REQ per host "
 	  "(default 32/s after a burst of 2x; 0: off), --metrics serves Prometheus metrics "
 	  "on http://ADDR:PORT/metrics (off by default)" },
 	{ "token", "create", cmd_token_create,

@@ -225,6 +225,20 @@ void metrics_tls_failed(struct metrics *m)
 		m->cnt[METRICS_CNT_TLS_FAILED]++;
 }
 
+void metrics_count(struct metrics *m, enum metrics_counter c)
+{
+	if (m && c < METRICS_CNT__COUNT)
+		m->cnt[c]++;
+}
+
+int metrics_line(struct metrics *m, char *buf, size_t size)
+{
+	static const uint64_t zero[METRICS_CNT__COUNT];
+
+	return counters_line(buf, size, NULL, metrics_desc,
+			     m ? m->cnt : zero, METRICS_CNT__COUNT);
+}
+
 static void by_type(FILE *f, const char *name, const char *help,
 		    const uint64_t *v)
 {

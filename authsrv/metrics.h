@@ -11,6 +11,7 @@
 #ifndef AUTHSRV_METRICS_H
 #define AUTHSRV_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mavpn/ctlmsg.h"
@@ -31,7 +32,10 @@ struct session;
 	X(KEY_REQUESTS, "key_requests", "KEY_REQ received.") \
 	X(KEY_PUSHES, "key_pushes", "Keys pushed to a destination host (KEY_PUSH sent).") \
 	X(KEY_GRANTS, "key_grants", "Keys granted to a requester after the destination confirmed.") \
-	X(KEY_REVOCATIONS, "key_revocations", "KEY_REVOKE messages sent (at a revocation, and repeated at each HELLO).")
+	X(KEY_REVOCATIONS, "key_revocations", "KEY_REVOKE messages sent (at a revocation, and repeated at each HELLO).") \
+	X(REFUSED_SOURCE, "connections_refused_source", "Connections refused at accept: their source address already holds its share of unauthenticated sessions.") \
+	X(REFUSED_FULL, "connections_refused_full", "Connections refused at accept: --max-sessions reached.") \
+	X(HANDSHAKE_TIMEOUTS, "handshake_timeouts", "Unauthenticated sessions closed by --handshake-timeout (no TLS handshake or no ENROLL_REQ in time).")
 
 enum metrics_counter {
 #define METRICS_CNT_ENUM(id, name, help) METRICS_CNT_##id,
@@ -86,6 +90,10 @@ void metrics_received(struct metrics *m, const struct ctlmsg *msg);
 void metrics_tls_failed(struct metrics *m);
 /* A KEY_DENY of class @c was sent. */
 void metrics_denied(struct metrics *m, enum deny_class c);
+/* One more of event @c (connection refusals, timeouts). */
+void metrics_count(struct metrics *m, enum metrics_counter c);
+/* The event counters as "name=value ..." for a log line (counters_line). */
+int metrics_line(struct metrics *m, char *buf, size_t size);
 
 /* Serve http://@addr/metrics: the fd for the server's epoll set, or
  * -errno (-EINVAL: bad @addr). */

@@ -372,6 +372,14 @@ int server_serve(const struct serve_opts *o)
 	srv->max_sessions = o->max_sessions ? o->max_sessions :
 			   SERVER_MAX_SESSIONS;
 	server_raise_nofile(srv->max_sessions);
+	srv->preauth_max = srv->max_sessions / 8;
+	if (srv->preauth_max > SESSION_PREAUTH_MAX)
+		srv->preauth_max = SESSION_PREAUTH_MAX;
+	if (!srv->preauth_max)
+		srv->preauth_max = 1;
+	srv->handshake_ms = 1000u * (o->handshake_timeout ?
+				     o->handshake_timeout :
+				     SESSION_HANDSHAKE_S);
 
 	if (promhttp_parse_addr(o->listen, &sa)) {
 		serve_fail("bad --listen \"%s\": expected IPV4-ADDRESS:PORT\n",
@@ -385,10 +393,10 @@ int server_serve(const struct serve_opts *o)
 		goto out_fds;
 	server_write_status(srv);
 	inet_ntop(AF_INET, &srv->overlay_net, ip, sizeof(ip));
-	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s key_lifetime=%u key_packets=%u key_rate=%u max_sessions=%u",
+	log_info("listening addr=%s overlay=%s/%u state=\"%s\" ca_sha256=%s key_lifetime=%u key_packets=%u key_rate=%u max_sessions=%u preauth_per_source=%u handshake_timeout_ms=%u",
 		 o->listen, ip, srv->overlay_plen, o->dir, pki_ca_fp(srv->pki),
 		 o->key_lifetime, o->key_max_packets, o->key_rate,
-		 srv->max_sessions);
+		 srv->max_sessions, srv->preauth_max, srv->handshake_ms);
 
 	ret = server_run(srv) ? 1 : 0;
 

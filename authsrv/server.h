@@ -39,6 +39,7 @@ struct serve_opts {
 	uint32_t key_max_packets;	/* 0: the hosts' default */
 	uint32_t key_rate;		/* KEY_REQ per s and session, 0: off */
 	unsigned int max_sessions;
+	unsigned int handshake_timeout;	/* seconds, 0: the default */
 	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
 };
 
@@ -47,6 +48,8 @@ struct server {
 	int epfd, lfd, sigfd;
 	struct linesock *admin;		/* admin.h */
 	unsigned int max_sessions;
+	unsigned int preauth_max;	/* unauthenticated sessions per source */
+	uint32_t handshake_ms;		/* TLS handshake + ENROLL_REQ deadline */
 	struct policy *policy;		/* NULL: all enrolled may talk */
 	SSL_CTX *ctx;
 	struct registry *reg;
@@ -65,6 +68,7 @@ struct server {
 	bool status_dirty;
 	struct session *by_name[SESSION_ONLINE_BUCKETS];
 	struct session *by_ip[SESSION_ONLINE_BUCKETS];
+	struct session *by_src[SESSION_SRC_BUCKETS];	/* unauthenticated */
 	struct ratelimit rl;
 	unsigned long accept_log_rl;	/* log_ratelimited() of accept */
 };

@@ -29,8 +29,7 @@
 #include "registry.h"
 #include "server.h"
 
-#define SESSION_HANDSHAKE_MS	10000
-#define SESSION_HELLO_MS	30000	/* also the whole enrollment */
+#define SESSION_HELLO_MS	30000	/* authenticated, until HELLO */
 #define SESSION_LINGER_MS	2000	/* CLOSING + DRAIN */
 
 /* ---- online sessions by name and by overlay address ---- */
@@ -85,6 +84,50 @@ static void session_online_del(struct server *srv, struct session *s)
 	s->hashed = false;
 }
 
+/* ---- unauthenticated sessions by source address ---- */
+
+static unsigned int session_hash_src(uint32_t ip)
+{
+	return (ip * 2654435761u) >> 20;
+}
+_Static_assert(SESSION_SRC_BUCKETS == 1 << 12, "src hash width");
+
+static unsigned int session_src_count(const struct server *srv, uint32_t ip)
+{
+	const struct session *s;
+	unsigned int n = 0;
+
+	for (s = srv->by_src[session_hash_src(ip)]; s; s = s->src_next)
+		n += s->peer_ip == ip;
+	return n;
+}
+
+static void session_src_add(struct server *srv, struct session *s)
+{
+	unsigned int h = session_hash_src(s->peer_ip);
+
+	s->src_next = srv->by_src[h];
+	srv->by_src[h] = s;
+	s->preauth = true;
+}
+
+/* @s authenticated or went away: it no longer counts against its source. */
+static void session_src_del(struct server *srv, struct session *s)
+{
+	struct session **pp;
+
+	if (!s->preauth)
+		return;
+	for (pp = &srv->by_src[session_hash_src(s->peer_ip)]; *pp;
+	     pp = &(*pp)->src_next) {
+		if (*pp == s) {
+			*pp = s->src_next;
+			break;
+		}
+	}
+	s->preauth = false;
+}
+
 static void session_unlink(struct session **head, struct session *s)
 {
 	if (s->prev)
@@ -122,6 +165,7 @@ void session_close(struct session *s, const char *why)
 	if (s->state == SESS_ONLINE)
 		srv->status_dirty = true;
 	session_online_del(srv, s);
+	session_src_del(srv, s);
 	s->dead = true;
 	session_unlink(&srv->sessions, s);
 	session_push(&srv->dead, s);
@@ -261,6 +305,7 @@ static void session_ctl_auth(struct server *srv, struct session *s)
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	s->overlay_ip = h.overlay_ip;
+	session_src_del(srv, s);
 	s->state = SESS_CTL_HELLO;
 	s->deadline_ms = authsrv_mono_ms() + SESSION_HELLO_MS;
 	audit_write(srv->audit, &(struct audit_rec){ .event = "auth",
@@ -274,8 +319,10 @@ static void session_on_handshake(struct server *srv, struct session *s)
 	const char *alpn = tlsconn_alpn(s->tc);
 
 	if (!strcmp(alpn, TLSCONN_ALPN_ENROLL)) {
+		/* Still unauthenticated: ENROLL_REQ follows the handshake at
+		 * once, the same short deadline applies. */
 		s->state = SESS_ENROLL;
-		s->deadline_ms = authsrv_mono_ms() + SESSION_HELLO_MS;
+		s->deadline_ms = authsrv_mono_ms() + srv->handshake_ms;
 		log_debug("enrollment connection addr=%s", s->addr);
 	} else if (!strcmp(alpn, TLSCONN_ALPN_CTL)) {
 		session_ctl_auth(srv, s);
@@ -532,6 +579,25 @@ out:
 	session_update_events(srv, s);
 }
 
+/* A refused connection: counted, logged a few times a second at most. */
+static void session_refuse_conn(struct server *srv, int fd,
+				enum metrics_counter c, const char *ip)
+{
+	char cnt[1024];
+
+	close(fd);
+	metrics_count(srv->metrics, c);
+	if (!log_ratelimited(&srv->accept_log_rl))
+		return;
+	metrics_line(srv->metrics, cnt, sizeof(cnt));
+	if (c == METRICS_CNT_REFUSED_SOURCE)
+		log_warn("connection refused addr=%s reason=\"too many unauthenticated connections from this address\" limit=%u %s",
+			 ip, srv->preauth_max, cnt);
+	else
+		log_warn("connection refused addr=%s reason=\"too many sessions\" limit=%u %s",
+			 ip, srv->max_sessions, cnt);
+}
+
 void session_accept(struct server *srv)
 {
 	unsigned long *rl = &srv->accept_log_rl;
@@ -553,16 +619,29 @@ void session_accept(struct server *srv)
 					 strerror(errno));
 			return;
 		}
-		if (srv->nsessions >= srv->max_sessions ||
-		    sa.sin_family != AF_INET) {
-			if (log_ratelimited(rl))
-				log_warn("connection refused reason=\"too many sessions\"");
+		if (sa.sin_family != AF_INET) {
 			close(fd);
 			continue;
 		}
 		inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
 		if (!ratelimit_admit(&srv->rl, sa.sin_addr.s_addr, ip)) {
 			close(fd);
+			continue;
+		}
+		/*
+		 * Per source first: one address flooding idle connects must
+		 * not fill the global limit, so that hosts and enrollments
+		 * from elsewhere still get a slot.
+		 */
+		if (session_src_count(srv, sa.sin_addr.s_addr) >=
+		    srv->preauth_max) {
+			session_refuse_conn(srv, fd, METRICS_CNT_REFUSED_SOURCE,
+					    ip);
+			continue;
+		}
+		if (srv->nsessions >= srv->max_sessions) {
+			session_refuse_conn(srv, fd, METRICS_CNT_REFUSED_FULL,
+					    ip);
 			continue;
 		}
 		/* Key grants are latency-bound small messages. */
@@ -583,7 +662,7 @@ void session_accept(struct server *srv)
 		snprintf(s->addr, sizeof(s->addr), "%s:%u", ip,
 			 ntohs(sa.sin_port));
 		s->state = SESS_HANDSHAKE;
-		s->deadline_ms = authsrv_mono_ms() + SESSION_HANDSHAKE_MS;
+		s->deadline_ms = authsrv_mono_ms() + srv->handshake_ms;
 		s->ev_mask = EPOLLIN;
 		ev.events = EPOLLIN;
 		ev.data.ptr = s;
@@ -593,6 +672,7 @@ void session_accept(struct server *srv)
 			continue;
 		}
 		session_push(&srv->sessions, s);
+		session_src_add(srv, s);
 		srv->nsessions++;
 		log_debug("connection addr=%s", s->addr);
 	}
@@ -614,10 +694,13 @@ void session_sweep(struct server *srv, uint64_t now)
 		switch (s->state) {
 		case SESS_HANDSHAKE:
 			ratelimit_auth_failed(&srv->rl, s->peer_ip);
+			metrics_count(srv->metrics, METRICS_CNT_HANDSHAKE_TIMEOUTS);
 			session_close(s, "handshake timeout");
 			break;
 		case SESS_ENROLL:
 		case SESS_CTL_HELLO:
+			if (s->state == SESS_ENROLL)
+				metrics_count(srv->metrics, METRICS_CNT_HANDSHAKE_TIMEOUTS);
 			ratelimit_auth_failed(&srv->rl, s->peer_ip);
 			session_error(s, "timeout waiting for %s",
 				      s->state == SESS_ENROLL ? "ENROLL_REQ" :

@@ -7,6 +7,9 @@
  *             --alpn ctl, cert ok--> CTL_HELLO --HELLO--> ONLINE
  *   any --ERROR sent / replaced--> CLOSING --flushed--> DRAIN --EOF--> freed
  *   any --I/O error, timeout--> dead (freed at the end of the loop pass)
+ * HANDSHAKE and ENROLL are unauthenticated: each source address may hold
+ * at most srv->preauth_max of them (further connections are refused at
+ * accept), and each lasts at most srv->handshake_ms.
  * Sessions are never freed while the current epoll batch may still point
  * at them: session_close() marks them dead, session_reap() frees.
  */
@@ -23,6 +26,10 @@
 struct server;
 
 #define SESSION_ONLINE_BUCKETS	16384	/* online sessions by name and by IP */
+#define SESSION_SRC_BUCKETS	4096	/* unauthenticated sessions by source */
+#define SESSION_HANDSHAKE_S	5	/* default serve --handshake-timeout */
+#define SESSION_PREAUTH_MAX	16	/* unauthenticated sessions per source,
+					 * at most max_sessions / 8 */
 
 enum sess_state {
 	SESS_HANDSHAKE,
@@ -56,6 +63,8 @@ struct session {
 	unsigned int pending;		/* key requests waiting for the peer */
 	struct keyrate key_rate;	/* KEY_REQ token bucket (--key-rate) */
 	bool hashed;			/* in the online tables */
+	bool preauth;			/* in by_src: not authenticated yet */
+	struct session *src_next;	/* unauthenticated-by-source chain */
 	struct session *name_next;	/* online-by-name chain */
 	struct session *ip_next;	/* online-by-overlay-IP chain */
 };

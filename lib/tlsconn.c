@@ -3,7 +3,11 @@
  * TLS 1.3 control-channel connection on a non-blocking socket.
  *
  * Buffers:
- *  - input: exactly one maximum frame (CTLMSG_HDR_LEN + CTLMSG_MAX_BODY).
+ *  - input: exactly one maximum frame (CTLMSG_HDR_LEN + CTLMSG_MAX_BODY),
+ *    allocated at the first read after the handshake: a connection that
+ *    has not completed TLS (the unauthenticated ones a flood is made of)
+ *    holds only the SSL object, whose record buffers RELEASE_BUFFERS
+ *    returns while idle.
  *    tlsconn_read() fills it until the TLS layer has nothing more or it is
  *    full; tlsconn_next() takes whole frames off the front. A full buffer
  *    always holds a whole frame (or an oversized announcement, which is an
@@ -41,6 +45,7 @@
 #define TLSCONN_IN_CAP		(CTLMSG_HDR_LEN + CTLMSG_MAX_BODY)
 #define TLSCONN_FRAME_MAX	(CTLMSG_HDR_LEN + CTLMSG_MAX_BODY)
 #define TLSCONN_OUT_MAX		(1024 * 1024)
+#define TLSCONN_GROUPS		"X25519:P-256:P-384"
 
 struct tlsconn {
 	SSL *ssl;
@@ -143,6 +148,21 @@ static SSL_CTX *tlsconn_ctx_common(const SSL_METHOD *method)
 	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Every connection is a fresh, fully authenticated one. */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/*
+	 * Key exchange over elliptic curves only: no finite-field (ffdhe)
+	 * groups, whose large modular exponentiations an unauthenticated
+	 * client could make the server pay for.
+	 */
+	if (SSL_CTX_set1_groups_list(ctx, TLSCONN_GROUPS) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	/*
+	 * KEY_PUSH and KEY_GRANT carry session keys: OpenSSL wipes its
+	 * record buffers of decrypted plaintext once read (ours are wiped by
+	 * tlsconn itself, see above).
+	 */
+	SSL_CTX_set_options(ctx, SSL_OP_CLEANSE_PLAINTEXT);
 	return ctx;
 }
 
@@ -276,12 +296,11 @@ struct tlsconn *tlsconn_new(SSL_CTX *ctx, int fd, bool server)
 		goto err;
 	c->fd = fd;
 	c->server = server;
-	c->in = malloc(TLSCONN_IN_CAP);
-	if (!c->in)
-		goto err_conn;
+	/* c->in: allocated at the first read after the handshake, so an
+	 * unauthenticated connection holds no frame buffer. */
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl)
-		goto err_in;
+		goto err_conn;
 	if (SSL_set_fd(c->ssl, fd) != 1)
 		goto err_ssl;
 	if (server) {
@@ -298,8 +317,6 @@ struct tlsconn *tlsconn_new(SSL_CTX *ctx, int fd, bool server)
 
 err_ssl:
 	SSL_free(c->ssl);
-err_in:
-	free(c->in);
 err_conn:
 	free(c);
 err:
@@ -324,8 +341,10 @@ void tlsconn_free(struct tlsconn *c)
 	ERR_clear_error();
 	if (c->fd >= 0)
 		close(c->fd);
-	OPENSSL_cleanse(c->in, TLSCONN_IN_CAP);
-	free(c->in);
+	if (c->in) {
+		OPENSSL_cleanse(c->in, TLSCONN_IN_CAP);
+		free(c->in);
+	}
 	if (c->out) {
 		OPENSSL_cleanse(c->out, c->out_cap);
 		free(c->out);
@@ -394,6 +413,11 @@ static int tlsconn_fill(struct tlsconn *c)
 	int ret;
 
 	c->ssl_wants_write = false;
+	if (!c->in) {
+		c->in = malloc(TLSCONN_IN_CAP);
+		if (!c->in)
+			return -ENOMEM;
+	}
 	while (c->in_len < TLSCONN_IN_CAP) {
 		ERR_clear_error();
 		ret = SSL_read(c->ssl, c->in + c->in_len,
@@ -440,7 +464,7 @@ int tlsconn_next(struct tlsconn *c, struct ctlmsg *m)
 {
 	int flen, ret;
 
-	flen = ctlmsg_frame_len(c->in, c->in_len);
+	flen = c->in ? ctlmsg_frame_len(c->in, c->in_len) : 0;
 	if (flen == 0 && c->hs_done && !c->rd_err && SSL_pending(c->ssl) > 0) {
 		/* Decrypted data we had no room for earlier. Errors surface
 		 * on the next tlsconn_read(); the fd stays readable then. */
