@@ -7,7 +7,8 @@
 #
 # Refused: no client certificate (ERROR "client certificate required", then
 # close), TLS 1.2, a client certificate from another CA, no ALPN / a foreign
-# ALPN. Accepted (control): h1's real credential with ALPN mavpn/1, server
+# ALPN, key exchange with a group other than X25519, P-256, P-384 (ffdhe2048,
+# ffdhe4096, P-521). Accepted (control): h1's real credential with ALPN mavpn/1, server
 # verified against the CA and the name mavpn-authsrv.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
@@ -67,6 +68,18 @@ grep -qiE "alert (unknown ca|bad certificate|certificate unknown|decrypt error)"
 	|| fail "certificate of another CA not refused with an alert"
 [ "$(grep -c '"event":"auth","host":"h1"' "$MV_TMP/srv/audit.log")" = 1 ] \
 	|| fail "the foreign certificate authenticated as h1"
+
+log_step "key exchange groups: X25519, P-256, P-384 only (no ffdhe)"
+for g in X25519 P-256 P-384; do
+	sclient "grp-$g" -groups "$g" -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
+		|| fail "group $g refused"
+	grep -q "New, TLSv1.3" "$MV_TMP/grp-$g.out" || fail "no session with group $g"
+done
+for g in ffdhe2048 ffdhe4096 P-521; do
+	sclient "grp-$g" -groups "$g" -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key"
+	grep -q "New, TLSv1.3" "$MV_TMP/grp-$g.out" && fail "group $g accepted"
+	grep -qi "handshake failure" "$MV_TMP/grp-$g.out" || fail "group $g not refused with an alert"
+done
 
 log_step "no ALPN, foreign ALPN: refused in the handshake"
 sclient noalpn -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key"
