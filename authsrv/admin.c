@@ -85,6 +85,18 @@ struct linesock *admin_open(const char *dir, struct server *srv)
 
 /* ---- the running server's verbs ---- */
 
+/* Sessions of host @name that authenticated but have not said HELLO yet
+ * (the HELLO check would refuse them too; this does it at once). */
+static void admin_close_authenticated(struct server *srv, const char *name)
+{
+	struct session *s;
+
+	for (s = srv->sessions; s; s = s->next)
+		if (!s->dead && s->state == SESS_CTL_HELLO &&
+		    !strcmp(s->name, name))
+			session_error(s, "host %s is revoked", name);
+}
+
 static int admin_server_verb(struct server *srv, const char *verb,
 			     const char *argstr, FILE *out, char *err,
 			     size_t errlen)
@@ -127,6 +139,7 @@ static int admin_server_verb(struct server *srv, const char *verb,
 		s = session_find_online(srv, h.name);
 		if (s)
 			session_error(s, "host %s is revoked", h.name);
+		admin_close_authenticated(srv, h.name);
 		n = keysvc_revoke(srv->keys, &h);
 		audit_write(srv->audit, &(struct audit_rec){ .event = "revoke",
 			.host = h.name, .reason = s ? "channel closed" :

@@ -58,7 +58,7 @@ struct keysvc *keysvc_new(struct registry *reg, struct gwindex *gw,
 	k->online = *online;
 	k->ids = keyid_new();
 	k->grants = k->ids ? grant_new(k->ids, reg, audit, mt, &gc) : NULL;
-	k->revoked = revoke_new(k->ids, audit, mt, online->by_ip,
+	k->revoked = revoke_new(k->ids, audit, mt, online->sessions,
 				 online->arg);
 	if (!k->grants || !k->revoked) {
 		keysvc_free(k);

@@ -43,6 +43,7 @@ struct keysvc_cfg {
 struct keysvc_online {
 	struct session *(*by_name)(void *arg, const char *name);
 	struct session *(*by_ip)(void *arg, uint32_t ip);
+	struct session *(*sessions)(void *arg);	/* first live session */
 	void *arg;
 };
 

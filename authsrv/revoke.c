@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Revoked hosts, KEY_REVOKE at revocation and at HELLO (see revoke.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +26,12 @@ struct revoke {
 	struct keyid *ids;
 	struct audit *audit;
 	struct metrics *metrics;
-	revoke_online_fn online;
+	revoke_sessions_fn sessions;
 	void *arg;
 };
 
 struct revoke *revoke_new(struct keyid *ids, struct audit *audit,
-			  struct metrics *mt, revoke_online_fn online,
+			  struct metrics *mt, revoke_sessions_fn sessions,
 			  void *arg)
 {
 	struct revoke *rv = calloc(1, sizeof(*rv));
@@ -40,7 +41,7 @@ struct revoke *revoke_new(struct keyid *ids, struct audit *audit,
 	rv->ids = ids;
 	rv->audit = audit;
 	rv->metrics = mt;
-	rv->online = online;
+	rv->sessions = sessions;
 	rv->arg = arg;
 	return rv;
 }
@@ -111,12 +112,22 @@ void revoke_hello(const struct revoke *rv, struct session *s)
 		log_debug("revocations repeated host=%s n=%zu", s->name, rv->n);
 }
 
+static bool revoke_held_key(const uint32_t *peers, size_t n, uint32_t ip)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (peers[i] == ip)
+			return true;
+	return false;
+}
+
 int revoke_host(struct revoke *rv, const char *name, uint32_t ip)
 {
 	uint32_t *peers = NULL;
-	size_t n = 0, i;
 	struct session *s;
 	struct ctlmsg m;
+	size_t n = 0;
 	int sent = 0;
 
 	/* Out of memory here only costs the repeat at a later HELLO. */
@@ -124,16 +135,22 @@ int revoke_host(struct revoke *rv, const char *name, uint32_t ip)
 		log_warn("cannot remember revoked host=%s for later HELLOs",
 			 name);
 	metrics_revoked(rv->metrics, ip);
+	/*
+	 * Every online host is told, not only those the key records name:
+	 * the records are memory, and after a server restart (or once a
+	 * record is forgotten) a peer may still hold a key with @ip. The
+	 * records only choose who gets an audit line.
+	 */
 	keyid_peers_of(rv->ids, ip, authsrv_mono_ms(), &peers, &n);
 	revoke_msg(&m, name, ip);
-	for (i = 0; i < n; i++) {
-		s = rv->online(rv->arg, peers[i]);
-		if (!s)
-			continue;	/* offline: its keys die with vpnd or expire */
+	for (s = rv->sessions(rv->arg); s; s = s->next) {
+		if (s->dead || s->state != SESS_ONLINE || s->overlay_ip == ip)
+			continue;
 		session_send(s, &m);
-		audit_write(rv->audit, &(struct audit_rec){
-			.event = "key_revoke", .host = s->name, .peer = name,
-			.reason = "peer revoked" });
+		if (revoke_held_key(peers, n, s->overlay_ip))
+			audit_write(rv->audit, &(struct audit_rec){
+				.event = "key_revoke", .host = s->name,
+				.peer = name, .reason = "peer revoked" });
 		sent++;
 	}
 	free(peers);

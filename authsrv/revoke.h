@@ -25,19 +25,21 @@ struct registry;
 struct revoke;
 struct session;
 
-/* The online session with overlay address @ip, or NULL. */
-typedef struct session *(*revoke_online_fn)(void *arg, uint32_t ip);
+/* The first of the server's live sessions (a ->next list), or NULL. */
+typedef struct session *(*revoke_sessions_fn)(void *arg);
 
-/* @ids: who may hold keys with whom; @online finds whom to tell. */
+/* @ids: who may hold keys with whom (for the audit); @sessions: whom to
+ * tell (every online one). */
 struct revoke *revoke_new(struct keyid *ids, struct audit *audit,
-			  struct metrics *mt, revoke_online_fn online,
+			  struct metrics *mt, revoke_sessions_fn sessions,
 			  void *arg);
 void revoke_free(struct revoke *rv);
 /* Read the revoked hosts from @reg (at start): 0 or -errno. */
 int revoke_load(struct revoke *rv, struct registry *reg);
 /* @name (@ip) was revoked: remember it for later HELLOs and send
- * KEY_REVOKE{name, ip} to every online host that may still hold a key
- * with it. Returns how many were told. */
+ * KEY_REVOKE{name, ip} to every online host (any may hold a key with it:
+ * the server's key records do not survive a restart). Returns how many
+ * were told. */
 int revoke_host(struct revoke *rv, const char *name, uint32_t ip);
 /* @s said HELLO: KEY_REVOKE{name, overlay_ip} for every revoked host. */
 void revoke_hello(const struct revoke *rv, struct session *s);

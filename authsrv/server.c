@@ -182,6 +182,11 @@ static struct session *server_online_ip(void *arg, uint32_t ip)
 	return session_find_online_ip(arg, ip);
 }
 
+static struct session *server_sessions(void *arg)
+{
+	return ((struct server *)arg)->sessions;
+}
+
 /*
  * The state: registry, policy, the CA signer (forked here, before the
  * server has read anything from the network, and before it loads any key),
@@ -192,7 +197,7 @@ static int server_open_state(struct server *srv, const struct serve_opts *o)
 {
 	const struct keysvc_online online = {
 		.by_name = server_online_name, .by_ip = server_online_ip,
-		.arg = srv,
+		.sessions = server_sessions, .arg = srv,
 	};
 	const struct keysvc_cfg kc = {
 		.key_lifetime = o->key_lifetime,

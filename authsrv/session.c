@@ -304,6 +304,7 @@ static void session_ctl_auth(struct server *srv, struct session *s)
 		return;
 	}
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->serial, sizeof(s->serial), "%s", serial);
 	s->overlay_ip = h.overlay_ip;
 	session_src_del(srv, s);
 	s->state = SESS_CTL_HELLO;
@@ -345,10 +346,19 @@ static void session_hello(struct server *srv, struct session *s,
 {
 	char addr[INET_ADDRSTRLEN];
 	struct session *old;
+	struct reg_host h;
 	struct ctlmsg r;
+	int ret;
 
 	if (m->udp_port == 0) {
 		session_error(s, "HELLO needs a nonzero udp_port");
+		return;
+	}
+	/* Revoked between authentication and HELLO: refused here too. */
+	ret = registry_host_by_name(srv->reg, s->name, &h);
+	if (ret || h.revoked || registry_serial_revoked(srv->reg, s->serial)) {
+		session_refuse_auth(s, s->name, ret ? "registry error" :
+				    "host is revoked");
 		return;
 	}
 	old = session_find_online(srv, s->name);

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "authsrv.h"
 #include "keyrate.h"
 #include "mavpn/ctlmsg.h"
 #include "mavpn/tlsconn.h"
@@ -55,6 +56,7 @@ struct session {
 	uint32_t peer_ip;		/* network order */
 	/* CTL sessions, from the certificate and HELLO: */
 	char name[CTLMSG_NAME_MAX];
+	char serial[AUTHSRV_SERIAL_HEX_MAX];	/* of its certificate */
 	uint32_t overlay_ip;		/* network order */
 	uint16_t udp_port;
 	uint32_t n_endpoints;		/* HELLO's candidates (CTLA_ENDPOINT) */

@@ -351,6 +351,30 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 		 ret == 0 ? "removed" : strerror(-ret));
 }
 
+/*
+ * A DENY that answers our renewal: the server no longer allows what the
+ * live key allows (policy changed, peer revoked...). The key must not
+ * carry the traffic on until it expires: remove it now; the next packet
+ * asks again (after the DENY hold-down).
+ */
+static void key_renewal_denied(struct vpnd *v, const struct ctlmsg *m)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct renew *r = renew_find(v, m->overlay_ip, false);
+	int ret;
+
+	if (!r || r->at != UINT64_MAX)
+		return;
+	r->dst = 0;
+	ret = datapath_remove_peer(v->dp, m->overlay_ip);
+	if (ret == -ENOENT)
+		return;
+	v->cnt[KEYS_REVOKED]++;
+	log_warn("key: renewal denied, keys removed dst=%s reason=\"%s\" keys=%s",
+		 vpnd_ip4(m->overlay_ip, ip), m->reason,
+		 ret == 0 ? "removed" : strerror(-ret));
+}
+
 /* ---- control channel messages ------------------------------------------ */
 
 /* A key's peer brought its LAN prefixes: route them to it. */
@@ -424,6 +448,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		}
 		flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_DENIED);
 		datapath_key_refused(v->dp, m->overlay_ip);
+		key_renewal_denied(v, m);
 		break;
 	case CTLMSG_RESOLVE_RESP:
 		verbs_resolve_answer(v, m);
