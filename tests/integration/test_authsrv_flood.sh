@@ -20,7 +20,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 15 "$f"; done; exit 1; }
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }
 
 MPORT=9100

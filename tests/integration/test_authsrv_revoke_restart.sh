@@ -17,7 +17,6 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
 peers_with() { # host name
 	vpnctl_on "$1" --json peers | json_get "len([p for p in d if p['name']=='$2'])"
 }
