@@ -247,6 +247,85 @@ static int cmd_token_count(struct registry *reg, const char *dir,
 
 /* Long for its option loop: each option's check and error line sit next
  * to it (the storing is cmd_token_one/_count()). */
+#define TOKEN_MAX_ROUTES	32
+
+struct route_check {
+	const struct prefix *routes;
+	unsigned int n;
+	char err[256];
+};
+
+/* An enrolled, not revoked gateway whose routes overlap one of ours. */
+static int route_check_host(const struct reg_host *h, void *arg)
+{
+	struct prefix theirs[TOKEN_MAX_ROUTES * 4];
+	char a[PREFIX_STRLEN], b[PREFIX_STRLEN];
+	struct route_check *rc = arg;
+	const char *why;
+	unsigned int i;
+	int j, n;
+
+	if (h->revoked || !h->routes[0])
+		return 0;
+	n = prefix_list_parse(h->routes, PREFIX_PARSE_V4, theirs,
+			      sizeof(theirs) / sizeof(theirs[0]), &why);
+	for (j = 0; j < n; j++)
+		for (i = 0; i < rc->n; i++)
+			if (prefix_overlaps(&rc->routes[i], &theirs[j])) {
+				snprintf(rc->err, sizeof(rc->err),
+					 "--route %s overlaps %s of gateway %s",
+					 prefix_format(&rc->routes[i], a,
+						       sizeof(a)),
+					 prefix_format(&theirs[j], b,
+						       sizeof(b)),
+					 h->name);
+				return 1;
+			}
+	return 0;
+}
+
+/*
+ * Routes are data other hosts act on: none may cover the overlay (its
+ * traffic would leave the tunnel), a default route needs --full-tunnel,
+ * and no two gateways front the same addresses. 0, or 1 after one line on
+ * stderr.
+ */
+static int token_check_routes(struct registry *reg, const struct prefix *r,
+			      unsigned int n, bool full_tunnel)
+{
+	struct route_check rc = { .routes = r, .n = n };
+	struct prefix overlay = { .family = AF_INET };
+	char a[PREFIX_STRLEN], b[PREFIX_STRLEN];
+	unsigned int i, k;
+	int ret;
+
+	if (registry_overlay(reg, &overlay.v4, &overlay.plen))
+		return fail(1, "cannot read the overlay prefix from the registry");
+	for (i = 0; i < n; i++) {
+		if (!r[i].plen && !full_tunnel)
+			return fail(CLI_EXIT_USAGE,
+				    "--route %s takes every address: add --full-tunnel if this gateway is meant to carry all traffic",
+				    prefix_format(&r[i], a, sizeof(a)));
+		if (prefix_overlaps(&r[i], &overlay) && r[i].plen)
+			return fail(CLI_EXIT_USAGE,
+				    "--route %s overlaps the overlay %s",
+				    prefix_format(&r[i], a, sizeof(a)),
+				    prefix_format(&overlay, b, sizeof(b)));
+		for (k = 0; k < i; k++)
+			if (prefix_overlaps(&r[i], &r[k]))
+				return fail(CLI_EXIT_USAGE,
+					    "--route %s overlaps --route %s",
+					    prefix_format(&r[i], a, sizeof(a)),
+					    prefix_format(&r[k], b, sizeof(b)));
+	}
+	ret = registry_host_foreach(reg, route_check_host, &rc);
+	if (ret < 0)
+		return fail(1, "cannot read the gateways from the registry");
+	if (ret)
+		return fail(1, "%s", rc.err);
+	return 0;
+}
+
 static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -254,6 +333,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 		{ "ttl", required_argument, NULL, 't' },
 		{ "tag", required_argument, NULL, 'g' },
 		{ "route", required_argument, NULL, 'r' },
+		{ "full-tunnel", no_argument, NULL, 'F' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
@@ -265,7 +345,9 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 	struct registry *reg;
 	struct reg_host h;
 	long ttl = 3600;
-	struct prefix route;
+	struct prefix route[TOKEN_MAX_ROUTES];
+	unsigned int nroutes = 0;
+	bool full_tunnel = false;
 	char *end;
 	int o, ret;
 
@@ -293,12 +375,20 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 					    optarg);
 			break;
 		case 'r':
-			if (prefix_parse(optarg, PREFIX_PARSE_V4, &route, &why))
+			if (nroutes == TOKEN_MAX_ROUTES)
+				return fail(CLI_EXIT_USAGE,
+					    "too many routes at \"%s\"", optarg);
+			if (prefix_parse(optarg, PREFIX_PARSE_V4,
+					 &route[nroutes], &why))
 				return fail(CLI_EXIT_USAGE, "bad --route \"%s\": %s",
 					    optarg, why);
+			nroutes++;
 			if (list_add(routes, sizeof(routes), optarg))
 				return fail(CLI_EXIT_USAGE,
 					    "too many routes at \"%s\"", optarg);
+			break;
+		case 'F':
+			full_tunnel = true;
 			break;
 		case 'n':
 			errno = 0;
@@ -336,6 +426,11 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 	reg = open_registry(dir);
 	if (!reg)
 		return 1;
+	ret = nroutes ? token_check_routes(reg, route, nroutes, full_tunnel) : 0;
+	if (ret) {
+		registry_close(reg);
+		return ret;
+	}
 	if (!count) {
 		ret = registry_host_by_name(reg, name, &h);
 		if (ret != -ENOENT) {
@@ -778,8 +873,10 @@ static const struct cmd cmds[] = {
 	  "(default 32/s after a burst of 2x; 0: off), --metrics serves Prometheus metrics "
 	  "on http://ADDR:PORT/metrics (off by default)" },
 	{ "token", "create", cmd_token_create,
-	  "token create NAME --state DIR [--ttl SECONDS] [--tag TAG]... [--route CIDR]... [--count N]",
+	  "token create NAME --state DIR [--ttl SECONDS] [--tag TAG]... [--route CIDR]... [--full-tunnel] [--count N]",
 	  "print a one-time enrollment token for host NAME (default ttl 3600); "
+	  "--route: a LAN this gateway fronts (not the overlay, not another "
+	  "gateway's; 0.0.0.0/0 only with --full-tunnel); "
 	  "--count N prints \"NAME-i TOKEN\" lines for NAME-1..NAME-N" },
 	{ "client", "list", cmd_client_list, "client list --state DIR [--json]",
 	  "enrolled hosts, overlay addresses, online, revoked" },

@@ -137,6 +137,9 @@ expect 2 'authsrv serve' 'bad --metrics "nowhere"' "$BIN/authsrv" serve --state 
 expect 2 'authsrv serve' 'bad --key-lifetime "0"' "$BIN/authsrv" serve --state "$T/srv" --listen 127.0.0.1:1 --key-lifetime 0
 expect 2 'authsrv token create' 'bad --ttl "soon"' "$BIN/authsrv" token create web1 --state "$T/srv" --ttl soon
 expect 2 'authsrv token create' '"Bad_Name"' "$BIN/authsrv" token create Bad_Name --state "$T/srv"
+expect 2 'authsrv token create' '--route 0.0.0.0/0 takes every address: add --full-tunnel' "$BIN/authsrv" token create gw1 --state "$T/srv" --route 0.0.0.0/0
+expect 2 'authsrv token create' '--route 100.80.1.0/24 overlaps the overlay' "$BIN/authsrv" token create gw1 --state "$T/srv" --route 100.80.1.0/24
+expect 2 'authsrv token create' '--route 10.1.2.0/24 overlaps --route 10.1.0.0/16' "$BIN/authsrv" token create gw1 --state "$T/srv" --route 10.1.0.0/16 --route 10.1.2.0/24
 expect 2 'authsrv token create' '"mavpn-authsrv"' "$BIN/authsrv" token create mavpn-authsrv --state "$T/srv"
 expect 2 'authsrv client revoke' 'bad NAME "Bad_Name"' "$BIN/authsrv" client revoke Bad_Name --state "$T/srv"
 expect 2 'vpnd run' 'bad --workers "0"' "$BIN/vpnd" run --state "$T/h" --iface lo --workers 0

@@ -42,6 +42,10 @@ bg_start "$MV_TMP/http.log" $(nsx lan) python3 -m http.server --bind "$lan" \
 wait_for 10 "http server in the LAN" in_ns lan bash -c "exec 3<>/dev/tcp/$lan/8080"
 
 log_step "routes"
+# Validated at token create: another gateway may not front gw's LAN.
+out=$("$MV_BIN/authsrv" token create gw2 --route 198.19.0.128/25 --state "$MV_TMP/srv" 2>&1) \
+	&& fail "token create accepted a route inside gw's 198.19.0.0/24"
+echo "$out" | grep -q 'overlaps 198.19.0.0/24 of gateway gw' || fail "unclear refusal: $out"
 lan_routed() { in_ns h1 ip route get "$lan" | grep -q 'dev mavpn0'; }
 wait_for 5 "route to the LAN via mavpn0 on h1" lan_routed \
 	|| { in_ns h1 ip route; fail "h1 has no route to $lan via mavpn0"; }
