@@ -136,6 +136,10 @@ $(B)/tests/test_dp_peer: tests/unit/test_dp_peer.c ctl/datapath/dp_peer.c $(wild
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ictl/datapath -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS_CRYPTO) -lpthread
 
+$(B)/tests/test_dp_decap: tests/unit/test_dp_decap.c ctl/datapath/dp_decap.c ctl/datapath/dp_peer.c $(wildcard ctl/datapath/*.h) $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ictl/datapath -o $@ $(filter %.c %.a,$^) -lcmocka $(LDLIBS_CRYPTO) -lpthread
+
 # libFuzzer targets: built with clang, the library sources compiled in.
 $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)

@@ -63,6 +63,9 @@ const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,
 /*
  * The peer may only speak for its own overlay address, or for the LAN it
  * is the gateway of, and only to us, or to the LAN we are the gateway of.
+ * An overlay address is never a LAN address: a gateway route that covers
+ * the overlay (0.0.0.0/0 of a full-tunnel gateway) does not let it speak
+ * for another host.
  */
 static int inner_ok(const struct dp_decap_ctx *c, const struct dp_peer *p,
 		    const uint8_t *pkt, uint32_t n)
@@ -76,6 +79,9 @@ static int inner_ok(const struct dp_decap_ctx *c, const struct dp_peer *p,
 	ihl = (ip->vihl & 0xf) * 4;
 	tot = ntohs(ip->tot_len);
 	if (ihl < MAVPN_IP4_HLEN || tot < ihl || tot > n)
+		return 0;
+	if (c->overlay_plen && ip->saddr != p->overlay_ip &&
+	    !((ip->saddr ^ c->self_ip) & prefix_mask4(c->overlay_plen)))
 		return 0;
 	rs = ip->saddr == p->overlay_ip ? NULL :
 	     dp_route_lookup(c->routes, c->nroutes, ip->saddr);

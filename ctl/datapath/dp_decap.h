@@ -34,6 +34,7 @@ _Static_assert(sizeof(struct dp_udp) == 8, "UDP header");
 struct dp_decap_ctx {
 	struct dp_peers *peers;	/* read-locked by the caller */
 	uint32_t self_ip;	/* our overlay address, network order */
+	uint8_t overlay_plen;	/* the overlay prefix around self_ip; 0: none */
 	const struct dp_route *routes;	/* gateway routes, read-locked */
 	int nroutes;
 	int worker;		/* which per-worker AEAD context to use */

@@ -33,6 +33,7 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	struct dp_decap_ctx c = {
 		.peers = &dp->peers,
 		.self_ip = dp->cfg.overlay_ip,
+		.overlay_plen = dp->cfg.overlay_plen,
 		.routes = dp->routes,
 		.nroutes = dp->nroutes,
 		.worker = w->id,
