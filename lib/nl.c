@@ -636,6 +636,15 @@ static void nl_neigh_ev_cb(void *arg, const struct nlmsghdr *h)
 	const struct ndmsg *ndm = NLMSG_DATA(h);
 	size_t alen;
 
+	if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) {
+		const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+
+		if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*ifa)))
+			return;
+		ev->fn(ev->arg, (int)ifa->ifa_index, AF_UNSPEC, NULL);
+		ev->count++;
+		return;
+	}
 	if ((h->nlmsg_type != RTM_NEWNEIGH && h->nlmsg_type != RTM_DELNEIGH) ||
 	    nl_attr_parse(h, sizeof(*ndm), tb, NDA_MAX))
 		return;

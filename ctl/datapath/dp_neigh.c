@@ -98,6 +98,12 @@ static void neigh_event(void *arg, int ifindex, int family, const void *addr)
 {
 	uint32_t ip;
 
+	/* Our underlay address changed: new source address (and maybe next
+	 * hop) toward every peer. */
+	if (family == AF_UNSPEC) {
+		neigh_changed(arg, ifindex, 0);
+		return;
+	}
 	if (family != AF_INET)
 		return;
 	memcpy(&ip, addr, sizeof(ip));

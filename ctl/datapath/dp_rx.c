@@ -5,9 +5,12 @@
  * socket, drops are counted and the packet goes to mavpn0x with an
  * Ethernet header.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "mavpn/log.h"
 #include "mavpn/wire.h"
 #include "dp_decap.h"
 #include "dp_internal.h"
@@ -25,9 +28,31 @@ static void count_drop(struct datapath *dp, enum dp_drop why,
 		DP_INC(dp->st.drop[why]);
 }
 
-/* One UDP payload from the underlay, from the XSK or the kernel socket. */
+/*
+ * Roaming: a datagram that opened under the peer's key and passed the
+ * replay check came from @src, not from the address we send to: the peer
+ * moved, send there from now on (as WireGuard does). Only the address: the
+ * source port may differ per flow, our datagrams go to the peer's port.
+ */
+static void rx_roam(struct dp_worker *w, struct dp_peer *p, uint32_t src)
+{
+	char from[INET_ADDRSTRLEN], to[INET_ADDRSTRLEN];
+	uint32_t old = __atomic_exchange_n(&p->underlay_ip, src,
+					   __ATOMIC_RELAXED);
+
+	if (old == src)
+		return;
+	inet_ntop(AF_INET, &old, from, sizeof(from));
+	inet_ntop(AF_INET, &src, to, sizeof(to));
+	log_info("datapath: peer moved peer=%s underlay=%s new_underlay=%s",
+		 p->name, from, to);
+	dp_neigh_ask(w, p);
+}
+
+/* One UDP payload from the underlay, from the XSK or the kernel socket;
+ * @src its outer source address (network order). */
 static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
-		       uint64_t now)
+		       uint32_t src, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	struct dp_decap_ctx c = {
@@ -65,6 +90,9 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	memcpy(eth->dst, dp->ov_mac, DP_ETH_ALEN);
 	memcpy(eth->src, dp->far_mac, DP_ETH_ALEN);
 	eth->proto = htons(DP_ETH_P_IP);
+	if (src && src != __atomic_load_n(&s->peer->underlay_ip,
+					  __ATOMIC_RELAXED))
+		rx_roam(w, s->peer, src);
 	if (dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + n)) {
 		DP_INC(s->peer->drop[DP_DROP_TX_FULL]);
 		return;
@@ -85,7 +113,8 @@ void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
-	rx_payload(w, pl, pllen, now);
+	rx_payload(w, pl, pllen,
+		   ((const struct dp_ip4 *)(f + MAVPN_ETH_HLEN))->saddr, now);
 }
 
 /* Datagrams the kernel delivered to our UDP socket (see xdp_underlay). */
@@ -96,14 +125,19 @@ unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now)
 	unsigned int n = 0;
 
 	while (n < DP_XSK_BATCH) {
-		ssize_t len = recv(dp->udp_fd, buf, sizeof(buf), MSG_DONTWAIT);
+		struct sockaddr_in from = { 0 };
+		socklen_t flen = sizeof(from);
+		ssize_t len = recvfrom(dp->udp_fd, buf, sizeof(buf),
+				       MSG_DONTWAIT, (struct sockaddr *)&from,
+				       &flen);
 
 		if (len < 0)
 			break;
 		n++;
 		DP_INC(dp->st.frames[DP_FRAME_UNDERLAY]);
 		pthread_rwlock_rdlock(&dp->lock);
-		rx_payload(w, buf, len, now);
+		rx_payload(w, buf, len, from.sin_family == AF_INET ?
+			   from.sin_addr.s_addr : 0, now);
 		pthread_rwlock_unlock(&dp->lock);
 	}
 	return n;

@@ -219,7 +219,8 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 	if (!err)
 		err = nl_open(&dp->nl_wrk);
 	if (!err)
-		err = nl_open_events(&dp->nl_ev, RTMGRP_NEIGH);
+		err = nl_open_events(&dp->nl_ev, RTMGRP_NEIGH |
+				     RTMGRP_IPV4_IFADDR);
 	if (err) {
 		log_err("datapath: rtnetlink socket failed err=%s",
 			strerror(-err));

@@ -248,6 +248,9 @@ static void do_peers(struct vpnd *v, struct linesock_req *r)
 			jsonw_str(j, "overlay_ip", vpnd_ip4(p->overlay_ip, ip));
 			jsonw_str(j, "underlay_ip", vpnd_ip4(p->underlay_ip, uip));
 			jsonw_u64(j, "port", p->port);
+			/* where our datagrams go now (roaming moves it) */
+			snprintf(uip + strlen(uip), 8, ":%u", p->port);
+			jsonw_str(j, "endpoint", uip);
 			jsonw_u64(j, "key_id", p->key_id);
 			counters_json(j, NULL, datapath_peer_desc, p->cnt,
 				      DP_PEER__COUNT);

@@ -186,7 +186,10 @@ int nl_neigh_use(struct nl *nl, int ifindex, int family, const void *addr);
 /*
  * Drain a socket opened with nl_open_events(nl, RTMGRP_NEIGH): @fn for
  * every neighbour entry created, changed or deleted. Returns how many, or
- * -ENOBUFS as nl_events().
+ * -ENOBUFS as nl_events(). Also subscribed to RTMGRP_IPV4_IFADDR (or
+ * _IPV6_): an address added to or removed from a link comes as @family
+ * AF_UNSPEC, @addr NULL, @ifindex that link (next hops and source addresses
+ * through it may have changed).
  */
 typedef void (*nl_neigh_fn)(void *arg, int ifindex, int family,
 			    const void *addr);
