@@ -48,8 +48,10 @@ bg_start "$MV_TMP/tcpdump-data.log" $(nsx sw) tcpdump -i br1 -U -n -w "$MV_TMP/d
 wait_for 10 "tcpdump br0 running" grep -q listening "$MV_TMP/tcpdump-mgmt.log"
 wait_for 10 "tcpdump br1 running" grep -q listening "$MV_TMP/tcpdump-data.log"
 
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") \
-	|| fail "curl h1 -> h2 over the overlay failed (data path via the data link)"
+body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || {
+	for h in h1 h2; do vpnctl_on $h --json peers > "$MV_TMP/peers-$h.out" 2>&1; done
+	fail "curl h1 -> h2 over the overlay failed (data path via the data link)"
+}
 [ "$body" = "$marker" ] || fail "page body '$body' is not the marker"
 echo "curl got the marker through the VPN"
 sleep 1
