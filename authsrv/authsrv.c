@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "authsrv.h"
 #include "mavpn/tlsconn.h"
@@ -66,15 +65,3 @@ void authsrv_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-int64_t authsrv_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
-uint64_t authsrv_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}

@@ -46,9 +46,4 @@ bool authsrv_valid_tag(const char *s);
 /* Lowercase hex of @len bytes into @out (2*len+1). */
 void authsrv_hex(const uint8_t *in, size_t len, char *out);
 
-/* Seconds since the epoch / milliseconds of CLOCK_MONOTONIC. */
-int64_t authsrv_now(void);
-uint64_t authsrv_mono_ms(void);
-
-
 #endif /* AUTHSRV_AUTHSRV_H */

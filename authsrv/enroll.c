@@ -18,6 +18,7 @@
 #include "enroll.h"
 #include "gwindex.h"
 #include "mavpn/log.h"
+#include "mavpn/util.h"
 #include "pki.h"
 #include "ratelimit.h"
 #include "registry.h"
@@ -111,7 +112,7 @@ void enroll_handle(const struct enroll_ctx *e, struct session *s,
 		enroll_refuse(e, s, NULL, "server busy, retry", "registry busy");
 		return;
 	}
-	ret = registry_token_take(e->reg, tp.id, hash, authsrv_now(), &t, &why);
+	ret = registry_token_take(e->reg, tp.id, hash, real_s(), &t, &why);
 	if (ret) {
 		registry_rollback(e->reg);
 		enroll_refuse(e, s, NULL, ret == -EACCES ? ENROLL_BAD_TOKEN :
@@ -145,7 +146,7 @@ void enroll_handle(const struct enroll_ctx *e, struct session *s,
 	snprintf(h.cert_serial, sizeof(h.cert_serial), "%s", serial);
 	snprintf(h.tags, sizeof(h.tags), "%s", t.tags);
 	snprintf(h.routes, sizeof(h.routes), "%s", t.routes);
-	h.enrolled_at = authsrv_now();
+	h.enrolled_at = real_s();
 	ret = registry_host_add(e->reg, &h);
 	if (!ret)
 		ret = registry_commit(e->reg);

@@ -20,6 +20,7 @@
 #include "keyrate.h"
 #include "keysvc.h"
 #include "mavpn/log.h"
+#include "mavpn/util.h"
 #include "metrics.h"
 #include "policy.h"
 #include "registry.h"
@@ -186,7 +187,7 @@ void keysvc_key_req(struct keysvc *k, struct session *a,
 	enum deny_class cls = DENY_INTERNAL;
 	struct reg_host hb, ha;
 	struct session *b;
-	uint64_t now = authsrv_mono_ms();
+	uint64_t now = mono_ms();
 	int ret;
 
 	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));

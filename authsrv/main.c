@@ -27,6 +27,7 @@
 #include "mavpn/log.h"
 #include "mavpn/prefix.h"
 #include "mavpn/promhttp.h"
+#include "mavpn/util.h"
 #include "pki.h"
 #include "policy.h"
 #include "registry.h"
@@ -197,7 +198,7 @@ static int cmd_token_one(struct registry *reg, const char *dir,
 
 	if (token_generate(tp) || token_hash(tp, hash))
 		return fail(1, "random number generator failed");
-	if (registry_token_add(reg, tp->id, hash, name, authsrv_now() + ttl,
+	if (registry_token_add(reg, tp->id, hash, name, real_s() + ttl,
 			       tags, routes))
 		return fail(1, "cannot store token in registry of \"%s\"", dir);
 	printf("%s.%s.%s.%s\n", AUTHSRV_TOKEN_PREFIX, tp->id, tp->secret,
@@ -228,7 +229,7 @@ static int cmd_token_count(struct registry *reg, const char *dir,
 			break;
 		}
 		ret = registry_token_add(reg, tp->id, hash, hname,
-					 authsrv_now() + ttl, tags, routes);
+					 real_s() + ttl, tags, routes);
 		if (!ret)
 			printf("%s %s.%s.%s.%s\n", hname, AUTHSRV_TOKEN_PREFIX,
 			       tp->id, tp->secret, tp->ca_fp);
@@ -655,7 +656,7 @@ static int cmd_client_revoke(const struct cmd *c, int argc, char **argv)
 		return 1;
 	/* The registry first: from this commit on the host is refused,
 	 * whether or not a server runs (it re-reads per session/request). */
-	ret = registry_revoke(reg, name, authsrv_now(), &h);
+	ret = registry_revoke(reg, name, real_s(), &h);
 	registry_close(reg);
 	if (ret == -ENOENT)
 		return fail(1, "no host named \"%s\" in \"%s\"", name, dir);
@@ -739,7 +740,7 @@ static int cmd_policy_set(const struct cmd *c, int argc, char **argv)
 		free(text);
 		return 1;
 	}
-	ret = registry_policy_set(reg, text, authsrv_now());
+	ret = registry_policy_set(reg, text, real_s());
 	registry_close(reg);
 	free(text);
 	if (ret)

@@ -23,6 +23,7 @@
 #include "authsrv.h"
 #include "mavpn/counters.h"
 #include "mavpn/promhttp.h"
+#include "mavpn/util.h"
 #include "metrics.h"
 #include "registry.h"
 #include "server.h"
@@ -107,7 +108,7 @@ static void live_expire(struct metrics *m, uint64_t now)
 static void live_add(struct metrics *m, uint32_t a_ip, uint32_t b_ip,
 		     uint32_t lifetime_s)
 {
-	uint64_t now = authsrv_mono_ms();
+	uint64_t now = mono_ms();
 	struct live_key *n;
 	size_t i, cap;
 
@@ -156,7 +157,7 @@ static uint64_t live_count(struct metrics *m)
 	uint64_t n = 0;
 	size_t i;
 
-	live_expire(m, authsrv_mono_ms());
+	live_expire(m, mono_ms());
 	for (i = 0; i < m->live_len; i++)
 		if (m->live[(m->live_head + i) % m->live_cap].expires_ms)
 			n++;

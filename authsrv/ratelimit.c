@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "authsrv.h"
 #include "mavpn/log.h"
+#include "mavpn/util.h"
 #include "ratelimit.h"
 
 /*
@@ -51,7 +52,7 @@ static struct ratelimit_entry *ratelimit_slot(struct ratelimit *rl,
 
 void ratelimit_auth_failed(struct ratelimit *rl, uint32_t ip)
 {
-	struct ratelimit_entry *r = ratelimit_slot(rl, ip, authsrv_mono_ms(),
+	struct ratelimit_entry *r = ratelimit_slot(rl, ip, mono_ms(),
 						   true);
 
 	if (r && r->tokens >= 1)
@@ -60,7 +61,7 @@ void ratelimit_auth_failed(struct ratelimit *rl, uint32_t ip)
 
 bool ratelimit_admit(struct ratelimit *rl, uint32_t ip, const char *addr)
 {
-	uint64_t now = authsrv_mono_ms();
+	uint64_t now = mono_ms();
 	struct ratelimit_entry *r = ratelimit_slot(rl, ip, now, false);
 
 	if (!r || r->tokens >= 1)

@@ -10,6 +10,7 @@
 #include "authsrv.h"
 #include "keyid.h"
 #include "mavpn/log.h"
+#include "mavpn/util.h"
 #include "metrics.h"
 #include "registry.h"
 #include "revoke.h"
@@ -141,7 +142,7 @@ int revoke_host(struct revoke *rv, const char *name, uint32_t ip)
 	 * record is forgotten) a peer may still hold a key with @ip. The
 	 * records only choose who gets an audit line.
 	 */
-	keyid_peers_of(rv->ids, ip, authsrv_mono_ms(), &peers, &n);
+	keyid_peers_of(rv->ids, ip, mono_ms(), &peers, &n);
 	revoke_msg(&m, name, ip);
 	for (s = rv->sessions(rv->arg); s; s = s->next) {
 		if (s->dead || s->state != SESS_ONLINE || s->overlay_ip == ip)

@@ -32,6 +32,7 @@
 #include "mavpn/linesock.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
+#include "mavpn/util.h"
 #include "pki.h"
 #include "policy.h"
 #include "registry.h"
@@ -132,7 +133,7 @@ static int server_run(struct server *srv)
 				session_io(srv, p, evs[i].events);
 			}
 		}
-		now = authsrv_mono_ms();
+		now = mono_ms();
 		if (now >= next_tick) {
 			keysvc_tick(srv->keys, now);
 			signer_tick(srv->signer);

@@ -25,6 +25,7 @@
 #include "keysvc.h"
 #include "metrics.h"
 #include "mavpn/log.h"
+#include "mavpn/util.h"
 #include "pki.h"
 #include "registry.h"
 #include "server.h"
@@ -198,7 +199,7 @@ static void session_wind_down(struct session *s)
 		keysvc_session_gone(s->srv->keys, s);
 	}
 	s->state = SESS_CLOSING;
-	s->deadline_ms = authsrv_mono_ms() + SESSION_LINGER_MS;
+	s->deadline_ms = mono_ms() + SESSION_LINGER_MS;
 }
 
 void session_finish(struct session *s)
@@ -308,7 +309,7 @@ static void session_ctl_auth(struct server *srv, struct session *s)
 	s->overlay_ip = h.overlay_ip;
 	session_src_del(srv, s);
 	s->state = SESS_CTL_HELLO;
-	s->deadline_ms = authsrv_mono_ms() + SESSION_HELLO_MS;
+	s->deadline_ms = mono_ms() + SESSION_HELLO_MS;
 	audit_write(srv->audit, &(struct audit_rec){ .event = "auth",
 						     .host = name,
 						     .addr = s->addr });
@@ -323,7 +324,7 @@ static void session_on_handshake(struct server *srv, struct session *s)
 		/* Still unauthenticated: ENROLL_REQ follows the handshake at
 		 * once, the same short deadline applies. */
 		s->state = SESS_ENROLL;
-		s->deadline_ms = authsrv_mono_ms() + srv->handshake_ms;
+		s->deadline_ms = mono_ms() + srv->handshake_ms;
 		log_debug("enrollment connection addr=%s", s->addr);
 	} else if (!strcmp(alpn, TLSCONN_ALPN_CTL)) {
 		session_ctl_auth(srv, s);
@@ -370,7 +371,7 @@ static void session_hello(struct server *srv, struct session *s,
 	}
 	s->udp_port = m->udp_port;
 	session_endpoints(s, m);
-	s->since = authsrv_now();
+	s->since = real_s();
 	s->state = SESS_ONLINE;
 	session_online_add(srv, s);
 	s->deadline_ms = 0;
@@ -672,7 +673,7 @@ void session_accept(struct server *srv)
 		snprintf(s->addr, sizeof(s->addr), "%s:%u", ip,
 			 ntohs(sa.sin_port));
 		s->state = SESS_HANDSHAKE;
-		s->deadline_ms = authsrv_mono_ms() + srv->handshake_ms;
+		s->deadline_ms = mono_ms() + srv->handshake_ms;
 		s->ev_mask = EPOLLIN;
 		ev.events = EPOLLIN;
 		ev.data.ptr = s;

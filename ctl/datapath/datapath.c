@@ -59,7 +59,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 	if (!dp || !k || !k->peer_overlay_ip || !k->peer_underlay_ip ||
 	    !k->peer_port)
 		return -EINVAL;
-	s = dp_session_new(k, dp->cfg.workers, dp_now_ms());
+	s = dp_session_new(k, dp->cfg.workers, mono_ms());
 	if (!s)
 		return -errno;
 
@@ -72,7 +72,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 		err = -EEXIST;
 		goto out;
 	}
-	p = dp_peer_get(&dp->peers, k->peer_overlay_ip, dp_now_ms());
+	p = dp_peer_get(&dp->peers, k->peer_overlay_ip, mono_ms());
 	if (!p) {
 		err = -errno;
 		goto out;
@@ -89,7 +89,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 	 * the one we send with now: cur, or an earlier renewal still waiting
 	 * in p->next that the peer already used (cur may have expired). */
 	if (!k->initiator &&
-	    dp_session_tx_live(dp_tx_session(p, dp_now_ms()), dp_now_ms()))
+	    dp_session_tx_live(dp_tx_session(p, mono_ms()), mono_ms()))
 		dp_session_install_next(&dp->peers, p, s);
 	else
 		dp_session_install(&dp->peers, p, s);
@@ -123,7 +123,7 @@ int datapath_remove_peer(struct datapath *dp, uint32_t overlay_ip)
 		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(p));
 		/* new requests only after the retry interval */
 		DP_STORE(p->requested, 1);
-		DP_STORE(p->requested_ms, dp_now_ms());
+		DP_STORE(p->requested_ms, mono_ms());
 	}
 	pthread_rwlock_unlock(&dp->lock);
 	return had ? 0 : -ENOENT;
@@ -141,7 +141,7 @@ void datapath_key_refused(struct datapath *dp, uint32_t overlay_ip)
 		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(p));
 		/* ask again only after the retry interval, not per packet */
 		p->requested = 1;
-		p->requested_ms = dp_now_ms();
+		p->requested_ms = mono_ms();
 	}
 	pthread_rwlock_unlock(&dp->lock);
 }
@@ -183,8 +183,8 @@ int datapath_has_key(struct datapath *dp, uint32_t overlay_ip)
 	pthread_rwlock_rdlock(&dp->lock);
 	p = dp_peer_find(&dp->peers, overlay_ip);
 	if (p)
-		live = dp_session_tx_live(dp_tx_session(p, dp_now_ms()),
-					  dp_now_ms());
+		live = dp_session_tx_live(dp_tx_session(p, mono_ms()),
+					  mono_ms());
 	pthread_rwlock_unlock(&dp->lock);
 	return live;
 }
@@ -214,7 +214,7 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->underlay_ip = p->underlay_ip;
 			o->port = p->port;
 			/* the key we send with */
-			o->key_id = dp_tx_session(p, dp_now_ms())->key_id;
+			o->key_id = dp_tx_session(p, mono_ms())->key_id;
 			for (k = 0; k < DP_PEER__COUNT; k++)
 				o->cnt[k] = DP_LOAD(p->cnt[k]);
 			o->cnt[DP_PEER_PENDING] = DP_LOAD(p->pending);

@@ -45,6 +45,7 @@
 
 #include "mavpn/datapath.h"
 #include "mavpn/nl.h"
+#include "mavpn/util.h"
 #include "mavpn/wire.h"
 #include "dp_bpf.h"
 #include "dp_ifconf.h"
@@ -144,14 +145,6 @@ struct datapath {
 	struct dp_route routes[DP_ROUTES_MAX];
 	int nroutes;
 };
-
-static inline uint64_t dp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static inline int dp_session_tx_live(const struct dp_session *s, uint64_t now)
 {

@@ -105,7 +105,7 @@ static void *worker_main(void *arg)
 
 		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
 			break;
-		now = dp_now_ms();
+		now = mono_ms();
 		if ((pfd[i_wake].revents & POLLIN) &&
 		    read(w->wake_fd, &v, sizeof(v)) > 0 && !w->id)
 			flush_all(w, now);

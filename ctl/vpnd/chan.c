@@ -20,11 +20,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mavpn/log.h"
 #include "mavpn/tlsconn.h"
+#include "mavpn/util.h"
 #include "chan.h"
 
 enum chan_stage { CHAN_DOWN, CHAN_CONNECTING, CHAN_HANDSHAKE, CHAN_HELLO,
@@ -62,14 +62,6 @@ struct chan {
 	struct ctlmsg msg;		/* received; big: kept off the stack */
 	struct ctlmsg out;		/* chan_msg(): the next one we send */
 };
-
-uint64_t chan_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int chan_tcp_connect(const char *host, const char *port, const char **why)
 {
@@ -176,7 +168,7 @@ static void chan_rearm(struct chan *ch)
 static void chan_down(struct chan *ch, const char *why, int err)
 {
 	bool was_up = ch->stage == CHAN_UP;
-	uint64_t now = chan_now_ms();
+	uint64_t now = mono_ms();
 
 	if (ch->stage == CHAN_DOWN)
 		return;
@@ -341,7 +333,7 @@ static void chan_handle(struct chan *ch, struct ctlmsg *m)
 			log_warn("chan: server knows us as name=%s overlay_ip=%s, state says name=%s",
 				 m->name, ip, ch->st->name);
 		ch->stage = CHAN_UP;
-		ch->up_since = chan_now_ms();
+		ch->up_since = mono_ms();
 		ch->last_ping = ch->up_since;
 		ch->backoff = CHAN_BACKOFF_MIN_MS;
 		log_info("chan: connected server=%s name=%s overlay_ip=%s/%u",
@@ -397,7 +389,7 @@ void chan_process(struct chan *ch)
 			return;
 		}
 		ch->stage = CHAN_HELLO;
-		ch->last_rx = chan_now_ms();
+		ch->last_rx = mono_ms();
 		ret = chan_send_hello(ch);
 		if (ret < 0) {
 			chan_down(ch, "send HELLO", ret);
@@ -415,7 +407,7 @@ void chan_process(struct chan *ch)
 			chan_down(ch, "malformed message", ret);
 			return;
 		}
-		ch->last_rx = chan_now_ms();
+		ch->last_rx = mono_ms();
 		chan_handle(ch, &ch->msg);
 		ctlmsg_wipe(&ch->msg);
 		if (ch->stage == CHAN_DOWN)

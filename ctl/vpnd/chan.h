@@ -59,9 +59,6 @@ struct ctlmsg *chan_msg(struct chan *ch, uint8_t type);
 /* 0, -ENOTCONN if the channel is not up, -errno (the link is dropped). */
 int chan_send(struct chan *ch, const struct ctlmsg *m);
 
-/* Monotonic clock in milliseconds. */
-uint64_t chan_now_ms(void);
-
 /*
  * Start a non-blocking TCP connect to @host:@port. Returns the socket fd
  * (connected or EINPROGRESS) or -errno; -EHOSTUNREACH if the name does not

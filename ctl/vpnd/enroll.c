@@ -27,6 +27,7 @@
 #include <openssl/x509v3.h>
 
 #include "mavpn/tlsconn.h"
+#include "mavpn/util.h"
 #include "chan.h"
 #include "enroll.h"
 #include "state.h"
@@ -153,11 +154,11 @@ out:
 	return err;
 }
 
-/* Wait for @events on @fd until @deadline (chan_now_ms). */
+/* Wait for @events on @fd until @deadline (mono_ms). */
 static int enroll_wait(int fd, short events, uint64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	uint64_t now = chan_now_ms();
+	uint64_t now = mono_ms();
 	int r;
 
 	if (now >= deadline)
@@ -389,7 +390,7 @@ static int enroll_connect(const char *host, const char *port,
 int enroll_run(const char *dir, const char *server, const char *token)
 {
 	char host[STATE_SERVER_MAX], port[16], ip[INET_ADDRSTRLEN];
-	uint64_t deadline = chan_now_ms() + ENROLL_TIMEOUT_MS;
+	uint64_t deadline = mono_ms() + ENROLL_TIMEOUT_MS;
 	char *key_pem = NULL, *csr_pem = NULL;
 	size_t key_len = 0;
 	struct enroll_token t;

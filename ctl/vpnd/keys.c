@@ -23,6 +23,7 @@
 #include "mavpn/aead.h"
 #include "mavpn/log.h"
 #include "mavpn/nl.h"
+#include "mavpn/util.h"
 #include "chan.h"
 #include "flowlog.h"
 #include "gw.h"
@@ -106,7 +107,7 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 			 uint16_t dport, uint8_t proto, bool renew)
 {
-	uint64_t now = chan_now_ms();
+	uint64_t now = mono_ms();
 	struct flow *f = NULL;
 	int i;
 
@@ -291,7 +292,7 @@ static void renew_schedule(struct vpnd *v, const struct ctlmsg *m,
 
 	if (!r || !m->lifetime)
 		return;
-	r->at = chan_now_ms() + (uint64_t)m->lifetime * 10 * VPND_RENEW_PCT;
+	r->at = mono_ms() + (uint64_t)m->lifetime * 10 * VPND_RENEW_PCT;
 	r->pkts = peer_activity(v, m->overlay_ip);
 	if (f) {
 		r->dport = f->dport;
@@ -443,7 +444,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 			f = flow_find(v, m->overlay_ip);
 		if (f) {
 			f->state = FLOW_DENIED;
-			f->until = chan_now_ms() + VPND_DENY_HOLD_MS;
+			f->until = mono_ms() + VPND_DENY_HOLD_MS;
 			flowlog_settle(v->fl, f->dst, FLOWLOG_DENIED);
 		}
 		flowlog_settle(v->fl, m->overlay_ip, FLOWLOG_DENIED);
@@ -466,7 +467,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 void keys_on_chan_link(void *arg, bool up)
 {
 	struct vpnd *v = arg;
-	uint64_t now = chan_now_ms();
+	uint64_t now = mono_ms();
 	int i;
 
 	for (i = 0; i < VPND_MAX_FLOWS; i++) {

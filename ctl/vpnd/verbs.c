@@ -14,6 +14,7 @@
 #include "mavpn/counters.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
+#include "mavpn/util.h"
 #include "chan.h"
 #include "flowlog.h"
 #include "metrics.h"
@@ -168,7 +169,7 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 
 static void do_status(struct vpnd *v, struct linesock_req *r)
 {
-	uint64_t now = chan_now_ms(), up = chan_up_since(v->ch);
+	uint64_t now = mono_ms(), up = chan_up_since(v->ch);
 	uint64_t up_s = up ? (now - up) / 1000 : 0;
 	char ip[INET_ADDRSTRLEN], *text = NULL;
 	struct shim_counters sc;
@@ -398,7 +399,7 @@ static int do_resolve(struct vpnd *v, struct linesock_req *r,
 	}
 	s->req = r;
 	s->req_id = m->req_id;
-	s->until = chan_now_ms() + VPND_RESOLVE_MS;
+	s->until = mono_ms() + VPND_RESOLVE_MS;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	return LINESOCK_DEFER;
 }
@@ -450,7 +451,7 @@ int verbs_metrics_render(void *arg, FILE *f)
 		.name = v->st.name,
 		.overlay_ip = v->st.overlay_ip,
 		.server_up = chan_up(v->ch),
-		.server_up_seconds = up ? (chan_now_ms() - up) / 1000 : 0,
+		.server_up_seconds = up ? (mono_ms() - up) / 1000 : 0,
 		.server_connects = chan_reconnects(v->ch),
 		.keys = v->cnt,
 	};

@@ -40,6 +40,7 @@
 #include "mavpn/linesock.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
+#include "mavpn/util.h"
 #include "mavpn/wire.h"
 #include "chan.h"
 #include "enroll.h"
@@ -148,7 +149,7 @@ static int ep_add(int epfd, int fd, uint32_t tag)
 
 static void on_tick(struct vpnd *v)
 {
-	uint64_t now = chan_now_ms(), exp;
+	uint64_t now = mono_ms(), exp;
 
 	if (read(v->tfd, &exp, sizeof(exp)) < 0 && errno != EAGAIN)
 		log_warn("run: timerfd: %s", strerror(errno));
@@ -167,7 +168,7 @@ static void vpnd_loop(struct vpnd *v)
 	int i, n;
 
 	/* First connection attempt right away, not after the first tick. */
-	chan_tick(v->ch, chan_now_ms());
+	chan_tick(v->ch, mono_ms());
 	while (!v->stop) {
 		n = epoll_wait(v->epfd, evs, 16, -1);
 		if (n < 0) {
