@@ -49,8 +49,10 @@ static int admin_on_request(void *arg, struct linesock_req *r,
 	int ret;
 
 	out = open_memstream(&body, &blen);
-	if (!out)
-		return -ENOMEM;
+	if (!out) {
+		linesock_reply_err(r, "out of memory");
+		return 0;
+	}
 	ret = admin_server_verb(arg, verb, argstr, out, err, sizeof(err));
 	if (fclose(out) && !ret)
 		ret = -ENOMEM;
