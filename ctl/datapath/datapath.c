@@ -226,6 +226,27 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 	return n;
 }
 
+const char *datapath_xdp_mode_name(enum dp_xdp_mode m)
+{
+	switch (m) {
+	case DP_XDP_MODE_COPY: return "copy";
+	case DP_XDP_MODE_ZEROCOPY: return "zerocopy";
+	default: return "auto";
+	}
+}
+
+int datapath_xdp_mode_parse(const char *s, enum dp_xdp_mode *out)
+{
+	enum dp_xdp_mode m;
+
+	for (m = DP_XDP_MODE_AUTO; m <= DP_XDP_MODE_ZEROCOPY; m++)
+		if (!strcmp(s, datapath_xdp_mode_name(m))) {
+			*out = m;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 void datapath_stats(struct datapath *dp, struct dp_stats *out)
 {
 	struct dp_peer *p;
@@ -238,6 +259,8 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 	if (!dp)
 		return;
 	out->workers = dp->st.workers;
+	out->xdp_mode = !dp->w[0] || dp->w[0]->ul.fd < 0 ? "udp" :
+			dp->w[0]->ul.zerocopy ? "zerocopy" : "copy";
 	for (k = 0; k < DP_FRAME__COUNT; k++)
 		out->frames[k] = DP_LOAD(dp->st.frames[k]);
 	for (k = 0; k < DP_EVENT__COUNT; k++)

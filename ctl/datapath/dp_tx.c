@@ -33,6 +33,33 @@ static uint16_t ip_csum(const void *hdr, size_t len)
 	return (uint16_t)~sum;
 }
 
+/*
+ * The outer UDP source port: a hash of the inner flow (addresses,
+ * protocol, ports; not the ports of fragments, so all fragments of one
+ * packet agree) into DP_SPORT_SPAN ports from DP_SPORT_BASE, so that a
+ * multi-queue NIC's RSS spreads flows over the receiver's queues while
+ * one flow stays on one queue (in order). The receiver checks only the
+ * destination port (docs/protocol.md, "Outer header").
+ */
+#define DP_SPORT_BASE	49152	/* IANA dynamic ports */
+#define DP_SPORT_SPAN	64
+
+static uint16_t flow_sport(const uint8_t *pkt, uint32_t len)
+{
+	const struct dp_ip4 *ip = (const void *)pkt;
+	uint32_t ihl = (ip->vihl & 0xf) * 4, h, ports = 0;
+
+	if ((ip->proto == IPPROTO_TCP || ip->proto == IPPROTO_UDP) &&
+	    !(ip->frag_off & htons(0x3fff)) && len >= ihl + 4)
+		memcpy(&ports, pkt + ihl, 4);
+	h = ip->saddr * 0x9e3779b1u ^ ip->daddr;
+	h = (h ^ ports) * 0x85ebca6bu ^ ip->proto;
+	h ^= h >> 16;
+	h *= 0x7feb352du;
+	h ^= h >> 15;
+	return DP_SPORT_BASE + h % DP_SPORT_SPAN;
+}
+
 /* --- key requests (worker -> control) ---------------------------------- */
 
 static int requested_recently(struct dp_peer *p, uint64_t now)
@@ -132,7 +159,7 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 		ip->csum = ip_csum(ip, sizeof(*ip));
 
 		udp = (struct dp_udp *)(ip + 1);
-		udp->sport = htons(dp->cfg.port);
+		udp->sport = htons(flow_sport(pkt, len));
 		udp->dport = htons(p->port);
 		udp->len = htons(udplen);
 		/* IPv4 allows no UDP checksum; the GCM tag covers the payload. */

@@ -15,6 +15,9 @@
 
 /* --- the worker --------------------------------------------------------- */
 
+/* Rounds a busy worker may go without poll() (see worker_main). */
+#define DP_NOPOLL_MAX	8
+
 typedef void (*rx_fn)(struct dp_worker *w, const uint8_t *f, uint32_t len,
 		      uint64_t now);
 
@@ -69,7 +72,8 @@ static void flush_all(struct dp_worker *w, uint64_t now)
  * The loop of every worker: sleep in poll() until a socket has frames,
  * then take a batch from each ring, kick TX once per batch (copy mode
  * needs a syscall per kick), and give rx frames back to the kernel.
- * While a ring yields full batches the worker polls without sleeping.
+ * While a ring yields full batches the worker polls without sleeping;
+ * while frames wait in an rx ring after the kicks it skips the poll.
  * Worker 0 also drains the kernel UDP socket, resolves next hops and
  * flushes held packets when the control thread installs a key.
  */
@@ -79,6 +83,7 @@ static void *worker_main(void *arg)
 	struct datapath *dp = w->dp;
 	struct pollfd pfd[5];
 	int npfd = 0, i_ul = -1, i_udp = -1, i_ev = -1, i_wake, busy = 0;
+	int nopoll = 0, k;
 
 	if (dp->cfg.worker_init)
 		w->init_err = dp->cfg.worker_init(dp->cfg.worker_arg);
@@ -103,8 +108,20 @@ static void *worker_main(void *arg)
 		uint64_t now, v;
 		int timeout = busy ? 0 : (!w->id && dp->neigh_n) ? 10 : 200;
 
-		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
-			break;
+		/*
+		 * Frames already in an rx ring: take them without a poll()
+		 * (a syscall that copy mode also spends on a TX pass), but
+		 * look at the other fds at least every DP_NOPOLL_MAX rounds.
+		 */
+		if (busy > 1 && nopoll < DP_NOPOLL_MAX) {
+			nopoll++;
+			for (k = 0; k < npfd; k++)
+				pfd[k].revents = 0;
+		} else {
+			nopoll = 0;
+			if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
+				break;
+		}
 		now = mono_ms();
 		if ((pfd[i_wake].revents & POLLIN) &&
 		    read(w->wake_fd, &v, sizeof(v)) > 0 && !w->id)
@@ -128,6 +145,11 @@ static void *worker_main(void *arg)
 		dp_xsk_refill(&w->ov);
 		if (i_ul >= 0)
 			dp_xsk_refill(&w->ul);
+		/* A kick runs the kernel's TX path in our context (copy
+		 * mode), which may have put frames into our rx rings: look
+		 * again before sleeping (2: skip the poll as well). */
+		if (dp_xsk_rx_ready(&w->ov) || dp_xsk_rx_ready(&w->ul))
+			busy = 2;
 	}
 	return NULL;
 }
@@ -185,8 +207,9 @@ int dp_workers_open(struct datapath *dp)
 				strerror(-err));
 			return err;
 		}
+		/* veth has no zero copy */
 		err = dp_xsk_open(&w->ov, dp->far_name, i,
-				  dp_xdp_ov_xskmap(&dp->xdp));
+				  dp_xdp_ov_xskmap(&dp->xdp), DP_XDP_MODE_COPY);
 		if (err) {
 			log_err("datapath: AF_XDP socket failed iface=%s queue=%d err=%s",
 				dp->far_name, i, strerror(-err));
@@ -195,7 +218,12 @@ int dp_workers_open(struct datapath *dp)
 		if (i >= dp->ul_queues)
 			continue;
 		err = dp_xsk_open(&w->ul, dp->ul_name, i,
-				  dp_xdp_ul_xskmap(&dp->xdp));
+				  dp_xdp_ul_xskmap(&dp->xdp), dp->cfg.xdp_mode);
+		if (err && dp->cfg.xdp_mode == DP_XDP_MODE_ZEROCOPY) {
+			log_err("datapath: AF_XDP zero-copy not available iface=%s queue=%d err=%s (use --xdp-mode auto or copy)",
+				dp->ul_name, i, strerror(-err));
+			return err;
+		}
 		if (err) {
 			log_err("datapath: AF_XDP socket failed iface=%s queue=%d err=%s",
 				dp->ul_name, i, strerror(-err));

@@ -14,8 +14,9 @@
 
 #include "dp_xsk.h"
 
-int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
-		int xskmap_fd)
+/* Open @x bound with @bind_flags; on failure @x is closed again. */
+static int xsk_open_flags(struct dp_xsk *x, const char *ifname,
+			  uint32_t queue, int xskmap_fd, uint16_t bind_flags)
 {
 	struct xsk_umem_config ucfg = {
 		.fill_size = DP_XSK_RING,
@@ -28,10 +29,11 @@ int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
 		.tx_size = DP_XSK_RING,
 		/* our own XDP program owns the interface and the XSKMAP */
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		/* veth has no zero-copy support: ask for copy explicitly */
-		.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP,
+		.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,
 	};
 	size_t len = (size_t)DP_XSK_FRAMES * DP_XSK_FRAME_SIZE;
+	struct xdp_options opts = { 0 };
+	socklen_t olen = sizeof(opts);
 	uint32_t i;
 	int err;
 
@@ -55,6 +57,10 @@ int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
 	if (err)
 		goto err_sock;
 	x->fd = xsk_socket__fd(x->xsk);
+	/* what the kernel gave us, not what we asked for */
+	if (!getsockopt(x->fd, SOL_XDP, XDP_OPTIONS, &opts, &olen) &&
+	    (opts.flags & XDP_OPTIONS_ZEROCOPY))
+		x->zerocopy = 1;
 
 	for (i = 0; i < DP_XSK_FRAMES; i++)
 		x->free[x->nfree++] = (uint64_t)i * DP_XSK_FRAME_SIZE;
@@ -71,6 +77,27 @@ err_unmap:
 	munmap(x->area, len);
 	x->area = NULL;
 	return err < 0 ? err : -err;
+}
+
+int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
+		int xskmap_fd, enum dp_xdp_mode mode)
+{
+	int err;
+
+	switch (mode) {
+	case DP_XDP_MODE_ZEROCOPY:
+		return xsk_open_flags(x, ifname, queue, xskmap_fd,
+				      XDP_ZEROCOPY);
+	case DP_XDP_MODE_AUTO:
+		/* zero copy where the driver has it, else copy */
+		err = xsk_open_flags(x, ifname, queue, xskmap_fd,
+				     XDP_ZEROCOPY);
+		if (!err || err == -ENOMEM)
+			return err;
+		/* fall through */
+	default:
+		return xsk_open_flags(x, ifname, queue, xskmap_fd, XDP_COPY);
+	}
 }
 
 void dp_xsk_close(struct dp_xsk *x)
@@ -117,6 +144,10 @@ void dp_xsk_refill(struct dp_xsk *x)
 		*xsk_ring_prod__fill_addr(&x->fill, idx + i) =
 			x->free[--x->nfree];
 	xsk_ring_prod__submit(&x->fill, n);
+	/* A zero-copy driver that ran out of rx frames waits to be told;
+	 * copy mode never sets the flag. */
+	if (xsk_ring_prod__needs_wakeup(&x->fill))
+		recvfrom(x->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
 int dp_xsk_frame_get(struct dp_xsk *x, uint64_t *addr)
@@ -129,25 +160,49 @@ int dp_xsk_frame_get(struct dp_xsk *x, uint64_t *addr)
 	return 0;
 }
 
+/* Publish the descriptors written since the last submit, give back the
+ * slots reserved but not used. */
+static void dp_xsk_tx_submit(struct dp_xsk *x)
+{
+	if (x->tx_used) {
+		xsk_ring_prod__submit(&x->tx, x->tx_used);
+		x->tx_queued += x->tx_used;
+	}
+	x->tx.cached_prod -= x->tx_res - x->tx_used;
+	x->tx_res = x->tx_used = 0;
+}
+
+/* One reservation of up to a batch of TX slots. */
+static int dp_xsk_tx_reserve(struct dp_xsk *x)
+{
+	uint32_t n;
+
+	dp_xsk_tx_submit(x);
+	n = xsk_prod_nb_free(&x->tx, DP_XSK_BATCH);
+	if (n > DP_XSK_BATCH)
+		n = DP_XSK_BATCH;
+	if (!n || xsk_ring_prod__reserve(&x->tx, n, &x->tx_idx) != n)
+		return -ENOBUFS;
+	x->tx_res = n;
+	return 0;
+}
+
 int dp_xsk_tx(struct dp_xsk *x, uint64_t addr, uint32_t len)
 {
 	struct xdp_desc *d;
-	uint32_t idx;
 
-	if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+	if (x->tx_used == x->tx_res && dp_xsk_tx_reserve(x)) {
 		/* The kernel may just be behind: push what is queued. */
 		dp_xsk_kick(x);
-		if (xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
+		if (dp_xsk_tx_reserve(x)) {
 			dp_xsk_frame_put(x, addr);
 			return -ENOBUFS;
 		}
 	}
-	d = xsk_ring_prod__tx_desc(&x->tx, idx);
+	d = xsk_ring_prod__tx_desc(&x->tx, x->tx_idx + x->tx_used++);
 	d->addr = addr;
 	d->len = len;
 	d->options = 0;
-	xsk_ring_prod__submit(&x->tx, 1);
-	x->tx_queued++;
 	return 0;
 }
 
@@ -155,12 +210,17 @@ void dp_xsk_kick(struct dp_xsk *x)
 {
 	int i;
 
+	dp_xsk_tx_submit(x);
 	/*
-	 * Copy mode transmits from inside sendto(), at most 32 frames per
+	 * need_wakeup: a zero-copy driver that is still draining the ring
+	 * clears the flag and needs no syscall. Copy mode transmits only
+	 * from inside sendto() (the flag stays set), at most 32 frames per
 	 * call, and says EAGAIN while more are queued. EBUSY and ENOBUFS
 	 * mean the device is full: keep tx_queued so the next loop
 	 * iteration tries again.
 	 */
+	if (x->tx_queued && !xsk_ring_prod__needs_wakeup(&x->tx))
+		x->tx_queued = 0;
 	for (i = 0; x->tx_queued && i < DP_XSK_RING / 32; i++) {
 		if (sendto(x->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0)
 			x->tx_queued = 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * One AF_XDP socket with its own umem (libxdp xsk API, copy mode), owned by
+ * One AF_XDP socket with its own umem (libxdp xsk API), owned by
  * exactly one worker thread: nothing here is thread safe.
  *
  * Frame ownership: every umem frame is in exactly one place at a time: the
@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 #include <xdp/xsk.h>
+
+#include "mavpn/datapath.h"
 
 #define DP_XSK_FRAMES		4096
 #define DP_XSK_FRAME_SIZE	2048
@@ -30,13 +32,19 @@ struct dp_xsk {
 	void *area;
 	uint64_t free[DP_XSK_FRAMES];	/* stack of free frame addresses */
 	uint32_t nfree;
+	uint32_t tx_idx, tx_res, tx_used; /* the reserved TX slots */
 	uint32_t tx_queued;		/* submitted since the last kick */
 	int fd;
+	int zerocopy;			/* bound in XDP_ZEROCOPY mode */
 };
 
-/* Bind to @ifname queue @queue (copy mode) and add to @xskmap_fd. */
+/*
+ * Bind to @ifname queue @queue and add to @xskmap_fd. @mode: copy,
+ * zero copy (fails where the driver has none) or auto (zero copy, else
+ * copy); x->zerocopy says what the kernel gave.
+ */
 int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
-		int xskmap_fd);
+		int xskmap_fd, enum dp_xdp_mode mode);
 /* Accepts a zeroed or half-open struct. */
 void dp_xsk_close(struct dp_xsk *x);
 
@@ -54,9 +62,16 @@ static inline void dp_xsk_frame_put(struct dp_xsk *x, uint64_t addr)
 void dp_xsk_refill(struct dp_xsk *x);
 /* A free frame for TX, or -ENOBUFS. */
 int dp_xsk_frame_get(struct dp_xsk *x, uint64_t *addr);
-/* Queue @len bytes at frame @addr for TX; on -ENOBUFS the frame is freed. */
+/* Queue @len bytes at frame @addr for TX (slots are reserved a batch at a
+ * time, published by the next kick); on -ENOBUFS the frame is freed. */
 int dp_xsk_tx(struct dp_xsk *x, uint64_t addr, uint32_t len);
-/* Tell the kernel about queued TX (copy mode needs a syscall). */
+/* Publish queued TX and wake the kernel if it asks (copy mode always). */
 void dp_xsk_kick(struct dp_xsk *x);
+
+/* Frames waiting in the rx ring? */
+static inline int dp_xsk_rx_ready(struct dp_xsk *x)
+{
+	return x->fd >= 0 && xsk_cons_nb_avail(&x->rx, 1) > 0;
+}
 
 #endif /* MAVPN_CTL_DATAPATH_DP_XSK_H */

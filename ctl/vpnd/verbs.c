@@ -120,6 +120,11 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 	jsonw_obj_end(j);
 	jsonw_str(j, "overlay_iface", VPND_OVERLAY_IFNAME);
 	jsonw_u64(j, "workers", ds->workers ? ds->workers : v->o->workers);
+	jsonw_obj_begin(j, "datapath");
+	jsonw_str(j, "xdp_mode", ds->xdp_mode ? ds->xdp_mode : "none");
+	jsonw_str(j, "xdp_mode_requested",
+		  datapath_xdp_mode_name(v->o->xdp_mode));
+	jsonw_obj_end(j);
 	jsonw_obj_begin(j, "dp_stats");
 	dp_stats_json(j, ds);
 	jsonw_obj_end(j);
@@ -157,6 +162,9 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 			v->st.server, chan_reconnects(v->ch));
 	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
 	fprintf(f, "workers:   %d\n", ds->workers ? ds->workers : v->o->workers);
+	fprintf(f, "xdp mode:  %s (requested %s)\n",
+		ds->xdp_mode ? ds->xdp_mode : "none",
+		datapath_xdp_mode_name(v->o->xdp_mode));
 	fputs("keys:\n", f);
 	counters_text(f, NULL, keys_desc, v->cnt, KEYS__COUNT, 2);
 	fputs("datapath:\n", f);

@@ -320,6 +320,7 @@ static int vpnd_datapath_start(struct vpnd *v)
 		.overlay_ifname = VPND_OVERLAY_IFNAME,
 		.port = v->o->port,
 		.workers = v->o->workers,
+		.xdp_mode = v->o->xdp_mode,
 		.overlay_ip = v->st.overlay_ip,
 		.overlay_plen = v->st.overlay_plen,
 		.worker_init = vpnd_worker_init,
@@ -535,6 +536,7 @@ static void usage_main(FILE *f)
 		"usage: vpnd enroll --state DIR --server HOST:PORT --token TOKEN\n"
 		"       vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
+		"                [--xdp-mode auto|copy|zerocopy]\n"
 		"       vpnd COMMAND --help\n");
 }
 
@@ -554,6 +556,7 @@ static void usage_run(FILE *f)
 	fprintf(f,
 		"usage: vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
+		"                [--xdp-mode auto|copy|zerocopy]\n"
 		"\n"
 		"Run the daemon in the foreground until SIGINT/SIGTERM.\n"
 		"  --state DIR       enrolled state directory\n"
@@ -561,6 +564,9 @@ static void usage_run(FILE *f)
 		"  --sock PATH       control socket (default %s)\n"
 		"  --workers N       data-plane workers (default: one per online CPU)\n"
 		"  --port PORT       UDP port for encrypted traffic (default %u)\n"
+		"  --xdp-mode MODE   AF_XDP on the underlay: auto (zero copy where the\n"
+		"                    driver has it, else copy; default), copy, zerocopy\n"
+		"                    (fail if the driver cannot)\n"
 		"  --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                    (off by default; use a local address)\n"
 		"  -v, --verbose     debug logging\n",
@@ -648,6 +654,7 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "xdp-mode", required_argument, NULL, 'x' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -690,6 +697,12 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 			o.metrics = optarg;
 			break;
 		}
+		case 'x':
+			if (datapath_xdp_mode_parse(optarg, &o.xdp_mode))
+				return cli_fail(cli, CLI_EXIT_USAGE,
+						"bad --xdp-mode \"%s\" (auto, copy or zerocopy)",
+						optarg);
+			break;
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_run(stdout); return 0;
 		default: return CLI_EXIT_USAGE;

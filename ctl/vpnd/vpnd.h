@@ -62,6 +62,7 @@ struct vpnd_opts {
 	const char *iface;
 	const char *sock_path;
 	int workers;
+	enum dp_xdp_mode xdp_mode;	/* --xdp-mode */
 	uint16_t port;
 	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
 };

@@ -17,6 +17,17 @@
 #define DP_WORKERS_MAX	16	/* worker threads (AEAD contexts per session) */
 #define DP_MAX_PEERS	4096	/* peers known, with or without key */
 
+/* How the underlay's AF_XDP sockets bind (vpnd run --xdp-mode). */
+enum dp_xdp_mode {
+	DP_XDP_MODE_AUTO,	/* zero copy if the driver has it, else copy */
+	DP_XDP_MODE_COPY,	/* XDP_COPY */
+	DP_XDP_MODE_ZEROCOPY,	/* XDP_ZEROCOPY or fail */
+};
+
+/* "auto", "copy", "zerocopy"; parse: 0 or -EINVAL. */
+const char *datapath_xdp_mode_name(enum dp_xdp_mode m);
+int datapath_xdp_mode_parse(const char *s, enum dp_xdp_mode *out);
+
 struct dp_config {
 	const char *underlay_ifname;	/* --iface */
 	const char *overlay_ifname;	/* host side of the overlay veth */
@@ -24,6 +35,8 @@ struct dp_config {
 	int workers;			/* 1..DP_WORKERS_MAX */
 	uint32_t overlay_ip;		/* our overlay address, network order */
 	uint8_t overlay_plen;		/* the overlay prefix length */
+	enum dp_xdp_mode xdp_mode;	/* underlay sockets; the overlay veth
+					 * is always copy */
 	/*
 	 * Run first in every worker thread, e.g. to drop capabilities (they
 	 * are per thread); non-zero fails datapath_start(). NULL: nothing.
@@ -135,6 +148,9 @@ struct dp_peer_stats {
 
 struct dp_stats {
 	int workers;
+	/* underlay AF_XDP: "zerocopy", "copy", or "udp" (no XSK: the
+	 * kernel's UDP socket) */
+	const char *xdp_mode;
 	uint64_t frames[DP_FRAME__COUNT];
 	uint64_t drop[DP_DROP__COUNT];		/* totals, peers included */
 	uint64_t events[DP_EVENT__COUNT];

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# `make bench`: one run, one topology, four contenders.
+# `make bench`: one run, one topology, five contenders.
 #
 #   ns sw: br0 ── srv 198.18.0.1   (authsrv, for mavpn)
 #              ├─ h1  198.18.0.11  client side (iperf3 -c, ping)
 #              └─ h2  198.18.0.12  server side (iperf3 -s)
 #
 # Contenders between h1 and h2: plain (the underlay itself, the ceiling),
-# mavpn, wireguard-go, OpenVPN (AES-256-GCM). For each: TCP 1 and 4 streams,
+# mavpn, wireguard-go, OpenVPN, nebula (AES-256-GCM). For each: TCP 1 and 4 streams,
 # UDP received packets/s at 64 and 1400 bytes, RTT, first-packet latency to a
 # never-seen peer, CPU seconds per Gbit/s. Prints a table with mavpn/peer
 # ratios, writes build/bench/results.{txt,json} and a PNG chart.
+#
+# BENCH_BRNF=1 leaves br_netfilter's hooks on for the bridge (the default
+# turns bridge-nf-call-{iptables,ip6tables,arptables} off in the switch's
+# namespace: they charge every contender's bridged frames to iptables).
+# BENCH_BASE_BIN=DIR also measures DIR/vpnd as "mavpn-base" (e.g. the
+# build of an older commit) with the default workers, for an A/B in one run.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 OUT=$MV_ROOT/build/bench
@@ -79,7 +85,29 @@ first_ping_ms() { # ns dst
 	run_on "$1" ping -c 1 -W 5 "$2" 2>/dev/null | sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' | head -n1
 }
 
+# Restart both vpnd with the current MV_VPND_ARGS / MV_BIN (same state).
+restart_mavpn() {
+	local h pid i
+	for h in h1 h2; do
+		pid=${MV_HOST_PID[$h]}
+		kill "$pid"; wait "$pid" 2>/dev/null
+		# forget it, so topo_down never signals a reused PID
+		for i in "${!MV_PIDS[@]}"; do
+			[ "${MV_PIDS[$i]}" = "$pid" ] && unset "MV_PIDS[$i]"
+		done
+	done
+	# (vpnd re-attaches the cgroup itself from its --state on restart)
+	run_host h1 && run_host h2
+}
+
 topo_up
+brnf=${BENCH_BRNF:-0}
+for k in iptables ip6tables arptables; do
+	f=/proc/sys/net/bridge/bridge-nf-call-$k
+	[ -e "$f" ] && in_ns sw sh -c "echo $brnf > $f"
+done
+echo "br_netfilter hooks in the bench bridge: $([ "$brnf" = 1 ] && echo on || echo off)" \
+	"(iptables=$(in_ns sw cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo n/a))"
 for h in h1 h2; do in_ns "$h" ethtool -K eth0 gro off gso off tso off >/dev/null 2>&1 || true; done
 
 # --- plain veth
@@ -95,19 +123,18 @@ if start_authsrv && start_host h1 && start_host h2; then
 	first=$(first_ping_ms h1 "$ip2")
 	measure mavpn "$ip2" "$first"
 	if [ "${BENCH_W1:-1}" = 1 ]; then
-		for h in h1 h2; do
-			pid=${MV_HOST_PID[$h]}
-			kill "$pid"; wait "$pid" 2>/dev/null
-			# forget it, so topo_down never signals a reused PID
-			for i in "${!MV_PIDS[@]}"; do
-				[ "${MV_PIDS[$i]}" = "$pid" ] && unset "MV_PIDS[$i]"
-			done
-		done
 		MV_VPND_ARGS="--workers 1"
-		# (vpnd re-attaches the cgroup itself from its --state on restart)
-		run_host h1 && run_host h2 &&
-			measure mavpn-w1 "$ip2" "$(first_ping_ms h1 "$ip2")"
+		restart_mavpn && measure mavpn-w1 "$ip2" "$(first_ping_ms h1 "$ip2")"
 		MV_VPND_ARGS=
+	fi
+	if [ -n "${BENCH_BASE_BIN:-}" ] && [ -x "$BENCH_BASE_BIN/vpnd" ]; then
+		bin=$MV_BIN
+		MV_BIN=$MV_TMP/basebin
+		mkdir -p "$MV_BIN"
+		ln -sf "$BENCH_BASE_BIN/vpnd" "$MV_BIN/vpnd"
+		ln -sf "$bin/vpnctl" "$MV_BIN/vpnctl"
+		restart_mavpn && measure mavpn-base "$ip2" "$(first_ping_ms h1 "$ip2")"
+		MV_BIN=$bin
 	fi
 	CG=
 else
@@ -165,6 +192,43 @@ if command -v openvpn >/dev/null; then
 	stop_contender
 else
 	echo "SKIP: openvpn not installed"
+fi
+
+# --- nebula (Debian package; AES-256-GCM, static host map, no lighthouse)
+if command -v nebula >/dev/null && command -v nebula-cert >/dev/null; then
+	nd=$MV_TMP/nebula
+	mkdir -p "$nd"
+	nebula-cert ca -name mv-bench -out-crt "$nd/ca.crt" -out-key "$nd/ca.key"
+	for i in 1 2; do
+		nebula-cert sign -ca-crt "$nd/ca.crt" -ca-key "$nd/ca.key" -name "h$i" \
+			-ip "100.92.0.$i/24" -out-crt "$nd/h$i.crt" -out-key "$nd/h$i.key"
+		o=$((3 - i))
+		cat > "$nd/h$i.yml" <<EOF
+pki: {ca: $nd/ca.crt, cert: $nd/h$i.crt, key: $nd/h$i.key}
+static_host_map: {"100.92.0.$o": ["198.18.0.1$o:4242"]}
+lighthouse: {am_lighthouse: false}
+listen: {host: 0.0.0.0, port: 4242}
+punchy: {punch: false}
+cipher: aes
+tun: {dev: nebula$i, mtu: 1420}
+logging: {level: warning}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
+EOF
+		cbg "$MV_TMP/nebula$i.log" $(nsx h$i) nebula -config "$nd/h$i.yml"
+	done
+	if wait_for 10 "nebula up" in_ns h1 ip link show nebula1 &&
+	   wait_for 10 "nebula up" in_ns h2 ip link show nebula2 &&
+	   wait_for 10 "nebula tunnel" in_ns h1 ping -c 1 -W 1 100.92.0.2; then
+		# the handshake is done by now: first packet after the tunnel is up
+		measure nebula 100.92.0.2 "$(first_ping_ms h1 100.92.0.2)"
+	else
+		echo "nebula: tunnel did not come up"; tail -n 5 "$MV_TMP"/nebula*.log
+	fi
+	stop_contender
+else
+	echo "SKIP: nebula not installed"
 fi
 
 for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done | python3 "$MV_ROOT/tests/bench/report.py" "$OUT"

@@ -145,6 +145,7 @@ expect 2 'authsrv client revoke' 'bad NAME "Bad_Name"' "$BIN/authsrv" client rev
 expect 2 'vpnd run' 'bad --workers "0"' "$BIN/vpnd" run --state "$T/h" --iface lo --workers 0
 expect 2 'vpnd run' 'bad --port "http"' "$BIN/vpnd" run --state "$T/h" --iface lo --port http
 expect 2 'vpnd run' 'bad --metrics "9100"' "$BIN/vpnd" run --state "$T/h" --iface lo --metrics 9100
+expect 2 'vpnd run' 'bad --xdp-mode "fast"' "$BIN/vpnd" run --state "$T/h" --iface lo --xdp-mode fast
 expect 2 'vpnd enroll' 'malformed --token' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token garbage
 [ -e "$T/h" ] && bad "vpnd enroll with a malformed token created $T/h"
 # getopt's corner cases: the culprit is named, not its neighbour.

@@ -11,13 +11,17 @@
 # none and sends by sendmmsg. mavpn0 has 3 queues and the host hashes flows
 # over them, so 8 TCP flows almost surely use all three workers (all miss
 # one with probability (2/3)^8 < 4 %). Every download must arrive intact,
-# with no authentication or replay drops.
+# with no authentication or replay drops. The outer UDP source port
+# follows the inner flow: 8 flows leave h1 from several source ports
+# (all in one of 64 with probability 64^-7). veth has no AF_XDP zero copy:
+# the default --xdp-mode auto lands on copy (status says so) and
+# --xdp-mode zerocopy fails with one error line.
 set -u
 export MV_UL_QUEUES=2 MV_VPND_ARGS="--workers 3"
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-need_cmd python3 curl nsenter sha256sum
+need_cmd python3 curl nsenter sha256sum tcpdump
 need_root
 py=$(python3 -c 'import sys; print(sys.executable)')
 
@@ -40,6 +44,10 @@ bg_start "$MV_TMP/http.log" $(nsx h2) "$py" -m http.server --bind "$h2ip" \
 	--directory "$MV_TMP/www" 8080
 wait_for 10 "http server on h2" in_cg "$CG" h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 
+# h1's frames on the bridge side of its "NIC" (XDP on h2 runs before taps)
+bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -n -l -i "v${MV_ID}h1" \
+	-c 2000 udp and dst port 51820
+sleep 1
 pids=()
 for i in $(seq 8); do
 	in_cg "$CG" h1 curl -sS --max-time 30 -o "$MV_TMP/got$i" "http://$h2ip:8080/blob" &
@@ -50,6 +58,9 @@ for i in $(seq 8); do
 	[ "$(sha256sum < "$MV_TMP/got$i")" = "$want" ] || fail "download $i corrupted"
 done
 echo "8 x 4 MiB downloaded through 3 workers, sha256 matches"
+nsport=$(grep -o '198\.18\.0\.11\.[0-9]* >' "$MV_TMP/tcpdump.log" | sort -u | wc -l)
+echo "outer source ports seen from h1: $nsport"
+[ "$nsport" -ge 2 ] || fail "8 inner flows used one outer source port"
 
 for h in h1 h2; do
 	vpnctl_on "$h" --json peers > "$MV_TMP/peers-$h.json" || fail "peers on $h"
@@ -63,9 +74,24 @@ print(sys.argv[3], "workers", s["workers"], "tx", p["tx_packets"], "rx", p["rx_p
       "drop_auth", p["drop_auth"], "drop_replay", p["drop_replay"],
       "drop_tx_full", d["drop_tx_full"], "drop_malformed", d["drop_malformed"])
 assert s["workers"] == 3, s["workers"]
+assert s["datapath"]["xdp_mode"] == "copy", s["datapath"]
+assert s["datapath"]["xdp_mode_requested"] == "auto", s["datapath"]
 assert p["tx_packets"] > 1000 and p["rx_packets"] > 1000, p
 assert p["drop_auth"] == 0 and p["drop_replay"] == 0, p
 assert d["drop_malformed"] == 0, d
 PY
 done
+vpnctl_on h1 status | grep -q "^xdp mode:  copy (requested auto)" ||
+	fail "status text without the xdp mode"
+
+# zero copy on veth: vpnd must refuse with one error line, not fall back
+kill "${MV_HOST_PID[h1]}"
+wait "${MV_HOST_PID[h1]}" 2>/dev/null
+rc=0
+in_ns h1 timeout 20 "$MV_BIN/vpnd" run --state "$MV_TMP/h1" --iface eth0 \
+	--sock "$MV_TMP/h1zc.sock" --xdp-mode zerocopy 2> "$MV_TMP/zc.err" || rc=$?
+cat "$MV_TMP/zc.err"
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "--xdp-mode zerocopy on veth: rc=$rc"
+[ "$(grep -c 'zero-copy not available iface=eth0' "$MV_TMP/zc.err")" = 1 ] ||
+	fail "--xdp-mode zerocopy on veth: no clear error line"
 echo "PASS: worker pool over a 2-queue underlay"
