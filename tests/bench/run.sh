@@ -104,7 +104,7 @@ topo_up
 brnf=${BENCH_BRNF:-0}
 for k in iptables ip6tables arptables; do
 	f=/proc/sys/net/bridge/bridge-nf-call-$k
-	[ -e "$f" ] && in_ns sw sh -c "echo $brnf > $f"
+	[ -e "$f" ] && in_ns sw bash -c "echo $brnf > $f"
 done
 echo "br_netfilter hooks in the bench bridge: $([ "$brnf" = 1 ] && echo on || echo off)" \
 	"(iptables=$(in_ns sw cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo n/a))"
