@@ -15,9 +15,6 @@
 
 /* --- the worker --------------------------------------------------------- */
 
-/* Rounds a busy worker may go without poll() (see worker_main). */
-#define DP_NOPOLL_MAX	8
-
 typedef void (*rx_fn)(struct dp_worker *w, const uint8_t *f, uint32_t len,
 		      uint64_t now);
 
@@ -72,8 +69,8 @@ static void flush_all(struct dp_worker *w, uint64_t now)
  * The loop of every worker: sleep in poll() until a socket has frames,
  * then take a batch from each ring, kick TX once per batch (copy mode
  * needs a syscall per kick), and give rx frames back to the kernel.
- * While a ring yields full batches the worker polls without sleeping;
- * while frames wait in an rx ring after the kicks it skips the poll.
+ * While a ring yields full batches, or frames wait in an rx ring after
+ * the kicks, the worker polls without sleeping.
  * Worker 0 also drains the kernel UDP socket, resolves next hops and
  * flushes held packets when the control thread installs a key.
  */
@@ -83,7 +80,6 @@ static void *worker_main(void *arg)
 	struct datapath *dp = w->dp;
 	struct pollfd pfd[5];
 	int npfd = 0, i_ul = -1, i_udp = -1, i_ev = -1, i_wake, busy = 0;
-	int nopoll = 0, k;
 
 	if (dp->cfg.worker_init)
 		w->init_err = dp->cfg.worker_init(dp->cfg.worker_arg);
@@ -108,20 +104,8 @@ static void *worker_main(void *arg)
 		uint64_t now, v;
 		int timeout = busy ? 0 : (!w->id && dp->neigh_n) ? 10 : 200;
 
-		/*
-		 * Frames already in an rx ring: take them without a poll()
-		 * (a syscall that copy mode also spends on a TX pass), but
-		 * look at the other fds at least every DP_NOPOLL_MAX rounds.
-		 */
-		if (busy > 1 && nopoll < DP_NOPOLL_MAX) {
-			nopoll++;
-			for (k = 0; k < npfd; k++)
-				pfd[k].revents = 0;
-		} else {
-			nopoll = 0;
-			if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
-				break;
-		}
+		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
+			break;
 		now = mono_ms();
 		if ((pfd[i_wake].revents & POLLIN) &&
 		    read(w->wake_fd, &v, sizeof(v)) > 0 && !w->id)
@@ -147,9 +131,10 @@ static void *worker_main(void *arg)
 			dp_xsk_refill(&w->ul);
 		/* A kick runs the kernel's TX path in our context (copy
 		 * mode), which may have put frames into our rx rings: look
-		 * again before sleeping (2: skip the poll as well). */
+		 * again before sleeping. (Skipping the poll() then as well
+		 * broke test_multihomed: not kept.) */
 		if (dp_xsk_rx_ready(&w->ov) || dp_xsk_rx_ready(&w->ul))
-			busy = 2;
+			busy = 1;
 	}
 	return NULL;
 }
