@@ -129,8 +129,10 @@ enum dp_drop dp_decap(const struct dp_decap_ctx *c, const uint8_t *pl,
 		return DP_DROP_REPLAY;
 	if (!inner_ok(c, s->peer, out, n))
 		return DP_DROP_MALFORMED;
-	/* The peer sends under our pending renewed key: we may too. */
-	if (s == s->peer->next && !__atomic_load_n(&s->rx_used, __ATOMIC_RELAXED))
+	/* The peer sends under it: a pending renewed key (p->next) becomes
+	 * ours to send with, an expired one keeps its grace
+	 * (dp_session_tx_live()). */
+	if (!__atomic_load_n(&s->rx_used, __ATOMIC_RELAXED))
 		__atomic_store_n(&s->rx_used, 1, __ATOMIC_RELAXED);
 	*inner_len = ntohs(((const struct dp_ip4 *)out)->tot_len);
 	return DP_DROP_NONE;

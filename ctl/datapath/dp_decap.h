@@ -43,6 +43,8 @@ struct dp_decap_ctx {
 
 /* Accept rx on a session this long past its tx expiry (renewal overlap). */
 #define DP_RX_GRACE_MS		30000
+_Static_assert(DP_TX_GRACE_MS < DP_RX_GRACE_MS,
+	       "a peer must accept what we send in our tx grace");
 
 /* Longest prefix match of @ip over @r[0..n); NULL if none. */
 const struct dp_route *dp_route_lookup(const struct dp_route *r, int n,

@@ -55,7 +55,6 @@
 #define DP_REQ_MAX		1024	/* queued key requests */
 #define DP_NEIGH_REFRESH_MS	5000	/* re-read the kernel's entry */
 #define DP_NEIGH_GIVEUP_MS	3000	/* drop held packets after this */
-#define DP_COUNTER_MAX		(1ull << 60)	/* renew long before wrap */
 #define DP_ETH_P_IP		0x0800
 
 struct dp_eth {
@@ -146,23 +145,6 @@ struct datapath {
 	int nroutes;
 };
 
-static inline int dp_session_tx_live(const struct dp_session *s, uint64_t now)
-{
-	return s && (!s->expires_ms || now < s->expires_ms) &&
-	       DP_LOAD(s->tx_next) < DP_COUNTER_MAX &&
-	       (!s->tx_limit || DP_LOAD(s->tx_next) < s->tx_limit);
-}
-
-/* The session to send with: cur, or the pushed renewal (p->next) once the
- * peer has used it or cur ran out (make before break, see dp_peer.h). */
-static inline struct dp_session *dp_tx_session(const struct dp_peer *p,
-						uint64_t now)
-{
-	struct dp_session *n = p->next;
-
-	if (n && (DP_LOAD(n->rx_used) || !dp_session_tx_live(p->cur, now)))
-		return n;
-	return p->cur;
 }
 
 static inline void dp_wake(int fd)

@@ -23,6 +23,8 @@
 #define DP_PENDING_MAX		128	/* held packets per peer */
 #define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */
 #define DP_REQ_RETRY_MS		2000	/* re-ask if no key came by then */
+#define DP_TX_GRACE_MS		5000	/* see dp_session_tx_live() */
+#define DP_COUNTER_MAX		(1ull << 60)	/* renew long before wrap */
 #define DP_HASH_BITS		8
 
 #define DP_INC(x)	__atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
@@ -109,6 +111,40 @@ struct dp_peers {
 	/* drop counters of reclaimed peers (totals stay monotonic) */
 	uint64_t gone_drop[DP_DROP__COUNT];
 };
+
+/*
+ * May we send under @s at @now? Within its packet limit, and within its
+ * lifetime or, if the peer has used it, DP_TX_GRACE_MS past it. The two
+ * copies of a key do not end together: each side counts the lifetime from
+ * its own install, and the responder installs a round trip before the
+ * initiator (push, ack, grant). Without the grace the responder's copy
+ * ran out while the initiator, renewal not yet granted, still sent under
+ * it, and the responder's answers went under the renewed key the
+ * initiator did not have yet: lost (with a control plane slower than the
+ * renewal margin, 20 % of the lifetime, both sides also stalled). The
+ * peer accepts a key for longer still (DP_RX_GRACE_MS, dp_decap.h).
+ */
+static inline int dp_session_tx_live(const struct dp_session *s, uint64_t now)
+{
+	if (!s || DP_LOAD(s->tx_next) >= DP_COUNTER_MAX ||
+	    (s->tx_limit && DP_LOAD(s->tx_next) >= s->tx_limit))
+		return 0;
+	return !s->expires_ms || now < s->expires_ms ||
+	       (now < s->expires_ms + DP_TX_GRACE_MS &&
+		DP_LOAD(s->rx_used));
+}
+
+/* The session to send with: cur, or the pushed renewal (p->next) once the
+ * peer has used it or cur ran out (make before break, see above). */
+static inline struct dp_session *dp_tx_session(const struct dp_peer *p,
+					       uint64_t now)
+{
+	struct dp_session *n = p->next;
+
+	if (n && (DP_LOAD(n->rx_used) || !dp_session_tx_live(p->cur, now)))
+		return n;
+	return p->cur;
+}
 
 struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip);
 /*

@@ -3,7 +3,10 @@
  * The data plane's peer table (ctl/datapath/dp_peer.c): a table filled with
  * key-less destinations still takes a new peer (an idle entry is
  * reclaimed), and an entry with a session, held packets, a key request in
- * flight, a next-hop lookup queued or a young age is never reclaimed.
+ * flight, a next-hop lookup queued or a young age is never reclaimed. And
+ * the session a peer sends with across a renewal (dp_peer.h): never a
+ * renewed key the other side may not have yet while the old one, which the
+ * other side still uses, is within its grace.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -226,6 +229,85 @@ static void test_reclaim_keeps_drop_counters(void **state)
 		assert_true(t->gone_drop[r] >= (uint64_t)r + 1);
 }
 
+/* A responder's session of @lifetime s, pushed at @at. */
+static struct dp_session *pushed(uint32_t key_id, uint32_t lifetime,
+				 uint64_t at)
+{
+	struct dp_key k = {
+		.key_id = key_id,
+		.initiator = 0,
+		.lifetime = lifetime,
+		.peer_name = "test",
+		.peer_overlay_ip = addr(1),
+		.peer_underlay_ip = htonl(0xc0a80002u),
+		.peer_port = 4500,
+	};
+	struct dp_session *s;
+
+	memset(k.secret, 0x5a, sizeof(k.secret));
+	s = dp_session_new(&k, 1, at);
+	assert_non_null(s);
+	return s;
+}
+
+/*
+ * The responder's side of a renewal under a slow control plane: its copy
+ * of the old key runs out (it counts from the push) before the initiator,
+ * granted the new key a round trip later, sends under it. Until then the
+ * answers must keep going under the old key: the initiator cannot open
+ * the new one yet. The defect: they went under the new key and were lost.
+ */
+static void test_renewal_tx_grace(void **state)
+{
+	struct dp_peers *t = *state;
+	struct dp_peer *p = dp_peer_get(t, addr(1), T0);
+	struct dp_session *old = pushed(1, 4, T0), *new;
+	uint64_t end = T0 + 4000;
+
+	assert_non_null(p);
+	dp_session_install(t, p, old);
+	assert_ptr_equal(dp_tx_session(p, T0), old);
+	assert_true(dp_session_tx_live(old, end - 1));
+	/* unused by the peer: it ends with its lifetime */
+	assert_false(dp_session_tx_live(old, end));
+
+	old->rx_used = 1;		/* the initiator sends under it */
+	new = pushed(2, 4, end - 500);	/* the renewal, pushed at 3.5 s */
+	dp_session_install_next(t, p, new);
+	assert_ptr_equal(dp_tx_session(p, end - 500), old);
+	/* ran out here, the initiator has not used the new key yet */
+	assert_true(dp_session_tx_live(old, end + 100));
+	assert_ptr_equal(dp_tx_session(p, end + 100), old);
+	assert_ptr_equal(dp_tx_session(p, end + DP_TX_GRACE_MS - 1), old);
+	/* the grace is bounded: then the renewed key, used or not */
+	assert_false(dp_session_tx_live(old, end + DP_TX_GRACE_MS));
+	assert_ptr_equal(dp_tx_session(p, end + DP_TX_GRACE_MS), new);
+	/* the initiator sends under the new key: ours at once */
+	new->rx_used = 1;
+	assert_ptr_equal(dp_tx_session(p, end + 100), new);
+	assert_ptr_equal(dp_tx_session(p, end - 500), new);
+}
+
+/* A packet limit is a hard end: no grace. */
+static void test_packet_limit_no_grace(void **state)
+{
+	struct dp_peers *t = *state;
+	struct dp_peer *p = dp_peer_get(t, addr(1), T0);
+	struct dp_session *s = pushed(3, 4, T0);
+
+	assert_non_null(p);
+	dp_session_install(t, p, s);
+	s->rx_used = 1;
+	s->tx_limit = 301;
+	s->tx_next = 300;
+	assert_true(dp_session_tx_live(s, T0 + 1));
+	s->tx_next = 301;
+	assert_false(dp_session_tx_live(s, T0 + 1));
+	s->tx_next = DP_COUNTER_MAX;
+	s->tx_limit = 0;
+	assert_false(dp_session_tx_live(s, T0 + 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +320,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_busy_never_reclaimed,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_keeps_drop_counters,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal_tx_grace,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packet_limit_no_grace,
 						setup, teardown),
 	};
 
