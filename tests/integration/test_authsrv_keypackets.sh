@@ -10,6 +10,9 @@
 # KEY_PUSH max_packets); when it is used up the data plane holds the next
 # packets, asks for a new key and sends them under it: 1000 pings, 0 lost,
 # at least 3 key ids seen, no datagram dropped as unknown or expired.
+# The hold is 128 packets, so the ping rate times the key's round trip
+# must stay below it: the interval is scaled by MV_TIME_SCALE (0.01 s on
+# the host, 40 ms under vmtest, where a round trip can take over a second).
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
@@ -22,7 +25,7 @@ start_host h2 || fail "h2"
 h2ip=$(vpnctl_on h1 resolve h2) || fail "resolve"
 
 log_step "ping h1 -> h2: 1000 packets, keys of 300"
-ping_sampling_keys 1000 0.01 "$h2ip"
+ping_sampling_keys 1000 "$(mv_t 0.01)" "$h2ip"
 sent=$PING_SENT recv=$PING_RECV ids=$KEY_IDS
 renewals=$(vpnctl_on h1 --json status | json_get 'd["keys"]["renewals"]')
 grants=$(grep -c '"event":"key_grant"' "$MV_TMP/srv/audit.log")

@@ -66,12 +66,12 @@ wait_for 10 "http on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 wait_for 10 "http on h1" in_ns h1 bash -c "exec 3<>/dev/tcp/$h1ip/8080"
 
 log_step "h1 (client) -> h2 (web) tcp/8080: allowed"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl h1->h2"
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl h1->h2"
 [ "$body" = policy-page ] || fail "body '$body'"
 
 log_step "h3 (other) -> h2: refused with a reason"
 d0=$(denied h3)
-if vpnctl_on h3 run -- curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1; then
+if vpnctl_on h3 run -- curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1; then
 	fail "curl h3->h2 works although the policy refuses it"
 fi
 d1=$(denied h3)
@@ -85,8 +85,8 @@ log_step "reload: allow h3 -> h2 tcp/8080"
 printf 'allow tag:client -> tag:web app */mavpn-run.* proto tcp port 8080\nallow h3 -> h2 proto tcp port 8000-8100\n' \
 	> "$MV_TMP/web2.policy"
 "$MV_BIN/authsrv" policy set "$MV_TMP/web2.policy" --state "$MV_TMP/srv" || fail "policy set 2"
-sleep 5.5	# vpnd's hold-down after a refusal
-body=$(vpnctl_on h3 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl h3->h2 after reload"
+sleep 5.5	# vpnd's 5 s hold-down after a refusal (the product's clock: not scaled)
+body=$(vpnctl_on h3 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl h3->h2 after reload"
 [ "$body" = policy-page ] || fail "body '$body'"
 grep -c '"event":"policy_set"' "$MV_TMP/srv/audit.log" | grep -qx 2 || fail "policy_set events in the audit log"
 echo "PASS: policy decides key requests, reasons reach vpnd"

@@ -32,12 +32,13 @@ echo 'allow * -> *' > "$MV_TMP/all.policy"
 
 log_step "traffic, then kill -9 the server"
 bg_start "$MV_TMP/ping.log" $(nsx h1) "$MV_BIN/vpnctl" --sock "$MV_TMP/h1.sock" run -- \
-	ping -q -c 160 -i 0.05 -W 2 "$h2ip"
+	ping -q -c 160 -i 0.05 -W "$(mv_t 2)" "$h2ip"
 ping_pid=${MV_PIDS[-1]}
-sleep 2
+h1_has_key() { vpnctl_on h1 --json peers | json_get '[p for p in d if p["name"]=="h2"][0]["key_id"]'; }
+wait_for 10 "h1 has a key for h2" h1_has_key || fail "no key for the pings before the kill"
 kill -9 "$srv_pid"
 wait_for 5 "h1 notices" bash -c "! host_connected h1" 2>/dev/null || true
-sleep 3
+sleep 3	# the outage, while the pings go on
 
 log_step "restart the server on the same state"
 bg_start "$MV_TMP/authsrv2.log" $(nsx srv) "$MV_BIN/authsrv" serve \

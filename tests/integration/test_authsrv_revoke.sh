@@ -36,9 +36,9 @@ for h in h1 h2; do
 done
 
 log_step "traffic both ways before the revocation"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl h1->h2"
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl h1->h2"
 [ "$body" = ok-page ] || fail "curl h1->h2 body '$body'"
-body=$(vpnctl_on h2 run -- curl -sS --max-time 10 "http://$h1ip:8080/") || fail "curl h2->h1"
+body=$(vpnctl_on h2 run -- curl -sS --max-time "$(mv_t 10)" "http://$h1ip:8080/") || fail "curl h2->h1"
 [ "$body" = ok-page ] || fail "curl h2->h1 body '$body'"
 n=$(vpnctl_on h1 --json peers | json_get 'len([p for p in d if p["name"]=="h2" and p["key_id"]])')
 [ "$n" -ge 1 ] || fail "h1 has no key with h2 before the revocation"
@@ -47,36 +47,43 @@ n=$(vpnctl_on h1 --json peers | json_get 'len([p for p in d if p["name"]=="h2" a
 	|| fail "client list does not show h2 online (admin socket)"
 
 log_step "revoke h2 on the running server"
-t0=$(date +%s.%N)
+# The promise is 1 s from the admin command to h1 without keys; the time
+# measured includes starting `authsrv client revoke` and each `vpnctl
+# peers`, which is most of it on a slow machine: the bound is 1 s times
+# MV_TIME_SCALE. The poll runs one process per try (no JSON parser).
+bound_us=$((1000000 * MV_TIME_SCALE))
+t0=${EPOCHREALTIME/./}
 out=$("$MV_BIN/authsrv" client revoke h2 --state "$MV_TMP/srv") || fail "revoke: $out"
 echo "$out"
 echo "$out" | grep -q "channel closed" || fail "revoke did not close h2's channel: $out"
 gone=""
-for _ in $(seq 20); do
-	n=$(vpnctl_on h1 --json peers | json_get 'len([p for p in d if p["name"]=="h2"])')
-	if [ "$n" = 0 ]; then gone=$(date +%s.%N); break; fi
+while :; do
+	peers=$(vpnctl_on h1 peers) || fail "vpnctl peers"
+	now=${EPOCHREALTIME/./}
+	if [[ $'\n'$peers != *$'\n'"h2 "* ]]; then gone=$now; break; fi
+	[ $((now - t0)) -le "$bound_us" ] || break
 	sleep 0.05
 done
-[ -n "$gone" ] || fail "h1 still lists a key with h2 1 s after the revocation"
-dt=$(python3 -c "print(round($gone - $t0, 3))")
-echo "h1 dropped its keys with h2 after ${dt}s"
-python3 -c "import sys; sys.exit(0 if $dt <= 1.0 else 1)" || fail "took ${dt}s (> 1 s)"
+[ -n "$gone" ] || fail "h1 still lists a key with h2 $((bound_us / 1000000)) s after the revocation"
+dt=$((gone - t0))
+printf 'h1 dropped its keys with h2 after %d.%03ds (bound %ds)\n' $((dt / 1000000)) \
+	$((dt % 1000000 / 1000)) $((bound_us / 1000000))
+[ "$dt" -le "$bound_us" ] || fail "took longer than $((bound_us / 1000000)) s"
 grep -q "peer revoked by the server name=h2" "$MV_TMP/vpnd-h1.log" || fail "h1 did not log the revocation"
 
 log_step "no traffic from or to the revoked host"
-if vpnctl_on h1 run -- curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1; then
+if vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1; then
 	fail "curl h1->h2 still works after the revocation"
 fi
-if vpnctl_on h2 run -- curl -sS --max-time 3 "http://$h1ip:8080/" >/dev/null 2>&1; then
+if vpnctl_on h2 run -- curl -sS --max-time "$(mv_t 3)" "http://$h1ip:8080/" >/dev/null 2>&1; then
 	fail "curl h2->h1 still works after the revocation"
 fi
 grep -q "peer h2 is revoked" "$MV_TMP/srv/audit.log" || fail "no key_deny for the revoked peer in the audit log"
 
 log_step "h2 cannot come back"
-sleep 3
+wait_for 10 "h2's reconnect refused" grep -q '"event":"auth_refused","host":"h2".*revoked' \
+	"$MV_TMP/srv/audit.log" || fail "no auth_refused for h2's reconnect in the audit log"
 if host_connected h2; then fail "h2's vpnd is connected again"; fi
-grep -q '"event":"auth_refused","host":"h2".*revoked' "$MV_TMP/srv/audit.log" \
-	|| fail "no auth_refused for h2's reconnect in the audit log"
 grep -q '"event":"revoke","host":"h2"' "$MV_TMP/srv/audit.log" || fail "no revoke event in the audit log"
 "$MV_BIN/authsrv" client list --state "$MV_TMP/srv" --json > "$MV_TMP/list.json" || fail "client list"
 python3 - "$MV_TMP/list.json" <<'PY' || fail "client list after the revocation"

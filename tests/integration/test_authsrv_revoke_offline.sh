@@ -33,7 +33,7 @@ bg_start "$MV_TMP/http-h2.log" $(nsx h2) python3 -m http.server --bind "$h2ip" \
 wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 
 log_step "h1 and h2 share a key"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl h1->h2"
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl h1->h2"
 [ "$body" = ok-page ] || fail "curl h1->h2 body '$body'"
 [ "$(h2_keys)" -ge 1 ] || fail "h1 has no key with h2"
 
@@ -54,7 +54,7 @@ wait_for 5 "h1 drops its keys with h2" h1_no_h2_key \
 	|| fail "h1 still holds a key with h2 $(( $(date +%s) - t0 ))s after reconnecting"
 grep -q "peer revoked by the server name=h2" "$MV_TMP/vpnd-h1.log" || fail "h1 did not log the revocation"
 grep -q "revoked hosts=1" "$MV_TMP/authsrv2.log" || fail "the server did not load the revoked host"
-if vpnctl_on h1 run -- curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1; then
+if vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1; then
 	fail "curl h1->h2 still works after the revocation"
 fi
 if host_connected h2; then fail "revoked h2 is connected again"; fi

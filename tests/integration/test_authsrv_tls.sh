@@ -24,17 +24,21 @@ in_ns h1 "$MV_BIN/vpnd" enroll --state "$MV_TMP/h1" --server "$MV_SUBNET.1:$MV_P
 CA=$MV_TMP/srv/ca.pem
 SRV=$MV_SUBNET.1:$MV_PORT_SRV
 
-# s_client in h1, stdin held open 2 s so that what the server sends after
-# the handshake is read; output in $MV_TMP/$1.out, exit status returned.
+# s_client in h1 until the server closes the connection (-ign_eof: stdin
+# is empty), so that what the server sends after the handshake is read;
+# output in $MV_TMP/$1.out, exit status returned. SCLIENT_OPTS="" to stop
+# after the handshake instead, where the server keeps the connection.
+SCLIENT_OPTS=-ign_eof
 sclient() { # name args...
 	local n=$1; shift
-	sleep 2 | in_ns h1 timeout 10 openssl s_client -connect "$SRV" -CAfile "$CA" \
+	# shellcheck disable=SC2086 # SCLIENT_OPTS: no option or one
+	in_ns h1 timeout "$(mv_t 10)" openssl s_client $SCLIENT_OPTS -connect "$SRV" -CAfile "$CA" \
 		-verify_hostname mavpn-authsrv -servername mavpn-authsrv "$@" \
-		> "$MV_TMP/$n.out" 2>&1
+		</dev/null > "$MV_TMP/$n.out" 2>&1
 }
 
 log_step "control: h1's credential, ALPN mavpn/1"
-sclient ok -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
+SCLIENT_OPTS="" sclient ok -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
 	|| fail "s_client with a valid credential failed"
 grep -q "ALPN protocol: mavpn/1" "$MV_TMP/ok.out" || fail "no ALPN mavpn/1 negotiated"
 grep -q "New, TLSv1.3" "$MV_TMP/ok.out" || fail "not TLS 1.3"

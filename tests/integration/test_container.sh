@@ -90,7 +90,7 @@ mkdir -p "$MV_TMP/www" && echo "$marker" > "$MV_TMP/www/index.html"
 bg_start "$MV_TMP/http.log" $(nsx h2) python3 -m http.server --bind "$h2ip" \
 	--directory "$MV_TMP/www" 8080
 wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080" || fail "http server"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") ||
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") ||
 	fail "curl through the VPN failed"
 [ "$body" = "$marker" ] || fail "page body '$body' is not the marker"
 echo "curl h1 -> h2 ($h2ip) through the VPN, keys from the containerised server"

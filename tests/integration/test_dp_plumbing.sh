@@ -41,12 +41,12 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(200):
     s.sendto(b"held %d" % i, (sys.argv[1], 9))
 ' "$h2ip" || { kill -CONT "${MV_HOST_PID[h2]}"; fail "send"; }
-sleep 0.5
+mv_sleep 0.5	# the workers hold 128 and count the rest
 dropped=$(dp_stat h1 drop_pending)
 kill -CONT "${MV_HOST_PID[h2]}"
 echo "pending queue: 200 sent without a key, drop_pending=$dropped"
 [ "$dropped" -eq 72 ] || fail "drop_pending is $dropped, want 72 (200 - 128 held)"
-wait_for 15 "ping through the VPN" in_cg "$CG" h1 ping -c 1 -W 1 "$h2ip" ||
+wait_for 15 "ping through the VPN" in_cg "$CG" h1 ping -c 1 -W "$(mv_t 1)" "$h2ip" ||
 	fail "no ping through the VPN after the key"
 
 # --- 2. MTU and ICMP fragmentation needed
@@ -56,11 +56,11 @@ echo "underlay MTU $ulmtu, overlay MTU $ovmtu"
 [ "$ovmtu" -eq $((ulmtu - 80)) ] || fail "overlay MTU $ovmtu, want $((ulmtu - 80))"
 in_ns h1 ip link set mavpn0x mtu 1500 || fail "raise mavpn0x MTU"
 in_ns h1 ip link set mavpn0 mtu 1500 || fail "raise mavpn0 MTU"
-out=$(in_cg "$CG" h1 ping -M do -s 1472 -c 1 -W 2 "$h2ip" 2>&1)
+out=$(in_cg "$CG" h1 ping -M do -s 1472 -c 1 -W "$(mv_t 2)" "$h2ip" 2>&1)
 echo "$out" | grep -i -m1 "frag needed\|mtu" || true
 echo "$out" | grep -qi "mtu = $((ulmtu - 80))" || fail "no ICMP frag needed with mtu $((ulmtu - 80)): $out"
 [ "$(dp_stat h1 icmp_too_big)" -ge 1 ] || fail "icmp_too_big not counted"
-in_cg "$CG" h1 ping -M do -s $((ulmtu - 80 - 28)) -c 2 -W 2 "$h2ip" >/dev/null ||
+in_cg "$CG" h1 ping -M do -s $((ulmtu - 80 - 28)) -c 2 -W "$(mv_t 2)" "$h2ip" >/dev/null ||
 	fail "a packet of exactly $((ulmtu - 80)) bytes did not pass"
 echo "ICMP fragmentation needed (mtu $((ulmtu - 80))) received; $((ulmtu - 80))-byte packets pass"
 
@@ -71,12 +71,14 @@ wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
 newmac=02:00:5e:10:$(printf '%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)))
 # in the attached cgroup; bash execs nsenter execs ping: one PID to wait for
 bg_start "$MV_TMP/ping.log" bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" \
-	$(nsx h1) ping -i 0.05 -c 80 -W 1 "$h2ip"
-sleep 1
+	$(nsx h1) ping -i 0.05 -c 80 -W "$(mv_t 1)" "$h2ip"
+# The MAC changes while the pings flow: some seen on the wire first.
+pings_seen() { [ "$(grep -c "> " "$MV_TMP/tcpdump.log")" -ge 5 ]; }
+wait_for 10 "pings on the wire" pings_seen || fail "no pings on the wire"
 in_ns h2 ip link set eth0 address "$newmac" || fail "set MAC"
 echo "h2 eth0 is now $newmac"
 wait "${MV_PIDS[-1]}" 2>/dev/null
-sleep 0.5
+mv_sleep 0.5	# the capture catches up
 kill "${MV_PIDS[-2]}" 2>/dev/null
 tail -n 3 "$MV_TMP/ping.log"
 rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$MV_TMP/ping.log")

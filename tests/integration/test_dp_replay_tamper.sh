@@ -46,7 +46,7 @@ mkdir -p "$MV_TMP/www" && echo ok > "$MV_TMP/www/index.html"
 bg_start "$MV_TMP/http.log" $(nsx h2) "$py" -m http.server --bind "$h2ip" \
 	--directory "$MV_TMP/www" 8080
 wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") ||
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") ||
 	fail "curl through the VPN (key grant) failed"
 [ "$body" = ok ] || fail "curl got '$body'"
 
@@ -62,7 +62,7 @@ socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(sys.argv[2].encode(), (s
 ' "$h2ip" "$marker" || fail "send through the VPN"
 wait_for 5 "datagram delivered" grep -q "got $marker" "$MV_TMP/udp.log" ||
 	fail "the original datagram did not arrive"
-sleep 0.5
+mv_sleep 0.5	# the capture catches up
 kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
 
 counters() { # host -> "replay auth unknown malformed"
@@ -101,7 +101,7 @@ s.sendto(bytes(u), dst)                                # unknown key id
 s.sendto(dgram[:20], dst)                              # runt: header, no tag
 print("injected 4 datagrams of", len(dgram), "bytes")
 PY
-sleep 1
+mv_sleep 1	# h2's workers see and count the four
 after=$(counters h2) || fail "counters after"
 echo "h2 drops (replay auth unknown_key malformed): before $before, after $after"
 read -r r0 a0 u0 m0 <<<"$before"

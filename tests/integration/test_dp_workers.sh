@@ -50,7 +50,7 @@ bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -n -l -i "v${MV_ID}h1" \
 sleep 1
 pids=()
 for i in $(seq 8); do
-	in_cg "$CG" h1 curl -sS --max-time 30 -o "$MV_TMP/got$i" "http://$h2ip:8080/blob" &
+	in_cg "$CG" h1 curl -sS --max-time "$(mv_t 30)" -o "$MV_TMP/got$i" "http://$h2ip:8080/blob" &
 	pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || fail "a download failed"; done

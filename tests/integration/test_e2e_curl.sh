@@ -13,7 +13,7 @@
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
-need_cmd curl tcpdump tshark
+need_cmd curl tcpdump
 
 
 topo_up || fail "topology"
@@ -35,16 +35,16 @@ wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -i br0 -U -n -w "$MV_TMP/wire.pcap" ip
 wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
 
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") \
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") \
 	|| fail "curl through the VPN failed"
 [ "$body" = "$marker" ] || fail "page body '$body' is not the marker"
 echo "curl got the marker through the VPN"
-sleep 1
+mv_sleep 1	# the capture catches up
 kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
 
-udp=$(tshark -r "$MV_TMP/wire.pcap" -Y "udp && ip.src==198.18.0.11 && ip.dst==198.18.0.12" 2>/dev/null | wc -l)
-udp_back=$(tshark -r "$MV_TMP/wire.pcap" -Y "udp && ip.src==198.18.0.12 && ip.dst==198.18.0.11" 2>/dev/null | wc -l)
-tcp_direct=$(tshark -r "$MV_TMP/wire.pcap" -Y "tcp.port==8080" 2>/dev/null | wc -l)
+udp=$(pcap_count "$MV_TMP/wire.pcap" udp and src host 198.18.0.11 and dst host 198.18.0.12)
+udp_back=$(pcap_count "$MV_TMP/wire.pcap" udp and src host 198.18.0.12 and dst host 198.18.0.11)
+tcp_direct=$(pcap_count "$MV_TMP/wire.pcap" tcp port 8080)
 echo "capture: $udp UDP h1->h2, $udp_back UDP h2->h1, $tcp_direct plaintext TCP:8080"
 [ "$udp" -ge 3 ] && [ "$udp_back" -ge 3 ] || fail "no encrypted UDP between the hosts on the wire"
 [ "$tcp_direct" -eq 0 ] || fail "plaintext HTTP seen on the wire"

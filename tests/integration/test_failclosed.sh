@@ -18,7 +18,7 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-need_cmd curl ping tcpdump tshark
+need_cmd curl ping tcpdump
 
 topo_up || fail "topology"
 start_authsrv || fail "authsrv did not start"
@@ -32,7 +32,7 @@ wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 
 cg_new app cg || fail "cgroup"
 vpnctl_on h1 attach "$cg" >/dev/null || fail "attach"
-body=$(in_cg "$cg" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl before the kill"
+body=$(in_cg "$cg" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl before the kill"
 [ "$body" = failclosed-ok ] || fail "body '$body'"
 echo "before: curl from the attached cgroup: $body"
 
@@ -45,9 +45,9 @@ in_ns h1 ip -o link show mavpn0 >/dev/null || fail "mavpn0 vanished with vpnd"
 in_ns h1 ip route get "$h2ip" | grep -q "dev mavpn0" || fail "no route to the overlay via mavpn0"
 in_ns h1 ip -o link show mavpn0x | grep -q xdp || fail "no XDP program left on mavpn0x"
 echo "after the kill: mavpn0 and its route are there, mavpn0x still has XDP"
-in_cg "$cg" h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "attached curl got through"
-in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "unattached curl got through"
-in_ns h1 ping -c 3 -i 0.2 -W 1 "$h2ip" >/dev/null 2>&1 && fail "ping got an answer"
+in_cg "$cg" h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1 && fail "attached curl got through"
+in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1 && fail "unattached curl got through"
+in_ns h1 ping -c 3 -i 0.2 -W "$(mv_t 1)" "$h2ip" >/dev/null 2>&1 && fail "ping got an answer"
 in_cg "$cg" h1 bash -c "echo plaintext-udp > /dev/udp/$h2ip/9000"
 echo "curl (attached and not), ping and UDP from h1 got nothing"
 # Worst case: the leftover interface is gone too (deleted by hand, or a
@@ -55,14 +55,14 @@ echo "curl (attached and not), ping and UDP from h1 got nothing"
 in_ns h1 ip route show type blackhole | grep -q "^blackhole 100.80.0.0/16" \
 	|| fail "no blackhole route for the overlay"
 in_ns h1 ip link del mavpn0
-in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" >/dev/null 2>&1 && fail "curl got through without mavpn0"
-in_ns h1 ping -c 2 -i 0.2 -W 1 "$h2ip" >/dev/null 2>&1 && fail "ping got through without mavpn0"
+in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1 && fail "curl got through without mavpn0"
+in_ns h1 ping -c 2 -i 0.2 -W "$(mv_t 1)" "$h2ip" >/dev/null 2>&1 && fail "ping got through without mavpn0"
 echo "mavpn0 deleted as well: $(in_ns h1 ip route get "$h2ip" 2>&1 | head -1)"
-sleep 1
+mv_sleep 1	# the capture catches up
 kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
-total=$(tshark -r "$MV_TMP/wire.pcap" 2>/dev/null | wc -l)
-leak=$(tshark -r "$MV_TMP/wire.pcap" -Y "ip.addr==100.80.0.0/16 || tcp.port==8080 || udp.port==9000 || icmp" 2>/dev/null | wc -l)
-ul=$(tshark -r "$MV_TMP/wire.pcap" -Y "udp.port==51820 && ip.src==198.18.0.11" 2>/dev/null | wc -l)
+total=$(pcap_count "$MV_TMP/wire.pcap")
+leak=$(pcap_count "$MV_TMP/wire.pcap" "ip and (net 100.80.0.0/16 or tcp port 8080 or udp port 9000 or icmp)")
+ul=$(pcap_count "$MV_TMP/wire.pcap" udp port 51820 and src host 198.18.0.11)
 echo "capture while vpnd was dead: $total frames, $leak with overlay addresses/8080/9000/ICMP, $ul encrypted from h1"
 [ "$leak" -eq 0 ] || fail "plaintext to a protected destination on the wire"
 [ "$ul" -eq 0 ] || fail "h1 sent datagrams without a vpnd"
@@ -71,10 +71,10 @@ log_step "restart vpnd on h1"
 run_host h1 || fail "vpnd on h1 did not come back"
 vpnctl_on h1 --json status | json_get 'd["shim"]["attached"]' | tee "$MV_TMP/att.txt"
 grep -qF "$cg" "$MV_TMP/att.txt" || fail "the cgroup was not re-attached"
-body=$(in_cg "$cg" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl after the restart"
+body=$(in_cg "$cg" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl after the restart"
 [ "$body" = failclosed-ok ] || fail "body '$body' after the restart"
 echo "after the restart: curl from the re-attached cgroup: $body"
-r=$(in_ns h1 curl -sS --max-time 3 "http://$h2ip:8080/" 2>&1); rc=$?
+r=$(in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" 2>&1); rc=$?
 [ "$rc" -eq 7 ] || fail "unattached curl after the restart: exit $rc ($r)"
 echo "after the restart: unattached curl exit $rc"
 n=$(in_ns h1 ip -o link show | grep -c 'mavpn0')

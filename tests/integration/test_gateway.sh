@@ -20,7 +20,7 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-need_cmd curl ping tcpdump tshark sysctl
+need_cmd curl ping tcpdump sysctl
 lan=198.19.0.10
 
 ns_sw=$(ns_name sw)
@@ -59,16 +59,16 @@ wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
 wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump-lan.log"
 
 log_step "unattached process on h1"
-in_ns h1 curl -sS --max-time 5 "http://$lan:8080/" >/dev/null 2>&1; rc=$?
+in_ns h1 curl -sS --max-time "$(mv_t 5)" "http://$lan:8080/" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 7 ] || fail "unattached curl to the LAN: exit $rc, want 7 (EPERM)"
 echo "unattached curl to $lan: exit $rc"
 
 log_step "through the gateway"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$lan:8080/") \
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$lan:8080/") \
 	|| fail "curl to the LAN through the VPN failed"
 [ "$body" = "$marker" ] || fail "page body '$body' is not the marker"
 echo "vpnctl run curl http://$lan:8080/: marker received"
-vpnctl_on h1 run -- ping -c 3 -i 0.2 -W 2 "$lan" >"$MV_TMP/ping.txt" 2>&1 \
+vpnctl_on h1 run -- ping -c 3 -i 0.2 -W "$(mv_t 2)" "$lan" >"$MV_TMP/ping.txt" 2>&1 \
 	|| { cat "$MV_TMP/ping.txt"; fail "ping to the LAN"; }
 echo "vpnctl run ping: $(grep 'packets transmitted' "$MV_TMP/ping.txt")"
 vpnctl_on h1 --json peers | json_get '[(p["name"], p["tx_packets"], p["rx_packets"]) for p in d]'
@@ -79,15 +79,15 @@ kill -9 "${MV_HOST_PID[h1]}"; wait "${MV_HOST_PID[h1]}" 2>/dev/null
 in_ns h1 ip route get "$lan" | grep -q "dev mavpn0" || fail "LAN route left mavpn0 after the kill"
 in_ns h1 ip route show type blackhole | grep -q "^blackhole 198.19.0.0/24" \
 	|| fail "no blackhole route under the LAN route"
-in_ns h1 curl -sS --max-time 3 "http://$lan:8080/" >/dev/null 2>&1 && fail "curl reached the LAN without vpnd"
-in_ns h1 ping -c 2 -i 0.2 -W 1 "$lan" >/dev/null 2>&1 && fail "ping reached the LAN without vpnd"
+in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$lan:8080/" >/dev/null 2>&1 && fail "curl reached the LAN without vpnd"
+in_ns h1 ping -c 2 -i 0.2 -W "$(mv_t 1)" "$lan" >/dev/null 2>&1 && fail "ping reached the LAN without vpnd"
 echo "without vpnd: curl and ping to the LAN get nothing"
-sleep 1
+mv_sleep 1	# the captures catch up
 kill "${MV_PIDS[-1]}" "${MV_PIDS[-2]}"; wait "${MV_PIDS[-1]}" "${MV_PIDS[-2]}" 2>/dev/null
 
-udp=$(tshark -r "$MV_TMP/wire.pcap" -Y "udp.port==51820 && ip.addr==198.18.0.11 && ip.addr==198.18.0.12" 2>/dev/null | wc -l)
-leak=$(tshark -r "$MV_TMP/wire.pcap" -Y "ip.addr==198.19.0.0/24 || ip.addr==100.80.0.0/16 || tcp.port==8080 || icmp" 2>/dev/null | wc -l)
-fwd=$(tshark -r "$MV_TMP/lan.pcap" -Y "tcp.port==8080 && ip.src==100.80.0.0/16" 2>/dev/null | wc -l)
+udp=$(pcap_count "$MV_TMP/wire.pcap" udp port 51820 and host 198.18.0.11 and host 198.18.0.12)
+leak=$(pcap_count "$MV_TMP/wire.pcap" "ip and (net 198.19.0.0/24 or net 100.80.0.0/16 or tcp port 8080 or icmp)")
+fwd=$(pcap_count "$MV_TMP/lan.pcap" tcp port 8080 and src net 100.80.0.0/16)
 echo "bridge: $udp encrypted UDP datagrams, $leak frames with LAN/overlay addresses, TCP 8080 or ICMP"
 echo "LAN link: $fwd TCP 8080 packets from the overlay (forwarded by the gateway)"
 [ "$udp" -ge 6 ] || fail "no encrypted traffic between h1 and the gateway"
@@ -99,7 +99,7 @@ log_step "restart vpnd on h1"
 grep -q "^net 198.19.0.0/24 " "$MV_TMP/h1/routes" || fail "h1 did not keep the gateway route in its state dir"
 run_host h1 || fail "vpnd on h1 did not come back"
 lan_routed || fail "no LAN route after the restart"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$lan:8080/") || fail "curl after the restart"
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$lan:8080/") || fail "curl after the restart"
 [ "$body" = "$marker" ] || fail "page body '$body' after the restart"
 echo "after the restart: route back, curl to the LAN works"
 echo "PASS: gateway to a LAN through mavpn"

@@ -50,7 +50,7 @@ print(*[m["id"] for m in maps if m.get("name") == "allowed" and m.get("btf_id") 
 allowed_n() { bpftool -j map dump id "$allowed_id" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 # bpftool prints an empty line, not [], for a cgroup without programs.
 progs_on() { bpftool -j cgroup show "$1" | python3 -c 'import json,sys; t=sys.stdin.read().strip(); print(len(json.loads(t)) if t else 0)'; }
-curl_cg() { in_cg "$cg" h1 curl -sS --max-time 5 "$@"; }
+curl_cg() { in_cg "$cg" h1 curl -sS --max-time "$(mv_t 5)" "$@"; }
 
 cg_new app cg || fail "cgroup"
 

@@ -23,7 +23,7 @@ need_cmd curl openssl
 MPORT=9100
 
 scrape() { # ns path -> body on stdout
-	in_ns "$1" curl -sS --max-time 5 "http://127.0.0.1:$MPORT${2:-/metrics}"
+	in_ns "$1" curl -sS --max-time "$(mv_t 5)" "http://127.0.0.1:$MPORT${2:-/metrics}"
 }
 
 # metric NAME [LABEL-SUBSTRING] < exposition: the first matching sample's value
@@ -111,18 +111,18 @@ mkdir -p "$MV_TMP/www" && echo "metrics-$RANDOM" > "$MV_TMP/www/index.html"
 bg_start "$MV_TMP/http.log" $(nsx h2) python3 -m http.server --bind "$h2ip" \
 	--directory "$MV_TMP/www" 8080
 wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080" || fail "http server"
-vpnctl_on h1 run -- curl -sS --max-time 10 -o /dev/null "http://$h2ip:8080/" ||
+vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" -o /dev/null "http://$h2ip:8080/" ||
 	fail "curl through the VPN failed"
 # An address in the overlay that nobody has: the server must refuse.
-vpnctl_on h1 run -- curl -s --max-time 2 -o /dev/null "http://100.80.0.250:8080/"
+vpnctl_on h1 run -- curl -s --max-time "$(mv_t 2)" -o /dev/null "http://100.80.0.250:8080/"
 denied() { scrape srv | grep -q 'key_denials_total{reason="unknown_peer"} [1-9]'; }
 wait_for 10 "denial counted" denied ||
 	fail "no unknown_peer denial in the authsrv metrics"
 # A TLS client without ALPN is refused in the handshake.
-in_ns srv timeout 5 openssl s_client -connect "127.0.0.1:$MV_PORT_SRV" </dev/null >/dev/null 2>&1
+in_ns srv timeout "$(mv_t 5)" openssl s_client -connect "127.0.0.1:$MV_PORT_SRV" </dev/null >/dev/null 2>&1
 
 log_step "scrape after traffic"
-sleep 0.5
+mv_sleep 0.5	# the counters of the refused handshake settle
 scrape srv > "$MV_TMP/srv-1.prom" || fail "authsrv scrape"
 scrape h1 > "$MV_TMP/h1-1.prom" || fail "vpnd h1 scrape"
 scrape h2 > "$MV_TMP/h2-1.prom" || fail "vpnd h2 scrape"

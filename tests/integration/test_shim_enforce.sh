@@ -71,23 +71,23 @@ r=$(try_on h1 udp "$h2ip" 9000); [ "$r" = EPERM ] || fail "unattached sendto(): 
 echo "sendto() from an unattached process: $r"
 r=$(try_on h1 tcp "::ffff:$h2ip" 8080); [ "$r" = EPERM ] || fail "unattached v4-mapped connect(): $r"
 echo "connect() to ::ffff:$h2ip from an unattached process: $r"
-in_ns h1 curl -sS --max-time 5 "http://$h2ip:8080/" >/dev/null 2>"$MV_TMP/curl-err.txt"
+in_ns h1 curl -sS --max-time "$(mv_t 5)" "http://$h2ip:8080/" >/dev/null 2>"$MV_TMP/curl-err.txt"
 rc=$?; [ "$rc" -eq 7 ] || fail "unattached curl exit $rc, want 7"
 echo "unattached curl: exit $rc ($(head -c 120 "$MV_TMP/curl-err.txt"))"
-in_ns h1 ping -c 2 -W 1 "$h2ip" >"$MV_TMP/ping-unatt.txt" 2>&1 && fail "unattached ping got an answer"
+in_ns h1 ping -c 2 -W "$(mv_t 1)" "$h2ip" >"$MV_TMP/ping-unatt.txt" 2>&1 && fail "unattached ping got an answer"
 echo "unattached ping: $(grep -m1 -io 'operation not permitted\|100% packet loss' "$MV_TMP/ping-unatt.txt")"
 # With a source address ping skips its UDP probe: raw ICMP, caught at egress.
 h1ip=$(vpnctl_on h1 --json status | json_get 'd["self"]["overlay_ip"]')
-in_ns h1 ping -c 2 -W 1 -I "$h1ip" "$h2ip" >"$MV_TMP/ping-raw.txt" 2>&1 && fail "unattached raw ping got an answer"
+in_ns h1 ping -c 2 -W "$(mv_t 1)" -I "$h1ip" "$h2ip" >"$MV_TMP/ping-raw.txt" 2>&1 && fail "unattached raw ping got an answer"
 bp=$(vpnctl_on h1 --json status | json_get 'd["shim"]["blocked_packets"]')
 [ "$bp" -ge 1 ] || fail "raw ICMP was not dropped at egress (blocked_packets=$bp)"
 echo "unattached ping -I $h1ip: $(grep -m1 -io 'operation not permitted\|100% packet loss' "$MV_TMP/ping-raw.txt"), blocked_packets=$bp"
 
 log_step "attached process on h1 (vpnctl run)"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || fail "vpnctl run curl"
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "vpnctl run curl"
 [ "$body" = enforce-ok ] || fail "curl body '$body'"
 echo "vpnctl run curl (connect4): $body"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://[::ffff:$h2ip]:8080/") \
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://[::ffff:$h2ip]:8080/") \
 	|| fail "vpnctl run curl to ::ffff:$h2ip"
 [ "$body" = enforce-ok ] || fail "curl v4-mapped body '$body'"
 echo "vpnctl run curl [::ffff:$h2ip] (connect6, v4-mapped): $body"
@@ -100,7 +100,7 @@ echo "vpnctl run sendto/recvfrom ::ffff: (sendmsg6): $r"
 r=$(echo nc-line | vpnctl_on h1 run -- nc -u -w 2 "$h2ip" 9000)
 [ "$r" = "echo:nc-line" ] || fail "nc -u through the VPN: '$r'"
 echo "vpnctl run nc -u: $r"
-vpnctl_on h1 run -- ping -c 2 -W 2 "$h2ip" >"$MV_TMP/ping-att.txt" 2>&1 || fail "attached ping"
+vpnctl_on h1 run -- ping -c 2 -W "$(mv_t 2)" "$h2ip" >"$MV_TMP/ping-att.txt" 2>&1 || fail "attached ping"
 echo "vpnctl run ping: $(grep -m1 'packets transmitted' "$MV_TMP/ping-att.txt")"
 
 log_step "flows"

@@ -30,7 +30,7 @@ n=$(vpnctl_on h1 --json peers | json_get 'len(d)')
 [ "$n" -eq 0 ] || fail "h1 already has $n peers before the first ping"
 
 # -i 0.2: all three within the key's first round trip window and after it.
-vpnctl_on h1 run -- ping -c 3 -i 0.2 -W 3 -I "$h1ip" "$h2ip" >"$MV_TMP/ping.txt" 2>&1 \
+vpnctl_on h1 run -- ping -c 3 -i 0.2 -W "$(mv_t 3)" -I "$h1ip" "$h2ip" >"$MV_TMP/ping.txt" 2>&1 \
 	|| { cat "$MV_TMP/ping.txt"; fail "ping through the VPN"; }
 cat "$MV_TMP/ping.txt"
 grep -q '3 packets transmitted, 3 received' "$MV_TMP/ping.txt" \

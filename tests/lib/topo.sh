@@ -7,6 +7,12 @@
 #
 # MV_VPND_ARGS: extra `vpnd run` options (e.g. "--workers 1") for benches.
 # MV_IFACE: the underlay `vpnd run --iface` names (default eth0).
+# MV_TIME_SCALE: a positive integer (default 1) that multiplies every margin
+# the tests give the machine: wait_for deadlines, mv_sleep, timeouts and
+# durations taken from mv_t. A slow machine raises it (vmtest sets 4 under
+# QEMU/TCG); what the product promises in real time (key lifetimes, the
+# revocation bound, rate-limit refills) is the product's and stays fixed
+# unless the test says why.
 # Every name carries a per-run id so parallel or leftover runs cannot collide;
 # topo_down removes everything topo_up and the helpers created, by PID.
 
@@ -22,6 +28,23 @@ MV_CGROUPS=()
 declare -A MV_HOST_PID=()	# host name -> its vpnd's PID
 MV_PORT_SRV=7443
 MV_SUBNET=198.18.0
+MV_TIME_SCALE=${MV_TIME_SCALE:-1}
+case $MV_TIME_SCALE in
+'' | *[!0-9]* | 0) echo "MV_TIME_SCALE must be a positive integer, not '$MV_TIME_SCALE'" >&2; exit 2 ;;
+esac
+
+# SECONDS (decimal, e.g. 0.5) times MV_TIME_SCALE, printed: for --max-time,
+# timeout, ping -W and the like. Pure bash: no process per call.
+mv_t() { # seconds
+	local i=${1%%.*} f=${1#*.}
+	[ "$f" != "$1" ] || f=0
+	f=${f}000
+	local ms=$(((10#${i:-0} * 1000 + 10#${f:0:3}) * MV_TIME_SCALE))
+	printf '%d.%03d\n' $((ms / 1000)) $((ms % 1000))
+}
+# A pause that only gives the machine time (a capture to flush, a packet to
+# be counted); waiting for a condition is wait_for's job.
+mv_sleep() { sleep "$(mv_t "$1")"; }
 
 ns_name() { echo "mv$MV_ID-$1"; }
 # Run a command in a test namespace without hiding /sys/fs/bpf or cgroup2
@@ -76,22 +99,26 @@ bg_start() { # logfile cmd...
 	MV_PIDS+=($!)
 }
 
+# Poll cmd until it succeeds, for at most seconds × MV_TIME_SCALE of wall
+# time (a deadline, however slow each try is); cmd runs at least once.
 wait_for() { # seconds description cmd...
-	local t=$1 what=$2; shift 2
-	local i
-	for ((i = 0; i < t * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
+	local t what=$2 end
+	t=$(mv_t "$1"); shift 2
+	end=$((${EPOCHREALTIME/./} + 10#${t/./}000))
+	until "$@" >/dev/null 2>&1; do
+		if [ "${EPOCHREALTIME/./}" -ge "$end" ]; then
+			echo "timed out after ${t}s waiting for: $what" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
-	echo "timed out after ${t}s waiting for: $what" >&2
-	return 1
 }
 
 topo_down() {
 	local p ns
 	for p in "${MV_PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${MV_PIDS[@]}"; do
-		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for _ in $(seq $((30 * MV_TIME_SCALE))); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -178,6 +205,13 @@ in_cg() { # cgroup host cmd...
 		nsenter --net="/run/netns/$ns" "$@"
 }
 
+# Frames in capture $1 that match a tcpdump filter (tcpdump rather than
+# tshark: tshark takes seconds to start, tens of them under QEMU/TCG).
+pcap_count() { # file [filter...]
+	local f=$1; shift
+	tcpdump -nr "$f" "$@" 2>/dev/null | wc -l
+}
+
 # Print field $2 of `vpnctl --json` output on stdin addressed as python expr.
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -188,7 +222,7 @@ ping_sampling_keys() { # count interval dst
 	local pid
 	need_cmd ping
 	bg_start "$MV_TMP/ping.log" $(nsx h1) "$MV_BIN/vpnctl" --sock "$MV_TMP/h1.sock" run -- \
-		ping -q -c "$1" -i "$2" -W 2 "$3"
+		ping -q -c "$1" -i "$2" -W "$(mv_t 2)" "$3"
 	pid=${MV_PIDS[-1]}
 	: > "$MV_TMP/keyids"
 	while kill -0 "$pid" 2>/dev/null; do
