@@ -160,7 +160,7 @@ grep -q '"event":"enroll_refused","host":"h4".*"reason":"CA signer unavailable"'
 kill -0 "$srv_pid" || fail "the server died with its signer"
 host_connected h1 && host_connected h2 || fail "a host lost its channel"
 h2ip=$(vpnctl_on h1 resolve h2) || fail "resolve h2 without a signer"
-vpnctl_on h1 run -- ping -c 3 -i 0.2 -W 2 "$h2ip" > "$MV_TMP/ping.out" 2>&1 \
+vpnctl_on h1 run -- ping -c 3 -i 0.2 -W "$(mv_t 2)" "$h2ip" > "$MV_TMP/ping.out" 2>&1 \
 	|| fail "no key h1 -> h2 without a signer: $(tail -n 3 "$MV_TMP/ping.out")"
 
 log_step "the refused token still works on a restarted server"

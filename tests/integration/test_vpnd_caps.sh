@@ -74,10 +74,10 @@ bg_start "$MV_TMP/http.log" $(nsx h2) python3 -m http.server --bind "$h2ip" \
 wait_for 10 "http server on h2" in_ns h2 bash -c "exec 3<>/dev/tcp/$h2ip/8080"
 cg_new app cg || fail "cgroup"
 vpnctl_on h1 attach "$cg" || fail "attach"
-[ "$(in_cg "$cg" h1 curl -sS --max-time 5 "http://$h2ip:8080/")" = caps-ok ] ||
+[ "$(in_cg "$cg" h1 curl -sS --max-time "$(mv_t 5)" "http://$h2ip:8080/")" = caps-ok ] ||
 	fail "attached: overlay curl"
 vpnctl_on h1 detach "$cg" || fail "detach"
-in_cg "$cg" h1 curl -sS --max-time 5 "http://$h2ip:8080/" >/dev/null 2>&1; rc=$?
+in_cg "$cg" h1 curl -sS --max-time "$(mv_t 5)" "http://$h2ip:8080/" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 7 ] || fail "detached: curl exit $rc, want 7 (EPERM)"
 echo "attach, key request, curl, detach: ok"
 
