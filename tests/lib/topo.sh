@@ -209,6 +209,7 @@ in_cg() { # cgroup host cmd...
 # tshark: tshark takes seconds to start, tens of them under QEMU/TCG).
 pcap_count() { # file [filter...]
 	local f=$1; shift
+	need_cmd tcpdump
 	tcpdump -nr "$f" "$@" 2>/dev/null | wc -l
 }
 
