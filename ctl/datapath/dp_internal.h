@@ -145,8 +145,6 @@ struct datapath {
 	int nroutes;
 };
 
-}
-
 static inline void dp_wake(int fd)
 {
 	uint64_t one = 1;
