@@ -18,6 +18,7 @@
 # the global limit only, the flood locks h1 and h4 out.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
+need_cmd curl ss
 trap topo_down EXIT
 
 command -v curl >/dev/null || { echo "SKIP: curl not installed"; exit 77; }

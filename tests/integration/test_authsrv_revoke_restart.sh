@@ -15,6 +15,7 @@
 # credential) gets ERROR "host h3 is revoked" at its revocation.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
+need_cmd openssl
 trap topo_down EXIT
 
 peers_with() { # host name
