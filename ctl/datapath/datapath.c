@@ -27,6 +27,9 @@ const struct counter_desc datapath_frame_desc[DP_FRAME__COUNT] = {
 const struct counter_desc datapath_event_desc[DP_EVENT__COUNT] = {
 	DP_EVENTS(COUNTER_DESC_COUNTER)
 };
+const struct counter_desc datapath_level_desc[DP_LEVEL__COUNT] = {
+	DP_LEVELS(DP_PEER_DESC)
+};
 const struct counter_desc datapath_xsk_desc[DP_XSK__COUNT] = {
 	DP_XSK_COUNTERS(COUNTER_DESC_COUNTER)
 };
@@ -120,7 +123,7 @@ int datapath_remove_peer(struct datapath *dp, uint32_t overlay_ip)
 		dp_session_retire(&dp->peers, p->prev);
 		dp_session_retire(&dp->peers, p->cur);
 		p->next = p->prev = p->cur = NULL;
-		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(p));
+		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(&dp->peers, p));
 		/* new requests only after the retry interval */
 		DP_STORE(p->requested, 1);
 		DP_STORE(p->requested_ms, mono_ms());
@@ -138,7 +141,7 @@ void datapath_key_refused(struct datapath *dp, uint32_t overlay_ip)
 	pthread_rwlock_wrlock(&dp->lock);
 	p = dp_peer_find(&dp->peers, overlay_ip);
 	if (p) {
-		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(p));
+		DP_ADD(p->drop[DP_DROP_NO_KEY], dp_pending_drop(&dp->peers, p));
 		/* ask again only after the retry interval, not per packet */
 		p->requested = 1;
 		p->requested_ms = mono_ms();
@@ -264,7 +267,10 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 	for (k = 0; k < DP_FRAME__COUNT; k++)
 		out->frames[k] = DP_LOAD(dp->st.frames[k]);
 	for (k = 0; k < DP_EVENT__COUNT; k++)
-		out->events[k] = DP_LOAD(dp->st.events[k]);
+		out->events[k] = DP_LOAD(dp->st.events[k]) +
+				 DP_LOAD(dp->peers.ev[k]);
+	out->levels[DP_LEVEL_HELD_PACKETS] = DP_LOAD(dp->peers.held_pkts);
+	out->levels[DP_LEVEL_HELD_BYTES] = DP_LOAD(dp->peers.held_bytes);
 	/* drops: the data plane's own, plus every peer's, summed here and
 	 * not on the packet path, plus those of peers reclaimed from a full
 	 * table */
@@ -272,6 +278,7 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 	for (k = 0; k < DP_DROP__COUNT; k++)
 		out->drop[k] = DP_LOAD(dp->st.drop[k]) +
 			       dp->peers.gone_drop[k];
+	out->levels[DP_LEVEL_PEERS] = dp->peers.npeers;
 	for (h = 0; h < (1u << DP_HASH_BITS); h++)
 		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)
 			for (k = 0; k < DP_DROP__COUNT; k++)

@@ -84,6 +84,8 @@ struct dp_worker {
 	struct dp_xsk ul;		/* ul.fd < 0: no underlay queue of ours */
 	int wake_fd;			/* worker 0: the datapath's wake_fd */
 	uint64_t icmp_ms;		/* last ICMP too-big sent (rate limit) */
+	uint64_t sweep_ms;		/* worker 0: last expiry of held packets */
+	uint64_t swept;			/* worker 0: bytes expired, not trimmed */
 	pthread_t thread;
 	int started;
 	int init_err;			/* of cfg.worker_init, before ready */

@@ -151,7 +151,7 @@ void dp_neigh_step(struct dp_worker *w, uint64_t now)
 			uint32_t k;
 
 			pthread_mutex_lock(&p->pend_lock);
-			k = dp_pending_drop(p);
+			k = dp_pending_drop(&dp->peers, p);
 			pthread_mutex_unlock(&p->pend_lock);
 			DP_ADD(p->drop[DP_DROP_PENDING], k);
 			p->neigh_wait_ms = 0;

@@ -35,19 +35,20 @@ struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip)
  * the entry can be freed at once. Only pointers that outlive the lock
  * matter, and they rule a peer out: a session's ->peer (so cur, prev and
  * next must all be NULL), worker 0's resolve list (neigh_queued, and
- * neigh_flag, a lookup asked for). Held packets are kept (nothing
- * pending), and so is the state of a key request still in flight (asked
- * less than DP_REQ_RETRY_MS ago), which also throttles requests after a
- * refusal or removal; the key request queue holds addresses, not pointers,
- * and a key arriving for a reclaimed address simply creates it again. A
- * peer younger than DP_REQ_RETRY_MS is kept too, so that workers inserting
- * different destinations into a full table do not evict each other's new
- * entries before their first packet was held and the key requested.
+ * neigh_flag, a lookup asked for). Packets held for a key-less peer do
+ * not keep it: they are dropped with it (counted as drop "pending"), so a
+ * sweep of the prefix cannot pin the table with a packet per address. The
+ * state of a key request still in flight (asked less than DP_REQ_RETRY_MS
+ * ago) keeps it, which also throttles requests after a refusal or
+ * removal; the key request queue holds addresses, not pointers, and a key
+ * arriving for a reclaimed address simply creates it again. A peer younger
+ * than DP_REQ_RETRY_MS is kept too, so that workers inserting different
+ * destinations into a full table do not evict each other's new entries
+ * before their first packet was held and the key requested.
  */
 static int peer_idle(const struct dp_peer *p, uint64_t now)
 {
 	return !p->cur && !p->prev && !p->next &&
-	       !p->pend_head && !DP_LOAD(p->pending) &&
 	       !p->neigh_queued && !DP_LOAD(p->neigh_flag) &&
 	       now - p->created_ms >= DP_REQ_RETRY_MS &&
 	       !(DP_LOAD(p->requested) &&
@@ -69,6 +70,9 @@ static int peer_reclaim(struct dp_peers *t, uint64_t now)
 			if (!peer_idle(p, now))
 				continue;
 			*pp = p->ip_next;
+			DP_ADD(p->drop[DP_DROP_PENDING],
+			       dp_pending_drop(t, p));
+			DP_INC(t->ev[DP_EVENT_PEERS_RECLAIMED]);
 			for (r = 0; r < DP_DROP__COUNT; r++)
 				t->gone_drop[r] += DP_LOAD(p->drop[r]);
 			pthread_mutex_destroy(&p->pend_lock);
@@ -239,22 +243,63 @@ void dp_session_install_next(struct dp_peers *t, struct dp_peer *p,
 	session_link(t, p, s);
 }
 
-int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
-		    uint64_t now_ms)
+struct dp_pkt *dp_pending_pop(struct dp_peers *t, struct dp_peer *p)
 {
+	struct dp_pkt *q = p->pend_head;
+
+	if (!q)
+		return NULL;
+	p->pend_head = q->next;
+	if (!p->pend_head)
+		p->pend_tail = NULL;
+	__atomic_fetch_sub(&p->pending, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&t->held_pkts, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&t->held_bytes, DP_HELD_COST(q->len),
+			   __ATOMIC_RELAXED);
+	return q;
+}
+
+uint64_t dp_pending_expire(struct dp_peers *t, struct dp_peer *p,
+			   uint64_t now_ms)
+{
+	uint64_t freed = 0;
+	struct dp_pkt *q;
+
+	/* FIFO: the oldest is at the head */
+	while (p->pend_head &&
+	       now_ms - p->pend_head->at_ms > DP_PENDING_TTL_MS) {
+		q = dp_pending_pop(t, p);
+		freed += DP_HELD_COST(q->len);
+		free(q);
+		DP_INC(p->drop[DP_DROP_PENDING]);
+		DP_INC(t->ev[DP_EVENT_HELD_EXPIRED]);
+	}
+	return freed;
+}
+
+int dp_pending_push(struct dp_peers *t, struct dp_peer *p, const uint8_t *pkt,
+		    uint32_t len, uint64_t now_ms)
+{
+	uint64_t cost = DP_HELD_COST(len);
 	struct dp_pkt *q;
 
 	/* Make room by expiring what waited too long; the sender retries. */
-	while (p->pend_head &&
-	       now_ms - p->pend_head->at_ms > DP_PENDING_TTL_MS) {
-		free(dp_pending_pop(p));
-		DP_INC(p->drop[DP_DROP_PENDING]);
-	}
+	dp_pending_expire(t, p, now_ms);
 	if (p->pending >= DP_PENDING_MAX)
 		return -ENOBUFS;
+	/* reserve first: workers push concurrently (each under its peer's
+	 * lock), the sum must never pass the cap */
+	if (__atomic_add_fetch(&t->held_bytes, cost, __ATOMIC_RELAXED) >
+	    DP_HELD_BYTES_MAX) {
+		__atomic_fetch_sub(&t->held_bytes, cost, __ATOMIC_RELAXED);
+		DP_INC(t->ev[DP_EVENT_HELD_CAP]);
+		return -ENOSPC;
+	}
 	q = malloc(sizeof(*q) + len);
-	if (!q)
+	if (!q) {
+		__atomic_fetch_sub(&t->held_bytes, cost, __ATOMIC_RELAXED);
 		return -ENOBUFS;
+	}
 	q->next = NULL;
 	q->at_ms = now_ms;
 	q->len = len;
@@ -265,28 +310,16 @@ int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
 		p->pend_head = q;
 	p->pend_tail = q;
 	DP_INC(p->pending);
+	DP_INC(t->held_pkts);
 	return 0;
 }
 
-struct dp_pkt *dp_pending_pop(struct dp_peer *p)
-{
-	struct dp_pkt *q = p->pend_head;
-
-	if (!q)
-		return NULL;
-	p->pend_head = q->next;
-	if (!p->pend_head)
-		p->pend_tail = NULL;
-	__atomic_fetch_sub(&p->pending, 1, __ATOMIC_RELAXED);
-	return q;
-}
-
-uint32_t dp_pending_drop(struct dp_peer *p)
+uint32_t dp_pending_drop(struct dp_peers *t, struct dp_peer *p)
 {
 	uint32_t n = 0;
 
 	while (p->pend_head) {
-		free(dp_pending_pop(p));
+		free(dp_pending_pop(t, p));
 		n++;
 	}
 	return n;
@@ -304,7 +337,7 @@ void dp_peers_free(struct dp_peers *t)
 			dp_session_retire(t, p->prev);
 			dp_session_retire(t, p->cur);
 			dp_session_retire(t, p->next);
-			dp_pending_drop(p);
+			dp_pending_drop(t, p);
 			free(p);
 		}
 	}

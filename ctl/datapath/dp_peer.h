@@ -21,7 +21,17 @@
 #include "mavpn/replay.h"
 
 #define DP_PENDING_MAX		128	/* held packets per peer */
-#define DP_PENDING_TTL_MS	5000	/* older held packets are dropped */
+#define DP_PENDING_TTL_MS	2000	/* older held packets are dropped */
+/*
+ * All peers together hold at most this much (packet, header and malloc's
+ * overhead, DP_HELD_COST): without it, DP_PENDING_MAX x DP_MAX_PEERS
+ * full-size packets would be hundreds of MB for an app that sprays unused
+ * overlay addresses. Worker 0 expires held packets every
+ * DP_HOLD_SWEEP_MS, whether more packets come for that peer or not.
+ */
+#define DP_HELD_BYTES_MAX	(4u << 20)
+#define DP_HOLD_SWEEP_MS	250
+#define DP_HELD_COST(len)	(sizeof(struct dp_pkt) + (len) + 16)
 #define DP_REQ_RETRY_MS		2000	/* re-ask if no key came by then */
 #define DP_TX_GRACE_MS		5000	/* see dp_session_tx_live() */
 #define DP_COUNTER_MAX		(1ull << 60)	/* renew long before wrap */
@@ -110,6 +120,11 @@ struct dp_peers {
 	unsigned int reclaim_h;		/* bucket the next reclaim scan starts at */
 	/* drop counters of reclaimed peers (totals stay monotonic) */
 	uint64_t gone_drop[DP_DROP__COUNT];
+	/* held packets of all peers (atomic): the global cap's account */
+	uint64_t held_bytes, held_pkts;
+	/* atomic; the held_* and peers_reclaimed events counted here
+	 * (datapath_stats() adds them to the data plane's) */
+	uint64_t ev[DP_EVENT__COUNT];
 };
 
 /*
@@ -172,12 +187,24 @@ void dp_session_install_next(struct dp_peers *t, struct dp_peer *p,
 /* Unlink from the key-id table, wipe, free. NULL ok. */
 void dp_session_retire(struct dp_peers *t, struct dp_session *s);
 
-/* Hold a copy of @len bytes; -ENOBUFS when the queue is full. */
-int dp_pending_push(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
-		    uint64_t now_ms);
-struct dp_pkt *dp_pending_pop(struct dp_peer *p);
+/*
+ * The held-packet queue; the caller holds p->pend_lock (or the table's
+ * write lock). Push holds a copy of @len bytes after expiring what is
+ * older than DP_PENDING_TTL_MS: -ENOBUFS when the peer's queue is full,
+ * -ENOSPC when all peers together hold DP_HELD_BYTES_MAX (counted as
+ * held_cap). Every packet dropped (for whatever reason) is counted by the
+ * caller, except the expired ones: the functions count those (drop
+ * "pending" on the peer and event held_expired).
+ */
+int dp_pending_push(struct dp_peers *t, struct dp_peer *p, const uint8_t *pkt,
+		    uint32_t len, uint64_t now_ms);
+/* The oldest held packet, unaccounted; free() it. */
+struct dp_pkt *dp_pending_pop(struct dp_peers *t, struct dp_peer *p);
+/* Drop what waited longer than DP_PENDING_TTL_MS; returns the bytes freed. */
+uint64_t dp_pending_expire(struct dp_peers *t, struct dp_peer *p,
+			   uint64_t now_ms);
 /* Drop everything held; returns how many. */
-uint32_t dp_pending_drop(struct dp_peer *p);
+uint32_t dp_pending_drop(struct dp_peers *t, struct dp_peer *p);
 
 /* Free every peer and session (wiping keys). */
 void dp_peers_free(struct dp_peers *t);

@@ -213,24 +213,21 @@ void dp_flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 	    !dp_session_tx_live(dp_tx_session(p, now), now) || !dp_mac_known(p))
 		return;
 	pthread_mutex_lock(&p->pend_lock);
-	while ((q = dp_pending_pop(p))) {
-		if (now - q->at_ms > DP_PENDING_TTL_MS)
-			DP_INC(p->drop[DP_DROP_PENDING]);
-		else
-			tx_sealed(w, p, dp_tx_session(p, now), q->data, q->len,
-				  now);
+	dp_pending_expire(&w->dp->peers, p, now);
+	while ((q = dp_pending_pop(&w->dp->peers, p))) {
+		tx_sealed(w, p, dp_tx_session(p, now), q->data, q->len, now);
 		free(q);
 	}
 	pthread_mutex_unlock(&p->pend_lock);
 }
 
-static void hold(struct dp_peer *p, const uint8_t *pkt, uint32_t len,
-		 uint64_t now)
+static void hold(struct datapath *dp, struct dp_peer *p, const uint8_t *pkt,
+		 uint32_t len, uint64_t now)
 {
 	int err;
 
 	pthread_mutex_lock(&p->pend_lock);
-	err = dp_pending_push(p, pkt, len, now);
+	err = dp_pending_push(&dp->peers, p, pkt, len, now);
 	pthread_mutex_unlock(&p->pend_lock);
 	if (err)
 		DP_INC(p->drop[DP_DROP_PENDING]);
@@ -359,12 +356,12 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		}
 	}
 	if (!dp_session_tx_live(dp_tx_session(p, now), now)) {
-		hold(p, (const uint8_t *)ip, tot, now);
+		hold(dp, p, (const uint8_t *)ip, tot, now);
 		request_key(dp, p, now);
 		return;
 	}
 	if (!dp_mac_known(p)) {
-		hold(p, (const uint8_t *)ip, tot, now);
+		hold(dp, p, (const uint8_t *)ip, tot, now);
 		dp_neigh_ask(w, p);
 		return;
 	}

@@ -5,6 +5,7 @@
  * arrives.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,41 @@ static void flush_all(struct dp_worker *w, uint64_t now)
 }
 
 /*
+ * Worker 0, every DP_HOLD_SWEEP_MS: expire held packets older than
+ * DP_PENDING_TTL_MS for every peer, so that what an app sprayed at
+ * addresses that never get a key goes away on a timer and not only when
+ * the next packet for the same address comes. Once a sweep emptied the
+ * account, the freed memory goes back to the system (the packets were
+ * allocated by any worker, in its own malloc arena).
+ */
+static void hold_sweep(struct dp_worker *w, uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	struct dp_peers *t = &dp->peers;
+	unsigned int h;
+	struct dp_peer *p;
+
+	if (now - w->sweep_ms < DP_HOLD_SWEEP_MS)
+		return;
+	w->sweep_ms = now;
+	pthread_rwlock_rdlock(&dp->lock);
+	for (h = 0; h < (1u << DP_HASH_BITS); h++) {
+		for (p = t->by_ip[h]; p; p = p->ip_next) {
+			if (!__atomic_load_n(&p->pend_head, __ATOMIC_RELAXED))
+				continue;
+			pthread_mutex_lock(&p->pend_lock);
+			w->swept += dp_pending_expire(t, p, now);
+			pthread_mutex_unlock(&p->pend_lock);
+		}
+	}
+	pthread_rwlock_unlock(&dp->lock);
+	if (w->swept >= DP_HELD_BYTES_MAX / 4 && !DP_LOAD(t->held_bytes)) {
+		malloc_trim(0);
+		w->swept = 0;
+	}
+}
+
+/*
  * The loop of every worker: sleep in poll() until a socket has frames,
  * then take a batch from each ring, kick TX once per batch (copy mode
  * needs a syscall per kick), and give rx frames back to the kernel.
@@ -119,8 +155,10 @@ static void *worker_main(void *arg)
 			busy |= dp_rx_udp(w, now) == DP_XSK_BATCH;
 		if (i_ev >= 0 && (pfd[i_ev].revents & POLLIN))
 			dp_neigh_events(w);
-		if (!w->id)
+		if (!w->id) {
 			dp_neigh_step(w, now);
+			hold_sweep(w, now);
+		}
 		if (w->kn)
 			dp_kflush(w);
 		if (i_ul >= 0)

@@ -131,6 +131,8 @@ int metrics_write(FILE *f, const struct metrics_src *s)
 			 &(struct counter_row){ .vals = s->dp.drop }, 1);
 	counters_prom(f, P "dp_", datapath_event_desc, DP_EVENT__COUNT,
 		      &(struct counter_row){ .vals = s->dp.events }, 1);
+	counters_prom(f, P "dp_", datapath_level_desc, DP_LEVEL__COUNT,
+		      &(struct counter_row){ .vals = s->dp.levels }, 1);
 	if (s->rings_ok) {
 		for (i = 0; i < DP_RING_MAX; i++)
 			rings[i] = (struct counter_row){

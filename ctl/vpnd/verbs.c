@@ -81,6 +81,8 @@ static void dp_stats_json(struct jsonw *j, const struct dp_stats *ds)
 	counters_json(j, "drop_", datapath_drop_desc, ds->drop, DP_DROP__COUNT);
 	counters_json(j, NULL, datapath_event_desc, ds->events,
 		      DP_EVENT__COUNT);
+	counters_json(j, NULL, datapath_level_desc, ds->levels,
+		      DP_LEVEL__COUNT);
 }
 
 static void dp_stats_text(FILE *f, const struct dp_stats *ds)
@@ -91,6 +93,8 @@ static void dp_stats_text(FILE *f, const struct dp_stats *ds)
 		      DP_DROP__COUNT, 2);
 	counters_text(f, NULL, datapath_event_desc, ds->events,
 		      DP_EVENT__COUNT, 2);
+	counters_text(f, NULL, datapath_level_desc, ds->levels,
+		      DP_LEVEL__COUNT, 2);
 }
 
 static void status_json(struct vpnd *v, struct jsonw *j,

@@ -123,7 +123,10 @@ enum dp_frame {
 
 /* Other events of the data plane as a whole. */
 #define DP_EVENTS(X) \
-	X(ICMP_TOO_BIG, "icmp_too_big", "ICMP fragmentation-needed answers sent for too-big packets with DF")
+	X(ICMP_TOO_BIG, "icmp_too_big", "ICMP fragmentation-needed answers sent for too-big packets with DF") \
+	X(HELD_EXPIRED, "held_expired", "held packets dropped because no key or next hop came within the hold time") \
+	X(HELD_CAP, "held_cap", "packets not held because all peers together already held the global maximum") \
+	X(PEERS_RECLAIMED, "peers_reclaimed", "key-less peer entries freed to make room in a full table")
 
 enum dp_event {
 #define DP_EVENT_ENUM(id, name, help) DP_EVENT_##id,
@@ -135,7 +138,21 @@ enum dp_event {
 extern const struct counter_desc datapath_drop_desc[DP_DROP__COUNT];
 extern const struct counter_desc datapath_peer_desc[DP_PEER__COUNT];
 extern const struct counter_desc datapath_frame_desc[DP_FRAME__COUNT];
+/* Levels of the data plane as a whole, X(ID, name, kind, unit, help). */
+#define DP_LEVELS(X) \
+	X(PEERS, "peers", COUNTER_GAUGE, NULL, "Entries in the peer table, with a key or waiting for one.") \
+	X(HELD_PACKETS, "held_packets", COUNTER_GAUGE, "packets", "Packets held for all peers, waiting for a key or next hop.") \
+	X(HELD_BYTES, "held_bytes", COUNTER_GAUGE, "bytes", "Memory those held packets take, bounded by the global hold cap.")
+
+enum dp_level {
+#define DP_LEVEL_ENUM(id, name, kind, unit, help) DP_LEVEL_##id,
+	DP_LEVELS(DP_LEVEL_ENUM)
+#undef DP_LEVEL_ENUM
+	DP_LEVEL__COUNT
+};
+
 extern const struct counter_desc datapath_event_desc[DP_EVENT__COUNT];
+extern const struct counter_desc datapath_level_desc[DP_LEVEL__COUNT];
 
 struct dp_peer_stats {
 	char name[DP_NAME_MAX];
@@ -154,6 +171,7 @@ struct dp_stats {
 	uint64_t frames[DP_FRAME__COUNT];
 	uint64_t drop[DP_DROP__COUNT];		/* totals, peers included */
 	uint64_t events[DP_EVENT__COUNT];
+	uint64_t levels[DP_LEVEL__COUNT];
 };
 
 struct datapath;

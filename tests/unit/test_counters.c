@@ -180,6 +180,7 @@ static const struct counter_desc drop_d[] = { DP_DROP_REASONS(DESC3) };
 static const struct counter_desc peer_d[] = { DP_PEER_COUNTERS(DESC5) };
 static const struct counter_desc frame_d[] = { DP_FRAMES(DESC3) };
 static const struct counter_desc event_d[] = { DP_EVENTS(DESC3) };
+static const struct counter_desc level_d[] = { DP_LEVELS(DESC5) };
 static const struct counter_desc xsk_d[] = { DP_XSK_COUNTERS(DESC3) };
 static const struct counter_desc ul_d[] = { MAVPN_XDP_UL_REASONS(DESC3) };
 static const struct counter_desc ov_d[] = { MAVPN_XDP_OV_REASONS(DESC3) };
@@ -203,6 +204,7 @@ static const struct family families[] = {
 	FAMILY("datapath peer", peer_d, DP_PEER__COUNT, NULL),
 	FAMILY("datapath frames", frame_d, DP_FRAME__COUNT, "rx_frames_"),
 	FAMILY("datapath events", event_d, DP_EVENT__COUNT, NULL),
+	FAMILY("datapath levels", level_d, DP_LEVEL__COUNT, NULL),
 	FAMILY("AF_XDP rings", xsk_d, DP_XSK__COUNT, NULL),
 	FAMILY("xdp_underlay", ul_d, MAVPN_XDP_UL_NR, NULL),
 	FAMILY("xdp_overlay", ov_d, MAVPN_XDP_OV_NR, NULL),

@@ -2,9 +2,11 @@
 /*
  * The data plane's peer table (ctl/datapath/dp_peer.c): a table filled with
  * key-less destinations still takes a new peer (an idle entry is
- * reclaimed), and an entry with a session, held packets, a key request in
- * flight, a next-hop lookup queued or a young age is never reclaimed. And
- * the session a peer sends with across a renewal (dp_peer.h): never a
+ * reclaimed), an entry with a session, a key request in flight, a next-hop
+ * lookup queued or a young age is never reclaimed, one with only held
+ * packets is (they are dropped and counted); held packets expire after
+ * DP_PENDING_TTL_MS and all peers together hold at most DP_HELD_BYTES_MAX.
+ * And the session a peer sends with across a renewal (dp_peer.h): never a
  * renewed key the other side may not have yet while the old one, which the
  * other side still uses, is within its grace.
  */
@@ -155,10 +157,9 @@ static void test_full_table_key_install(void **state)
 static void test_busy_never_reclaimed(void **state)
 {
 	struct dp_peers *t = *state;
-	enum { CUR = 1, PREV, NEXT, PEND, REQ, NEIGH, FLAG, NBUSY = FLAG };
+	enum { CUR = 1, PREV, NEXT, REQ, NEIGH, FLAG, NBUSY = FLAG };
 	struct dp_peer *busy[NBUSY + 1];
 	struct dp_session *old;
-	uint8_t pkt[40] = { 0x45 };
 	uint32_t i;
 
 	fill(t);
@@ -176,8 +177,6 @@ static void test_busy_never_reclaimed(void **state)
 	dp_session_install_next(t, busy[NEXT], session(4, addr(NEXT)));
 	assert_null(busy[NEXT]->cur);
 	assert_non_null(busy[NEXT]->next);
-	assert_int_equal(dp_pending_push(busy[PEND], pkt, sizeof(pkt), LATER),
-			 0);
 	busy[REQ]->requested = 1;
 	/* asked just under the retry interval before LATER: in flight */
 	busy[REQ]->requested_ms = LATER - DP_REQ_RETRY_MS + 1;
@@ -196,7 +195,6 @@ static void test_busy_never_reclaimed(void **state)
 	assert_ptr_equal(dp_session_find(t, 1)->peer, busy[CUR]);
 	assert_ptr_equal(dp_session_find(t, 2)->peer, busy[PREV]);
 	assert_ptr_equal(dp_session_find(t, 4)->peer, busy[NEXT]);
-	assert_int_equal(busy[PEND]->pending, 1);
 
 	/* a moment later the request is stale (the peers made at LATER
 	 * are still young): that peer, and only it, can go */
@@ -306,6 +304,73 @@ static void test_packet_limit_no_grace(void **state)
 	s->tx_next = DP_COUNTER_MAX;
 	s->tx_limit = 0;
 	assert_false(dp_session_tx_live(s, T0 + 1));
+/* A key-less peer that only holds packets is reclaimed, dropping them. */
+static void test_held_only_reclaimed(void **state)
+{
+	struct dp_peers *t = *state;
+	uint8_t pkt[100] = { 0x45 };
+	uint32_t i, next = DP_MAX_PEERS + 1;
+
+	fill(t);
+	for (i = 1; i <= DP_MAX_PEERS; i++)
+		assert_int_equal(dp_pending_push(t, dp_peer_find(t, addr(i)),
+						 pkt, sizeof(pkt), T0 + 1), 0);
+	assert_int_equal(t->held_pkts, DP_MAX_PEERS);
+	/* the fillers hold a packet each and still make room */
+	for (i = 0; i < 10; i++)
+		assert_non_null(dp_peer_get(t, addr(next++), LATER));
+	assert_int_equal(t->npeers, DP_MAX_PEERS);
+	assert_int_equal(t->held_pkts, DP_MAX_PEERS - 10);
+	assert_int_equal(t->held_bytes,
+			 (DP_MAX_PEERS - 10) * DP_HELD_COST(sizeof(pkt)));
+	assert_int_equal(t->ev[DP_EVENT_PEERS_RECLAIMED], 10);
+	assert_int_equal(t->gone_drop[DP_DROP_PENDING], 10);
+}
+
+/* The global cap holds across peers; expiry frees and counts. */
+static void test_held_cap_and_expiry(void **state)
+{
+	struct dp_peers *t = *state;
+	static uint8_t pkt[1400] = { 0x45 };
+	uint32_t i, ok = 0, capped = 0;
+	struct dp_peer *p;
+	int err;
+
+	/* a few packets to each of many peers: the per-peer limit is far */
+	for (i = 1; i <= 2000; i++) {
+		p = dp_peer_get(t, addr(i), T0);
+		assert_non_null(p);
+		for (int k = 0; k < 4; k++) {
+			err = dp_pending_push(t, p, pkt, sizeof(pkt), T0);
+			if (!err)
+				ok++;
+			else if (err == -ENOSPC)
+				capped++;
+			else
+				fail_msg("push: %d", err);
+		}
+	}
+	assert_true(capped > 0);
+	assert_true(t->held_bytes <= DP_HELD_BYTES_MAX);
+	assert_true(t->held_bytes > DP_HELD_BYTES_MAX -
+				    DP_HELD_COST(sizeof(pkt)));
+	assert_int_equal(t->held_pkts, ok);
+	assert_int_equal(t->ev[DP_EVENT_HELD_CAP], capped);
+	assert_int_equal(t->ev[DP_EVENT_HELD_EXPIRED], 0);
+
+	/* not yet: exactly the hold time is still fine */
+	p = dp_peer_find(t, addr(1));
+	assert_int_equal(dp_pending_expire(t, p, T0 + DP_PENDING_TTL_MS), 0);
+	/* past it: every peer's packets go, the account is back to 0 */
+	for (i = 1; i <= 2000; i++)
+		dp_pending_expire(t, dp_peer_find(t, addr(i)),
+				  T0 + DP_PENDING_TTL_MS + 1);
+	assert_int_equal(t->held_bytes, 0);
+	assert_int_equal(t->held_pkts, 0);
+	assert_int_equal(t->ev[DP_EVENT_HELD_EXPIRED], ok);
+	/* room again */
+	assert_int_equal(dp_pending_push(t, p, pkt, sizeof(pkt),
+					 T0 + DP_PENDING_TTL_MS + 1), 0);
 }
 
 int main(void)
@@ -318,6 +383,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_table_key_install,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_never_reclaimed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_only_reclaimed,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_cap_and_expiry,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_keeps_drop_counters,
 						setup, teardown),
