@@ -160,9 +160,35 @@ static char *format_json(const struct flowlog *fl)
 	return out;
 }
 
+/*
+ * For the text table: comm and the cgroup path come from the process
+ * (prctl(PR_SET_NAME), mkdir), so control bytes (terminal escapes), DEL and
+ * the backslash are written as \xNN. Non-ASCII bytes are left (UTF-8).
+ */
+static const char *text_escape(const char *in, char *out, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	unsigned char c;
+
+	for (; (c = (unsigned char)*in) && o + 5 <= size; in++) {
+		if (c < 0x20 || c == 0x7f || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 char *flowlog_format(const struct flowlog *fl, bool json)
 {
 	char ip[INET_ADDRSTRLEN], dst[32], t[32], pb[8];
+	char comm[4 * SHIM_COMM_LEN + 1], app[4 * CTLMSG_APP_MAX + 1];
 	const struct flowlog_entry *e;
 	char *text = NULL;
 	size_t len = 0;
@@ -186,7 +212,10 @@ char *flowlog_format(const struct flowlog *fl, bool json)
 		fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7u %-16s %s\n", t,
 			flowlog_verdict_name(e->verdict), dst,
 			proto_name(e->proto, pb), hook_name(e->hook), e->pid,
-			e->comm[0] ? e->comm : "-", e->app[0] ? e->app : "-");
+			e->comm[0] ? text_escape(e->comm, comm, sizeof(comm)) :
+				     "-",
+			e->app[0] ? text_escape(e->app, app, sizeof(app)) :
+				    "-");
 	}
 	if (fclose(f)) {
 		free(text);

@@ -2,7 +2,7 @@
 /*
  * vpnd: the per-host daemon.
  *
- *   vpnd enroll --state DIR --server HOST:PORT --token TOKEN
+ *   vpnd enroll --state DIR --server HOST:PORT (--token TOKEN | --token-file FILE|-)
  *   vpnd run    --state DIR --iface IFACE [--sock PATH] [--workers N]
  *               [--port UDP_PORT]
  *
@@ -14,6 +14,7 @@
  * Flows and keys: keys.c; control-socket verbs: verbs.c. Once set up,
  * vpnd keeps only the capabilities its loop needs (VPND_CAPS_RUN).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -533,7 +534,8 @@ err_free:
 static void usage_main(FILE *f)
 {
 	fprintf(f,
-		"usage: vpnd enroll --state DIR --server HOST:PORT --token TOKEN\n"
+		"usage: vpnd enroll --state DIR --server HOST:PORT\n"
+		"                   (--token TOKEN | --token-file FILE|-)\n"
 		"       vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
 		"                [--xdp-mode auto|copy|zerocopy]\n"
@@ -543,12 +545,17 @@ static void usage_main(FILE *f)
 static void usage_enroll(FILE *f)
 {
 	fprintf(f,
-		"usage: vpnd enroll --state DIR --server HOST:PORT --token TOKEN\n"
+		"usage: vpnd enroll --state DIR --server HOST:PORT\n"
+		"                   (--token TOKEN | --token-file FILE|-)\n"
 		"\n"
 		"Enroll this host with authsrv using a one-time token. Creates in DIR:\n"
 		"host.key (0600), host.pem, ca.pem and host.conf. Refuses if DIR is\n"
 		"already enrolled. The token pins the server's CA certificate.\n"
-		"  -v, --verbose   log TLS details\n");
+		"  --token TOKEN        the token on the command line (visible to\n"
+		"                       every local user in /proc/PID/cmdline)\n"
+		"  --token-file FILE|-  read the token from FILE, or stdin for -\n"
+		"                       (first line; surrounding blanks ignored)\n"
+		"  -v, --verbose        log TLS details\n");
 }
 
 static void usage_run(FILE *f)
@@ -586,27 +593,60 @@ static int parse_num(const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
+/*
+ * --token-file: the token's first line from @path ("-": stdin) into @buf,
+ * blanks around it dropped. 0 or -errno (-EINVAL: empty or too long).
+ */
+static int read_token_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "re") : stdin;
+	size_t n, i = 0;
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, size, f))
+		err = ferror(f) ? -EIO : -EINVAL;
+	else if (!strchr(buf, '\n') && !feof(f))
+		err = -EINVAL;		/* longer than any token */
+	if (f != stdin)
+		fclose(f);
+	if (err) {
+		explicit_bzero(buf, size);
+		return err;
+	}
+	n = strlen(buf);
+	while (n && isspace((unsigned char)buf[n - 1]))
+		buf[--n] = 0;
+	while (isspace((unsigned char)buf[i]))
+		i++;
+	memmove(buf, buf + i, n - i + 1);
+	return buf[0] ? 0 : -EINVAL;
+}
+
 static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
 		{ "server", required_argument, NULL, 'S' },
 		{ "token", required_argument, NULL, 't' },
+		{ "token-file", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *dir = NULL, *server = NULL, *token = NULL;
-	char host[STATE_SERVER_MAX], port[16];
+	const char *dir = NULL, *server = NULL, *token = NULL, *tfile = NULL;
+	char host[STATE_SERVER_MAX], port[16], tbuf[512];
 	enum log_level lvl = LOG_LVL_ERR;
 	struct enroll_token t;
-	int c;
+	int c, err;
 
 	while ((c = cli_getopt(cli, argc, argv, "hv", opts)) != -1) {
 		switch (c) {
 		case 's': dir = optarg; break;
 		case 'S': server = optarg; break;
 		case 't': token = optarg; break;
+		case 'T': tfile = optarg; break;
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_enroll(stdout); return 0;
 		default: return CLI_EXIT_USAGE;
@@ -618,8 +658,21 @@ static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 		return cli_usage_fail(cli, "missing --state DIR");
 	if (!server)
 		return cli_usage_fail(cli, "missing --server HOST:PORT");
-	if (!token)
-		return cli_usage_fail(cli, "missing --token TOKEN");
+	if (token && tfile)
+		return cli_usage_fail(cli, "--token and --token-file exclude each other");
+	if (!token && !tfile)
+		return cli_usage_fail(cli, "missing --token TOKEN or --token-file FILE|-");
+	if (tfile) {
+		err = read_token_file(tfile, tbuf, sizeof(tbuf));
+		if (err == -EINVAL)
+			return cli_fail(cli, CLI_EXIT_USAGE,
+					"--token-file %s: no token in it (one line expected)",
+					tfile);
+		if (err)
+			return cli_fail(cli, 1, "--token-file %s: %s", tfile,
+					strerror(-err));
+		token = tbuf;
+	}
 	/* Malformed input is a usage error (2), found before any file or
 	 * socket is touched. The token is a secret: never echoed. */
 	if (enroll_parse_token(token, &t))
@@ -634,7 +687,9 @@ static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 	log_init("vpnd", lvl);
 	/* tlsconn writes with write(2): a closed peer must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
-	return enroll_run(dir, server, token) ? 1 : 0;
+	err = enroll_run(dir, server, token) ? 1 : 0;
+	explicit_bzero(tbuf, sizeof(tbuf));
+	return err;
 }
 
 /* --workers default: one per online CPU, within what the data plane takes. */

@@ -148,6 +148,19 @@ expect 2 'vpnd run' 'bad --metrics "9100"' "$BIN/vpnd" run --state "$T/h" --ifac
 expect 2 'vpnd run' 'bad --xdp-mode "fast"' "$BIN/vpnd" run --state "$T/h" --iface lo --xdp-mode fast
 expect 2 'vpnd enroll' 'malformed --token' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token garbage
 [ -e "$T/h" ] && bad "vpnd enroll with a malformed token created $T/h"
+# --token-file FILE|- (the token stays out of /proc/PID/cmdline)
+echo garbage > "$T/tok-bad"; : > "$T/tok-empty"
+good="mavpn1.abcdefghijklmnop.abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq.$(printf '0%.0s' $(seq 64))"
+printf '  %s  \n' "$good" > "$T/tok-good"
+expect_usage 'vpnd enroll' '--token and --token-file exclude each other' "$BIN/vpnd" enroll --state "$T/h" \
+	--server 127.0.0.1:1 --token "$good" --token-file "$T/tok-good"
+expect 2 'vpnd enroll' 'malformed --token' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token-file "$T/tok-bad"
+expect 2 'vpnd enroll' "--token-file $T/tok-empty: no token in it" "$BIN/vpnd" enroll --state "$T/h" \
+	--server 127.0.0.1:1 --token-file "$T/tok-empty"
+expect 2 'vpnd enroll' '--token-file -: no token in it' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token-file -
+expect 1 'vpnd enroll' "--token-file $T/none: No such file or directory" "$BIN/vpnd" enroll --state "$T/h" \
+	--server 127.0.0.1:1 --token-file "$T/none"
+[ -e "$T/h" ] && bad "vpnd enroll with a bad --token-file created $T/h"
 # getopt's corner cases: the culprit is named, not its neighbour.
 expect_usage 'vpnd run' 'unknown option "-x"' "$BIN/vpnd" run --verbose -vx
 expect_usage 'vpnd run' 'option "--s" is ambiguous' "$BIN/vpnd" run --s "$T/h"
@@ -186,7 +199,18 @@ json_err 1 "$BIN/vpnctl" --sock "$T/nope.sock" --json peers
 expect 1 'vpnctl status' "cannot connect to vpnd at $T/nope.sock" "$BIN/vpnctl" --sock "$T/nope.sock" status
 expect 1 'vpnctl attach' "cannot attach \"$T/none\"" "$BIN/vpnctl" --sock "$T/nope.sock" attach "$T/none"
 expect 1 'vpnd enroll' 'cannot connect to server 127.0.0.1:1' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 \
-	--token "mavpn1.abcdefghijklmnop.abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq.$(printf '0%.0s' $(seq 64))"
+	--token "$good"
+# a good token from a file or stdin gets as far as the server
+expect 1 'vpnd enroll' 'cannot connect to server 127.0.0.1:1' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 \
+	--token-file "$T/tok-good"
+checks=$((checks + 1))
+"$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token-file - < "$T/tok-good" >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -ne 1 ] || ! grep -q 'cannot connect to server 127.0.0.1:1' "$T/err"; then
+	bad "vpnd enroll --token-file - (token on stdin) -> rc=$rc"
+else
+	echo "ok: vpnd enroll --token-file - < FILE -> 1: $(cat "$T/err")"
+fi
 expect 1 'authsrv init' 'refusing to overwrite' "$BIN/authsrv" init --state "$T/srv"
 expect 1 'authsrv client list' 'no registry' "$BIN/authsrv" client list --state "$T/none"
 expect 1 'authsrv policy set' "cannot open \"$T/none\"" "$BIN/authsrv" policy set "$T/none" --state "$T/srv"

@@ -149,8 +149,9 @@ start_authsrv() { # [serve-args...]
 start_host() { # name [token-create-args...]
 	local h=$1 tok; shift
 	tok=$("$MV_BIN/authsrv" token create "$h" --state "$MV_TMP/srv" "$@") || return 1
-	in_ns "$h" "$MV_BIN/vpnd" enroll --state "$MV_TMP/$h" \
-		--server "$MV_SUBNET.1:$MV_PORT_SRV" --token "$tok" || return 1
+	# the token on stdin (--token-file -): not in /proc/PID/cmdline
+	printf '%s\n' "$tok" | in_ns "$h" "$MV_BIN/vpnd" enroll --state "$MV_TMP/$h" \
+		--server "$MV_SUBNET.1:$MV_PORT_SRV" --token-file - || return 1
 	run_host "$h"
 }
 

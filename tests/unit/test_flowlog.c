@@ -97,12 +97,40 @@ static void test_format(void **state)
 	flowlog_free(fl);
 }
 
+/* comm and the cgroup path come from the process: no raw terminal escapes
+ * in the text table; JSON escapes them itself. */
+static void test_format_escapes(void **state)
+{
+	struct flowlog *fl = flowlog_new();
+	struct flowlog_entry e = entry(htonl(0x64500003), 0, 80,
+				       FLOWLOG_PASS);
+	char *text;
+
+	(void)state;
+	assert_non_null(fl);
+	strcpy(e.comm, "\x1b]0;pwn\x07\\x");
+	strcpy(e.app, "/cg/a\nb\x7f");
+	flowlog_add(fl, &e);
+	text = flowlog_format(fl, false);
+	assert_non_null(text);
+	assert_null(strchr(text, 0x1b));
+	assert_null(strchr(text, 0x07));
+	assert_null(strchr(text, 0x7f));
+	/* one header line and one entry line, nothing more */
+	assert_int_equal(strchr(strchr(text, '\n') + 1, '\n')[1], '\0');
+	assert_non_null(strstr(text, "\\x1b]0;pwn\\x07\\x5cx"));
+	assert_non_null(strstr(text, "/cg/a\\x0ab\\x7f"));
+	free(text);
+	flowlog_free(fl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_settle),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format_escapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
