@@ -45,6 +45,7 @@
 #define SHIM_LO_IFINDEX		1	/* loopback is always 1 in a netns */
 #define SHIM_IPPROTO_TCP	6
 #define SHIM_IPPROTO_UDP	17
+#define SHIM_SOCK_RAW		3
 
 /* Set by vpnd before load. */
 const volatile __u64 netns_cookie = 0;
@@ -321,9 +322,12 @@ int enf_sock_create(struct bpf_sock *sk)
 
 /*
  * Raw and ICMP sockets never pass connect/sendmsg hooks (ping, traceroute):
- * their packets are checked here. TCP and UDP are left to the sock_addr
- * hooks above, which see only the active side: a server in an unattached
- * cgroup can still answer a peer that reached it through the VPN.
+ * their packets are checked here, whatever protocol the raw socket was
+ * opened with (a SOCK_RAW socket of protocol IPPROTO_UDP or IPPROTO_TCP
+ * writes its own headers too). TCP and UDP sockets proper are left to the
+ * sock_addr hooks above, which see only the active side: a server in an
+ * unattached cgroup can still answer a peer that reached it through the
+ * VPN.
  */
 SEC("cgroup_skb/egress")
 int enf_egress(struct __sk_buff *skb)
@@ -336,7 +340,8 @@ int enf_egress(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 1;
-	if (sk->protocol == SHIM_IPPROTO_TCP || sk->protocol == SHIM_IPPROTO_UDP)
+	if (sk->type != SHIM_SOCK_RAW && (sk->protocol == SHIM_IPPROTO_TCP ||
+					   sk->protocol == SHIM_IPPROTO_UDP))
 		return 1;
 	if (!bpf_sk_storage_get(&ours, sk, NULL, 0))
 		return 1;

@@ -8,6 +8,15 @@
  * into `allowed`. Links, not legacy attachments: several vpnd (one per netns)
  * may attach to the same cgroup, and to the root, without replacing each
  * other, and destroying our links removes only ours.
+ *
+ * The enforcement links are pinned in bpffs under SHIM_PIN_ROOT/ns<cookie>/
+ * (one directory per network namespace, so several vpnd on a machine do
+ * not collide): they outlive a vpnd killed with SIGKILL, so that
+ * unattached processes keep getting EPERM while it is dead instead of
+ * sending into a data plane nobody runs. The next vpnd in that namespace
+ * links its own programs first and then replaces the pins (the old links,
+ * no longer referenced, are detached by the kernel); a clean stop removes
+ * them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,6 +41,7 @@
 #include "shim.h"
 
 #define SHIM_MAX_ATTACH		64
+#define SHIM_PIN_ROOT		"/sys/fs/bpf/mavpn"
 /* How deep below an attached directory we look for an event's cgroup. */
 #define SHIM_SEARCH_DEPTH	8
 /* ... and below the root, for processes in no attached cgroup. */
@@ -44,6 +54,14 @@ enum { SHIM_L_CONNECT4, SHIM_L_SENDMSG4, SHIM_L_CONNECT6, SHIM_L_SENDMSG6,
        SHIM_L_NR };
 enum { SHIM_E_CONNECT4, SHIM_E_SENDMSG4, SHIM_E_CONNECT6, SHIM_E_SENDMSG6,
        SHIM_E_SOCK_CREATE, SHIM_E_EGRESS, SHIM_E_INGRESS, SHIM_E_NR };
+
+/* pin names, the programs' names */
+static const char *const shim_enf_names[SHIM_E_NR] = {
+	[SHIM_E_CONNECT4] = "enf_connect4", [SHIM_E_SENDMSG4] = "enf_sendmsg4",
+	[SHIM_E_CONNECT6] = "enf_connect6", [SHIM_E_SENDMSG6] = "enf_sendmsg6",
+	[SHIM_E_SOCK_CREATE] = "enf_sock_create",
+	[SHIM_E_EGRESS] = "enf_egress", [SHIM_E_INGRESS] = "enf_ingress",
+};
 
 struct shim_attachment {
 	char path[PATH_MAX];
@@ -59,6 +77,7 @@ struct shim {
 	char root[PATH_MAX];		/* cgroup2 mount point */
 	unsigned long bad_event_rl;	/* log_ratelimited() state */
 	struct bpf_link *enf[SHIM_E_NR];
+	char pin_dir[PATH_MAX];		/* "" until pinned */
 	int n_attached;
 	struct shim_attachment att[SHIM_MAX_ATTACH];
 };
@@ -122,9 +141,52 @@ static void shim_enf_detach(struct shim *s)
 	int i;
 
 	for (i = 0; i < SHIM_E_NR; i++) {
+		/* the pin holds the link: remove it first, or it stays */
+		if (s->enf[i] && s->pin_dir[0])
+			bpf_link__unpin(s->enf[i]);
 		bpf_link__destroy(s->enf[i]);
 		s->enf[i] = NULL;
 	}
+	if (s->pin_dir[0]) {
+		rmdir(s->pin_dir);
+		rmdir(SHIM_PIN_ROOT);	/* fails while another vpnd pins */
+		s->pin_dir[0] = '\0';
+	}
+}
+
+/*
+ * Pin our enforcement links, replacing what a vpnd killed in this netns
+ * left: unlinking its pin drops the last reference to its link, and the
+ * kernel detaches that program. Ours are linked already, so there is no
+ * moment without enforcement.
+ */
+static int shim_enf_pin(struct shim *s, uint64_t cookie)
+{
+	char path[PATH_MAX + 64];
+	int i, err, replaced = 0;
+
+	if (mkdir(SHIM_PIN_ROOT, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(s->pin_dir, sizeof(s->pin_dir), "%s/ns%" PRIu64,
+		 SHIM_PIN_ROOT, cookie);
+	if (mkdir(s->pin_dir, 0700) && errno != EEXIST) {
+		err = -errno;
+		s->pin_dir[0] = '\0';
+		return err;
+	}
+	for (i = 0; i < SHIM_E_NR; i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->pin_dir,
+			 shim_enf_names[i]);
+		if (!unlink(path))
+			replaced++;
+		err = bpf_link__pin(s->enf[i], path);
+		if (err)
+			return err;
+	}
+	if (replaced)
+		log_info("shim: replaced %d enforcement links a previous vpnd left in %s",
+			 replaced, s->pin_dir);
+	return 0;
 }
 
 /* Link the enforcement programs to the cgroup2 root. */
@@ -220,10 +282,18 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 	err = shim_enf_attach(s);
 	if (err)
 		goto err_rb;
-	log_info("shim: enforcing on cgroup root %s netns_cookie=%" PRIu64,
-		 s->root, cookie);
+	err = shim_enf_pin(s, cookie);
+	if (err) {
+		log_err("shim: cannot pin the enforcement links under %s: %s",
+			SHIM_PIN_ROOT, strerror(-err));
+		goto err_enf;
+	}
+	log_info("shim: enforcing on cgroup root %s netns_cookie=%" PRIu64
+		 " pinned=%s", s->root, cookie, s->pin_dir);
 	return s;
 
+err_enf:
+	shim_enf_detach(s);
 err_rb:
 	ring_buffer__free(s->rb);
 err_skel:

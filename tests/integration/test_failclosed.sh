@@ -11,9 +11,12 @@
 # curl, UDP and ping from h1 (attached or not) to h2's overlay address get
 # nothing; with mavpn0 deleted too, the blackhole route vpnd left keeps the
 # prefix unreachable; the bridge carries no frame with an overlay address
-# or TCP 8080 in clear throughout; the restarted vpnd makes a new interface,
-# re-attaches CG from its state dir (no operator step) and CG's curl works
-# again while an unattached curl gets EPERM again.
+# or TCP 8080 in clear throughout; the enforcement programs stay linked to
+# the cgroup root through their bpffs pins, so an unattached curl gets EPERM
+# at once (exit 7, not a timeout) while vpnd is dead; the restarted vpnd
+# replaces the pins, makes a new interface, re-attaches CG from its state
+# dir (no operator step) and CG's curl works again while an unattached curl
+# gets EPERM again; a clean stop removes the pins.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
@@ -36,6 +39,10 @@ body=$(in_cg "$cg" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || 
 [ "$body" = failclosed-ok ] || fail "body '$body'"
 echo "before: curl from the attached cgroup: $body"
 
+pins=$(sed -n 's/.*shim: enforcing.* pinned=\([^ ]*\).*/\1/p' "$MV_TMP/vpnd-h1.log" | tail -1)
+[ -n "$pins" ] && [ "$(ls "$pins" | wc -l)" -eq 7 ] || fail "no 7 enforcement pins in '$pins'"
+echo "enforcement pinned in $pins: $(ls "$pins" | tr '\n' ' ')"
+
 log_step "kill -9 vpnd on h1"
 bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -i br0 -U -n -w "$MV_TMP/wire.pcap"
 wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
@@ -46,7 +53,12 @@ in_ns h1 ip route get "$h2ip" | grep -q "dev mavpn0" || fail "no route to the ov
 in_ns h1 ip -o link show mavpn0x | grep -q xdp || fail "no XDP program left on mavpn0x"
 echo "after the kill: mavpn0 and its route are there, mavpn0x still has XDP"
 in_cg "$cg" h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1 && fail "attached curl got through"
-in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1 && fail "unattached curl got through"
+[ "$(ls "$pins" | wc -l)" -eq 7 ] || fail "the pins went with vpnd"
+t0=$(date +%s%N)
+r=$(in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rc" -eq 7 ] && [ "$ms" -lt 1500 ] || fail "unattached curl while vpnd is dead: exit $rc after $ms ms ($r), want EPERM (7) at once"
+echo "vpnd dead: unattached curl exit $rc after $ms ms (the pinned programs refuse)"
 in_ns h1 ping -c 3 -i 0.2 -W "$(mv_t 1)" "$h2ip" >/dev/null 2>&1 && fail "ping got an answer"
 in_cg "$cg" h1 bash -c "echo plaintext-udp > /dev/udp/$h2ip/9000"
 echo "curl (attached and not), ping and UDP from h1 got nothing"
@@ -71,6 +83,9 @@ log_step "restart vpnd on h1"
 run_host h1 || fail "vpnd on h1 did not come back"
 vpnctl_on h1 --json status | json_get 'd["shim"]["attached"]' | tee "$MV_TMP/att.txt"
 grep -qF "$cg" "$MV_TMP/att.txt" || fail "the cgroup was not re-attached"
+grep -q "shim: replaced 7 enforcement links a previous vpnd left in $pins" "$MV_TMP/vpnd-h1.log" \
+	|| fail "the restarted vpnd did not replace the pins"
+[ "$(ls "$pins" | wc -l)" -eq 7 ] || fail "after the restart: not 7 pins in $pins"
 body=$(in_cg "$cg" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl after the restart"
 [ "$body" = failclosed-ok ] || fail "body '$body' after the restart"
 echo "after the restart: curl from the re-attached cgroup: $body"
@@ -80,4 +95,7 @@ echo "after the restart: unattached curl exit $rc"
 n=$(in_ns h1 ip -o link show | grep -c 'mavpn0')
 [ "$n" -eq 2 ] || fail "expected one overlay veth pair, found $n links"
 vpnctl_on h1 detach "$cg" >/dev/null || fail "detach"
+kill "${MV_HOST_PID[h1]}"; wait "${MV_HOST_PID[h1]}" 2>/dev/null
+[ -e "$pins" ] && fail "a clean stop left the pins in $pins"
+echo "clean stop: $pins removed"
 echo "PASS: fail closed across kill -9, service back after restart"

@@ -82,6 +82,31 @@ in_ns h1 ping -c 2 -W "$(mv_t 1)" -I "$h1ip" "$h2ip" >"$MV_TMP/ping-raw.txt" 2>&
 bp=$(vpnctl_on h1 --json status | json_get 'd["shim"]["blocked_packets"]')
 [ "$bp" -ge 1 ] || fail "raw ICMP was not dropped at egress (blocked_packets=$bp)"
 echo "unattached ping -I $h1ip: $(grep -m1 -io 'operation not permitted\|100% packet loss' "$MV_TMP/ping-raw.txt"), blocked_packets=$bp"
+# Raw sockets opened with protocol UDP or TCP write their own transport
+# header and pass no sock_addr hook: egress must drop them like raw ICMP.
+cat > "$MV_TMP/raw.py" <<'PY'
+import errno, socket, struct, sys
+proto = {"udp": socket.IPPROTO_UDP, "tcp": socket.IPPROTO_TCP}[sys.argv[1]]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, proto)
+if proto == socket.IPPROTO_UDP:
+    pkt = struct.pack("!HHHH", 40000, 9000, 8 + 9, 0) + b"raw-hello"
+else:
+    pkt = struct.pack("!HHIIBBHHH", 40000, 8080, 1, 0, 5 << 4, 0x02, 1024, 0, 0)
+try:
+    for _ in range(3):
+        s.sendto(pkt, (sys.argv[2], 0))
+    print("ok")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e)))
+PY
+for proto in udp tcp; do
+	bp0=$(vpnctl_on h1 --json status | json_get 'd["shim"]["blocked_packets"]')
+	r=$(in_ns h1 python3 "$MV_TMP/raw.py" $proto "$h2ip")
+	bp=$(vpnctl_on h1 --json status | json_get 'd["shim"]["blocked_packets"]')
+	[ "$r" = EPERM ] && [ "$bp" -gt "$bp0" ] ||
+		fail "unattached raw IPPROTO_${proto^^} socket to $h2ip: $r, blocked_packets $bp0 -> $bp"
+	echo "unattached raw IPPROTO_${proto^^} sendto(): $r, blocked_packets $bp0 -> $bp"
+done
 
 log_step "attached process on h1 (vpnctl run)"
 body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "vpnctl run curl"
