@@ -123,6 +123,15 @@ topo_down() {
 		wait "$p" 2>/dev/null
 	done
 	MV_PIDS=()
+	# enforcement pins a vpnd killed with SIGKILL left (a clean stop
+	# removes its own): unlinking them detaches the programs
+	local pin
+	for pin in $(sed -n 's/.*shim: enforcing.* pinned=\(\/sys\/fs\/bpf\/mavpn\/ns[0-9]*\).*/\1/p' \
+			"$MV_TMP"/vpnd-*.log 2>/dev/null | sort -u); do
+		rm -f "$pin"/enf_* 2>/dev/null
+		rmdir "$pin" 2>/dev/null
+	done
+	rmdir /sys/fs/bpf/mavpn 2>/dev/null
 	for cg in "${MV_CGROUPS[@]}"; do
 		# leftovers of a failed step: kill them by PID, then remove
 		for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
