@@ -51,8 +51,11 @@
 const volatile __u64 netns_cookie = 0;
 /* Our own overlay address (network order): local traffic, no key needed. */
 const volatile __u32 self_ip = 0;
-/* ifindex of the overlay interface (mavpn0) in our netns. */
-const volatile __u32 overlay_ifindex = 0;
+/* ifindex of the overlay interface (mavpn0) in our netns. Not rodata: the
+ * shim is loaded before the data plane makes mavpn0 (so that enforcement is
+ * up first); vpnd writes it once mavpn0 exists. Until then nothing for our
+ * overlay address gets in from anywhere but lo. */
+volatile __u32 overlay_ifindex = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -221,9 +221,21 @@ static int shim_enf_attach(struct shim *s)
 	return err;
 }
 
+int shim_set_overlay(struct shim *s, const char *overlay_ifname)
+{
+	unsigned int ifindex = if_nametoindex(overlay_ifname);
+
+	if (!ifindex) {
+		log_err("shim: no overlay interface %s", overlay_ifname);
+		return -ENODEV;
+	}
+	__atomic_store_n(&s->skel->bss->overlay_ifindex, ifindex,
+			 __ATOMIC_RELEASE);
+	return 0;
+}
+
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
-		       const char *overlay_ifname, shim_event_fn fn,
-		       void *arg)
+		       shim_event_fn fn, void *arg)
 {
 	uint32_t mask = prefix_mask4(plen);
 	uint64_t cookie;
@@ -255,12 +267,6 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 	}
 	s->skel->rodata->netns_cookie = cookie;
 	s->skel->rodata->self_ip = self_ip;
-	s->skel->rodata->overlay_ifindex = if_nametoindex(overlay_ifname);
-	if (!s->skel->rodata->overlay_ifindex) {
-		err = -ENODEV;
-		log_err("shim: no overlay interface %s", overlay_ifname);
-		goto err_skel;
-	}
 	err = shim_sock__load(s->skel);
 	if (err) {
 		log_err("shim: cannot load BPF programs: %s", strerror(-err));

@@ -26,16 +26,17 @@ extern const struct counter_desc shim_desc[SHIM_CNT_MAX];
 
 /*
  * Open and load the programs for the overlay @net/@plen (network order) and
- * our own address @self_ip on @overlay_ifname (which must exist: packets
- * for @self_ip are accepted only from there), in the caller's network
- * namespace, and link the
- * enforcement programs to the cgroup2 root: from then on only processes in
- * attached cgroups reach protected destinations from this netns. NULL with
- * errno set and one line logged.
+ * our own address @self_ip, in the caller's network namespace, and link
+ * the enforcement programs to the cgroup2 root (pinned, see shim.c): from
+ * then on only processes in attached cgroups reach protected destinations
+ * from this netns. Called before the data plane starts. NULL with errno
+ * set and one line logged.
  */
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
-		       const char *overlay_ifname, shim_event_fn fn,
-		       void *arg);
+		       shim_event_fn fn, void *arg);
+/* The overlay interface, once it exists: packets for @self_ip are
+ * accepted only from there (and lo). 0 or -ENODEV. */
+int shim_set_overlay(struct shim *s, const char *overlay_ifname);
 /* Detach everything, unload. Accepts NULL. */
 void shim_close(struct shim *s);
 

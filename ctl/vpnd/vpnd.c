@@ -458,15 +458,21 @@ static int vpnd_run(const struct vpnd_opts *o)
 	err = mount_bpffs();
 	if (err)
 		goto err_cs;
-	err = vpnd_datapath_start(v);
-	if (err)
-		goto err_cs;
+	/* Enforcement before the data plane: from the moment mavpn0 can
+	 * carry anything, unattached processes are refused (and a restart
+	 * replaces the pinned programs of the last run without a gap). */
 	v->shim = shim_open(v->net, v->st.overlay_plen, v->st.overlay_ip,
-			    VPND_OVERLAY_IFNAME, keys_on_shim_event, v);
+			    keys_on_shim_event, v);
 	if (!v->shim) {
 		err = -errno;
-		goto err_dp;
+		goto err_cs;
 	}
+	err = vpnd_datapath_start(v);
+	if (err)
+		goto err_shim;
+	err = shim_set_overlay(v->shim, VPND_OVERLAY_IFNAME);
+	if (err)
+		goto err_dp;
 	err = shim_restore(v->shim, v->attached_file);
 	if (err < 0)
 		log_warn("run: cannot read %s: %s", v->attached_file,
@@ -477,7 +483,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 			   v->st.overlay_plen, v->shim, v->dp);
 	if (!v->rt) {
 		err = -errno;
-		goto err_shim;
+		goto err_dp;
 	}
 	v->gw = gw_new(o->state_dir, v->st.overlay_ip, &ch);
 	if (!v->gw) {
@@ -516,10 +522,10 @@ err_ch:
 err_gw:
 	route_close(v->rt, v->gw);
 	gw_free(v->gw);
-err_shim:
-	shim_close(v->shim);
 err_dp:
 	datapath_stop(v->dp);
+err_shim:
+	shim_close(v->shim);
 err_cs:
 	linesock_close(v->cs);
 err_sfd:

@@ -64,6 +64,11 @@ except OSError as e:
 PY
 try_on() { in_ns "$1" python3 "$MV_TMP/try.py" "${@:2}"; }
 
+# enforcement is up before the data plane (and so before mavpn0 exists)
+order=$(grep -o 'shim: enforcing\|datapath: up' "$MV_TMP/vpnd-h1.log" | head -2 | tr '\n' ,)
+[ "$order" = "shim: enforcing,datapath: up," ] || fail "setup order on h1: $order (want the shim first)"
+echo "setup order: $order"
+
 log_step "unattached process on h1"
 r=$(try_on h1 tcp "$h2ip" 8080); [ "$r" = EPERM ] || fail "unattached connect(): $r, want EPERM"
 echo "connect() from an unattached process: $r"
