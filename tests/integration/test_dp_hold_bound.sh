@@ -18,11 +18,8 @@ set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-fail() { echo "FAIL: $*"; for f in "$MV_TMP"/*.log; do echo "--- $f"; tail -n 20 "$f"; done; exit 1; }
-for t in python3 curl nsenter; do
-	command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
-done
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root"; exit 77; }
+need_cmd python3 curl nsenter
+need_root
 
 GROW_MAX_KB=$((24 * 1024))	# during the flood
 BACK_MAX_KB=$((8 * 1024))	# a few seconds after it
