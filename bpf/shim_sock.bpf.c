@@ -49,6 +49,9 @@
 
 /* Set by vpnd before load. */
 const volatile __u64 netns_cookie = 0;
+/* 1: this kernel has bpf_get_netns_cookie() for cgroup_skb (6.1 has not),
+ * so egress can also check TCP/UDP sockets created before enforcement. */
+const volatile __u8 skb_netns = 0;
 /* Our own overlay address (network order): local traffic, no key needed. */
 const volatile __u32 self_ip = 0;
 /* ifindex of the overlay interface (mavpn0) in our netns. Not rodata: the
@@ -323,14 +326,39 @@ int enf_sock_create(struct bpf_sock *sk)
 	return 1;
 }
 
+/* A TCP connection accepted by a listener: its replies are not an active
+ * open, whatever cgroup the server runs in. Marked so that egress leaves it
+ * to the sock_addr hooks like every other socket it knows (below). */
+SEC("sockops")
+int enf_sockops(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk;
+	__u8 *mark;
+
+	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	mark = bpf_sk_storage_get(&ours, sk, NULL,
+				  BPF_SK_STORAGE_GET_F_CREATE);
+	if (mark)
+		*mark = 1;
+	return 1;
+}
+
 /*
  * Raw and ICMP sockets never pass connect/sendmsg hooks (ping, traceroute):
  * their packets are checked here, whatever protocol the raw socket was
  * opened with (a SOCK_RAW socket of protocol IPPROTO_UDP or IPPROTO_TCP
- * writes its own headers too). TCP and UDP sockets proper are left to the
- * sock_addr hooks above, which see only the active side: a server in an
- * unattached cgroup can still answer a peer that reached it through the
- * VPN.
+ * writes its own headers too). TCP and UDP sockets created while we
+ * enforce (marked by sock_create) or accepted (marked by sockops) are left
+ * to the sock_addr hooks above, which see only the active side: a server
+ * in an unattached cgroup can still answer a peer that reached it through
+ * the VPN. A TCP/UDP socket with no mark was created while no enforcement
+ * was linked (connected before vpnd started): its packets to protected
+ * destinations are checked here, in our netns, where the kernel lets
+ * cgroup_skb read the netns cookie.
  */
 SEC("cgroup_skb/egress")
 int enf_egress(struct __sk_buff *skb)
@@ -344,10 +372,14 @@ int enf_egress(struct __sk_buff *skb)
 	if (!sk)
 		return 1;
 	if (sk->type != SHIM_SOCK_RAW && (sk->protocol == SHIM_IPPROTO_TCP ||
-					   sk->protocol == SHIM_IPPROTO_UDP))
+					   sk->protocol == SHIM_IPPROTO_UDP)) {
+		if (!skb_netns || bpf_sk_storage_get(&ours, sk, NULL, 0))
+			return 1;
+		if (bpf_get_netns_cookie(skb) != netns_cookie)
+			return 1;
+	} else if (!bpf_sk_storage_get(&ours, sk, NULL, 0)) {
 		return 1;
-	if (!bpf_sk_storage_get(&ours, sk, NULL, 0))
-		return 1;
+	}
 	if (skb->protocol != bpf_htons(SHIM_ETH_P_IP))
 		return 1;
 	/* cgroup_skb data starts at the IP header; daddr is at 16. */

@@ -16,7 +16,9 @@
  * sending into a data plane nobody runs. The next vpnd in that namespace
  * links its own programs first and then replaces the pins (the old links,
  * no longer referenced, are detached by the kernel); a clean stop removes
- * them.
+ * them. The `ours` socket-storage map is pinned there too and re-used by
+ * the next vpnd, so sockets marked by one run (created while enforcing,
+ * or accepted) stay marked for the next.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,7 +55,8 @@
 enum { SHIM_L_CONNECT4, SHIM_L_SENDMSG4, SHIM_L_CONNECT6, SHIM_L_SENDMSG6,
        SHIM_L_NR };
 enum { SHIM_E_CONNECT4, SHIM_E_SENDMSG4, SHIM_E_CONNECT6, SHIM_E_SENDMSG6,
-       SHIM_E_SOCK_CREATE, SHIM_E_EGRESS, SHIM_E_INGRESS, SHIM_E_NR };
+       SHIM_E_SOCK_CREATE, SHIM_E_EGRESS, SHIM_E_INGRESS, SHIM_E_SOCKOPS,
+       SHIM_E_NR };
 
 /* pin names, the programs' names */
 static const char *const shim_enf_names[SHIM_E_NR] = {
@@ -61,6 +64,7 @@ static const char *const shim_enf_names[SHIM_E_NR] = {
 	[SHIM_E_CONNECT6] = "enf_connect6", [SHIM_E_SENDMSG6] = "enf_sendmsg6",
 	[SHIM_E_SOCK_CREATE] = "enf_sock_create",
 	[SHIM_E_EGRESS] = "enf_egress", [SHIM_E_INGRESS] = "enf_ingress",
+	[SHIM_E_SOCKOPS] = "enf_sockops",
 };
 
 struct shim_attachment {
@@ -148,6 +152,7 @@ static void shim_enf_detach(struct shim *s)
 		s->enf[i] = NULL;
 	}
 	if (s->pin_dir[0]) {
+		bpf_map__unpin(s->skel->maps.ours, NULL);
 		rmdir(s->pin_dir);
 		rmdir(SHIM_PIN_ROOT);	/* fails while another vpnd pins */
 		s->pin_dir[0] = '\0';
@@ -160,10 +165,12 @@ static void shim_enf_detach(struct shim *s)
  * kernel detaches that program. Ours are linked already, so there is no
  * moment without enforcement.
  */
-static int shim_enf_pin(struct shim *s, uint64_t cookie)
+/* Before load: our pin directory, and the `ours` map's pin path in it
+ * (libbpf re-uses a pinned map of the same shape, else pins the new one). */
+static int shim_pin_prepare(struct shim *s, uint64_t cookie)
 {
 	char path[PATH_MAX + 64];
-	int i, err, replaced = 0;
+	int err;
 
 	if (mkdir(SHIM_PIN_ROOT, 0700) && errno != EEXIST)
 		return -errno;
@@ -174,6 +181,15 @@ static int shim_enf_pin(struct shim *s, uint64_t cookie)
 		s->pin_dir[0] = '\0';
 		return err;
 	}
+	snprintf(path, sizeof(path), "%s/ours", s->pin_dir);
+	return bpf_map__set_pin_path(s->skel->maps.ours, path);
+}
+
+static int shim_enf_pin(struct shim *s)
+{
+	char path[PATH_MAX + 64];
+	int i, err, replaced = 0;
+
 	for (i = 0; i < SHIM_E_NR; i++) {
 		snprintf(path, sizeof(path), "%s/%s", s->pin_dir,
 			 shim_enf_names[i]);
@@ -200,6 +216,7 @@ static int shim_enf_attach(struct shim *s)
 		[SHIM_E_SOCK_CREATE] = s->skel->progs.enf_sock_create,
 		[SHIM_E_EGRESS] = s->skel->progs.enf_egress,
 		[SHIM_E_INGRESS] = s->skel->progs.enf_ingress,
+		[SHIM_E_SOCKOPS] = s->skel->progs.enf_sockops,
 	};
 	int fd, i, err = 0;
 
@@ -266,7 +283,17 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		goto err_skel;
 	}
 	s->skel->rodata->netns_cookie = cookie;
+	/* 6.1 has no netns cookie in cgroup_skb: the egress check of
+	 * sockets from before enforcement needs it (see the BPF source) */
+	s->skel->rodata->skb_netns = libbpf_probe_bpf_helper(
+		BPF_PROG_TYPE_CGROUP_SKB, BPF_FUNC_get_netns_cookie, NULL) > 0;
 	s->skel->rodata->self_ip = self_ip;
+	err = shim_pin_prepare(s, cookie);
+	if (err) {
+		log_err("shim: cannot prepare pins under %s: %s",
+			SHIM_PIN_ROOT, strerror(-err));
+		goto err_skel;
+	}
 	err = shim_sock__load(s->skel);
 	if (err) {
 		log_err("shim: cannot load BPF programs: %s", strerror(-err));
@@ -288,7 +315,7 @@ struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 	err = shim_enf_attach(s);
 	if (err)
 		goto err_rb;
-	err = shim_enf_pin(s, cookie);
+	err = shim_enf_pin(s);
 	if (err) {
 		log_err("shim: cannot pin the enforcement links under %s: %s",
 			SHIM_PIN_ROOT, strerror(-err));
@@ -303,6 +330,12 @@ err_enf:
 err_rb:
 	ring_buffer__free(s->rb);
 err_skel:
+	if (s->pin_dir[0]) {
+		/* the map pin is ours only if the load went that far; a
+		 * previous run's stays (its links still use it) */
+		rmdir(s->pin_dir);
+		rmdir(SHIM_PIN_ROOT);
+	}
 	shim_sock__destroy(s->skel);
 err_free:
 	free(s);

@@ -128,7 +128,7 @@ topo_down() {
 	local pin
 	for pin in $(sed -n 's/.*shim: enforcing.* pinned=\(\/sys\/fs\/bpf\/mavpn\/ns[0-9]*\).*/\1/p' \
 			"$MV_TMP"/vpnd-*.log 2>/dev/null | sort -u); do
-		rm -f "$pin"/enf_* 2>/dev/null
+		rm -f "$pin"/* 2>/dev/null
 		rmdir "$pin" 2>/dev/null
 	done
 	rmdir /sys/fs/bpf/mavpn 2>/dev/null
