@@ -375,6 +375,10 @@ int enf_egress(struct __sk_buff *skb)
 					   sk->protocol == SHIM_IPPROTO_UDP)) {
 		if (!skb_netns || bpf_sk_storage_get(&ours, sk, NULL, 0))
 			return 1;
+		/* a SYN-ACK is charged to its listener: passive, passes */
+		if (sk->state == BPF_TCP_LISTEN ||
+		    sk->state == BPF_TCP_NEW_SYN_RECV)
+			return 1;
 		if (bpf_get_netns_cookie(skb) != netns_cookie)
 			return 1;
 	} else if (!bpf_sk_storage_get(&ours, sk, NULL, 0)) {
