@@ -304,6 +304,8 @@ static void test_packet_limit_no_grace(void **state)
 	s->tx_next = DP_COUNTER_MAX;
 	s->tx_limit = 0;
 	assert_false(dp_session_tx_live(s, T0 + 1));
+}
+
 /* A key-less peer that only holds packets is reclaimed, dropping them. */
 static void test_held_only_reclaimed(void **state)
 {
