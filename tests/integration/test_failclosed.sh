@@ -57,7 +57,7 @@ in_cg "$cg" h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2
 t0=$(date +%s%N)
 r=$(in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" 2>&1); rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-[ "$rc" -eq 7 ] && [ "$ms" -lt "$(mv_t 1500)" ] || fail "unattached curl while vpnd is dead: exit $rc after $ms ms ($r), want EPERM (7) at once"
+[ "$rc" -eq 7 ] && [ "$ms" -lt $((1500 * MV_TIME_SCALE)) ] || fail "unattached curl while vpnd is dead: exit $rc after $ms ms ($r), want EPERM (7) at once"
 echo "vpnd dead: unattached curl exit $rc after $ms ms (the pinned programs refuse)"
 in_ns h1 ping -c 3 -i 0.2 -W "$(mv_t 1)" "$h2ip" >/dev/null 2>&1 && fail "ping got an answer"
 in_cg "$cg" h1 bash -c "echo plaintext-udp > /dev/udp/$h2ip/9000"
