@@ -349,7 +349,6 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 	struct prefix route[TOKEN_MAX_ROUTES];
 	unsigned int nroutes = 0;
 	bool full_tunnel = false;
-	char *end;
 	int o, ret;
 
 	while ((o = cli_getopt(&cli, argc, argv, "h", opts)) != -1) {
@@ -358,10 +357,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 			dir = optarg;
 			break;
 		case 't':
-			errno = 0;
-			ttl = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || ttl < 1 ||
-			    ttl > 365L * 86400)
+			if (parse_long(optarg, 1, 365L * 86400, &ttl))
 				return fail(CLI_EXIT_USAGE,
 					    "bad --ttl \"%s\": seconds, 1..31536000",
 					    optarg);
@@ -392,10 +388,7 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 			full_tunnel = true;
 			break;
 		case 'n':
-			errno = 0;
-			count = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || count < 1 ||
-			    count > 1000000)
+			if (parse_long(optarg, 1, 1000000, &count))
 				return fail(CLI_EXIT_USAGE,
 					    "bad --count \"%s\": 1..1000000",
 					    optarg);
@@ -787,7 +780,6 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 				 .key_rate = KEYRATE_DEFAULT };
 	const char *dir = NULL, *listen = NULL;
 	bool verbose = false;
-	char *end;
 	long n;
 	int o;
 
@@ -798,11 +790,8 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 		case 'L':
 		case 'P':
 		case 'M':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || n < 1 ||
-			    n > (o == 'L' ? 86400L : o == 'M' ? 1000000L :
-				 0xffffffffL))
+			if (parse_long(optarg, 1, o == 'L' ? 86400L :
+					o == 'M' ? 1000000L : 0xffffffffL, &n))
 				return fail(CLI_EXIT_USAGE, "bad --%s \"%s\"",
 					    o == 'L' ? "key-lifetime" :
 					    o == 'P' ? "key-packets" :
@@ -815,19 +804,14 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 				so.max_sessions = (unsigned int)n;
 			break;
 		case 'H':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || n < 1 || n > 300)
+			if (parse_long(optarg, 1, 300, &n))
 				return fail(CLI_EXIT_USAGE,
 					    "bad --handshake-timeout \"%s\": seconds, 1..300",
 					    optarg);
 			so.handshake_timeout = (unsigned int)n;
 			break;
 		case 'R':
-			errno = 0;
-			n = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || n < 0 ||
-			    n > 1000000)
+			if (parse_long(optarg, 0, 1000000, &n))
 				return fail(CLI_EXIT_USAGE,
 					    "bad --key-rate \"%s\": key requests per second and host, 0..1000000 (0: no limit)",
 					    optarg);

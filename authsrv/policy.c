@@ -15,6 +15,7 @@
 
 #include "authsrv.h"
 #include "mavpn/ctlmsg.h"
+#include "mavpn/util.h"
 #include "policy.h"
 
 enum who_kind { WHO_ANY, WHO_HOST, WHO_TAG };
@@ -73,19 +74,6 @@ static int parse_who(const char *tok, struct policy_who_pat *w)
 	return 0;
 }
 
-static int parse_num(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < lo || n > hi)
-		return -EINVAL;
-	*out = n;
-	return 0;
-}
-
 static int parse_proto(const char *s, uint8_t *proto)
 {
 	long n;
@@ -96,7 +84,7 @@ static int parse_proto(const char *s, uint8_t *proto)
 		*proto = 17;
 	else if (!strcmp(s, "icmp"))
 		*proto = 1;
-	else if (!parse_num(s, 1, 255, &n))
+	else if (!parse_long(s, 1, 255, &n))
 		*proto = (uint8_t)n;
 	else
 		return -EINVAL;
@@ -114,10 +102,10 @@ static int parse_ports(const char *s, uint16_t *lo, uint16_t *hi)
 	dash = strchr(buf, '-');
 	if (dash)
 		*dash++ = '\0';
-	if (parse_num(buf, 1, 65535, &a))
+	if (parse_long(buf, 1, 65535, &a))
 		return -EINVAL;
 	b = a;
-	if (dash && (parse_num(dash, 1, 65535, &b) || b < a))
+	if (dash && (parse_long(dash, 1, 65535, &b) || b < a))
 		return -EINVAL;
 	*lo = (uint16_t)a;
 	*hi = (uint16_t)b;

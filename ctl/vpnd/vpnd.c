@@ -586,19 +586,6 @@ static void usage_run(FILE *f)
 		CTLPROTO_PATH_DEFAULT, MAVPN_UDP_PORT_DEFAULT);
 }
 
-static int parse_num(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(s, &end, 10);
-	if (errno || end == s || *end || n < lo || n > hi)
-		return -EINVAL;
-	*out = n;
-	return 0;
-}
-
 /*
  * --token-file: the token's first line from @path ("-": stdin) into @buf,
  * blanks around it dropped. 0 or -errno (-EINVAL: empty or too long).
@@ -735,14 +722,14 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 		case 'i': o.iface = optarg; break;
 		case 'k': o.sock_path = optarg; break;
 		case 'w':
-			if (parse_num(optarg, 1, DP_WORKERS_MAX, &n))
+			if (parse_long(optarg, 1, DP_WORKERS_MAX, &n))
 				return cli_fail(cli, CLI_EXIT_USAGE,
 						"bad --workers \"%s\" (1..%d)",
 						optarg, DP_WORKERS_MAX);
 			o.workers = (int)n;
 			break;
 		case 'p':
-			if (parse_num(optarg, 1, 65535, &n))
+			if (parse_long(optarg, 1, 65535, &n))
 				return cli_fail(cli, CLI_EXIT_USAGE,
 						"bad --port \"%s\" (1..65535)",
 						optarg);

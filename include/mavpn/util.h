@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Small helpers every program uses, header-only: the clocks and byte order
- * on unaligned buffers. One definition each, so there is one monotonic
+ * Small helpers every program uses, header-only: the clocks, byte order
+ * on unaligned buffers and the one strict decimal number parser. One definition each, so there is one monotonic
  * millisecond clock in the tree and one way to read a big-endian field.
  */
 #ifndef MAVPN_UTIL_H
 #define MAVPN_UTIL_H
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #define UTIL_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
@@ -65,6 +67,24 @@ static inline void put_be64(uint8_t *p, uint64_t v)
 {
 	put_be32(p, (uint32_t)(v >> 32));
 	put_be32(p + 4, (uint32_t)v);
+}
+
+/*
+ * The one strict decimal parser: all of @s is a number in [@lo, @hi] (no
+ * sign games, no trailing junk, no overflow). 0 or -EINVAL; @out is set
+ * only on success.
+ */
+static inline int parse_long(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || end == s || *end || n < lo || n > hi)
+		return -EINVAL;
+	*out = n;
+	return 0;
 }
 
 #endif /* MAVPN_UTIL_H */
