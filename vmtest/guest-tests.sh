@@ -20,7 +20,8 @@
 # Environment: VMTEST_BPF_OBJS (objects instead of build/bpf/*.bpf.o),
 # VMTEST_INTEGRATION (scripts instead of tests/integration/test_*.sh;
 # named ones run even if excluded), VMTEST_TEST_TIMEOUT (seconds per
-# integration script, default 300).
+# integration script, default 300 x MV_TIME_SCALE, as tests/run.sh gives
+# each 300 s on the host).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -314,7 +315,7 @@ run_one() { # script
 		return 0
 	fi
 	start=$(date +%s)
-	timeout -k 10 "${VMTEST_TEST_TIMEOUT:-300}" "$it" >"$log" 2>&1 || rc=$?
+	timeout -k 10 "${VMTEST_TEST_TIMEOUT:-$((300 * ${MV_TIME_SCALE:-1}))}" "$it" >"$log" 2>&1 || rc=$?
 	dur=$(($(date +%s) - start))
 	{
 		flock 9
