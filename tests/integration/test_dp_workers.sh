@@ -47,7 +47,7 @@ wait_for 10 "http server on h2" in_cg "$CG" h2 bash -c "exec 3<>/dev/tcp/$h2ip/8
 # h1's frames on the bridge side of its "NIC" (XDP on h2 runs before taps)
 bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -n -l -i "v${MV_ID}h1" \
 	-c 2000 udp and dst port 51820
-sleep 1
+wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
 pids=()
 for i in $(seq 8); do
 	in_cg "$CG" h1 curl -sS --max-time "$(mv_t 30)" -o "$MV_TMP/got$i" "http://$h2ip:8080/blob" &
@@ -88,7 +88,7 @@ vpnctl_on h1 status | grep -q "^xdp mode:  copy (requested auto)" ||
 kill "${MV_HOST_PID[h1]}"
 wait "${MV_HOST_PID[h1]}" 2>/dev/null
 rc=0
-in_ns h1 timeout 20 "$MV_BIN/vpnd" run --state "$MV_TMP/h1" --iface eth0 \
+in_ns h1 timeout "$(mv_t 20)" "$MV_BIN/vpnd" run --state "$MV_TMP/h1" --iface eth0 \
 	--sock "$MV_TMP/h1zc.sock" --xdp-mode zerocopy 2> "$MV_TMP/zc.err" || rc=$?
 cat "$MV_TMP/zc.err"
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "--xdp-mode zerocopy on veth: rc=$rc"

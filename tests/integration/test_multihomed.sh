@@ -15,7 +15,7 @@
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
-need_cmd curl tcpdump tshark
+need_cmd curl tcpdump
 
 DATA=198.20.0
 
@@ -48,20 +48,20 @@ bg_start "$MV_TMP/tcpdump-data.log" $(nsx sw) tcpdump -i br1 -U -n -w "$MV_TMP/d
 wait_for 10 "tcpdump br0 running" grep -q listening "$MV_TMP/tcpdump-mgmt.log"
 wait_for 10 "tcpdump br1 running" grep -q listening "$MV_TMP/tcpdump-data.log"
 
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || {
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || {
 	for h in h1 h2; do vpnctl_on $h --json peers > "$MV_TMP/peers-$h.out" 2>&1; done
 	fail "curl h1 -> h2 over the overlay failed (data path via the data link)"
 }
 [ "$body" = "$marker" ] || fail "page body '$body' is not the marker"
 echo "curl got the marker through the VPN"
-sleep 1
+mv_sleep 1	# the captures catch up
 kill "${MV_PIDS[-1]}" "${MV_PIDS[-2]}"; wait "${MV_PIDS[-1]}" "${MV_PIDS[-2]}" 2>/dev/null
 
-fwd=$(tshark -r "$MV_TMP/data.pcap" -Y "udp && ip.src==$DATA.11 && ip.dst==$DATA.12" 2>/dev/null | wc -l)
-back=$(tshark -r "$MV_TMP/data.pcap" -Y "udp && ip.src==$DATA.12 && ip.dst==$DATA.11" 2>/dev/null | wc -l)
-clear=$(tshark -r "$MV_TMP/data.pcap" -Y "tcp.port==8080" 2>/dev/null | wc -l)
-mgmt_udp=$(tshark -r "$MV_TMP/mgmt.pcap" -Y "udp" 2>/dev/null | wc -l)
-mgmt_clear=$(tshark -r "$MV_TMP/mgmt.pcap" -Y "tcp.port==8080" 2>/dev/null | wc -l)
+fwd=$(pcap_count "$MV_TMP/data.pcap" udp and src host "$DATA.11" and dst host "$DATA.12")
+back=$(pcap_count "$MV_TMP/data.pcap" udp and src host "$DATA.12" and dst host "$DATA.11")
+clear=$(pcap_count "$MV_TMP/data.pcap" tcp port 8080)
+mgmt_udp=$(pcap_count "$MV_TMP/mgmt.pcap" udp)
+mgmt_clear=$(pcap_count "$MV_TMP/mgmt.pcap" tcp port 8080)
 echo "data bridge: $fwd UDP h1->h2, $back UDP h2->h1, $clear plaintext TCP:8080"
 echo "management bridge: $mgmt_udp UDP, $mgmt_clear plaintext TCP:8080"
 [ "$fwd" -ge 3 ] && [ "$back" -ge 3 ] || fail "no encrypted UDP on the data bridge"
