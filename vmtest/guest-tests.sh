@@ -299,12 +299,13 @@ else
 		its+=("$it")
 	done
 fi
-# VMTEST_JOBS tests at a time (default 2, one per vCPU): most of a test's
-# time is process start-up on one CPU. The tests share nothing (names carry
+# VMTEST_JOBS tests at a time (default 3 on the 2 vCPUs): a test runs on
+# one CPU at a time, and much of its time it waits (for a daemon, a
+# timeout that must pass, a capture). The tests share nothing (names carry
 # their PID, see tests/lib/topo.sh); what a neighbour costs them in time is
 # what MV_TIME_SCALE is for. Each test's verdict and the tail of a failed
 # one's log are printed in one piece when it ends.
-jobs=${VMTEST_JOBS:-2}
+jobs=${VMTEST_JOBS:-3}
 echo "== integration tests: ${#its[@]}, $jobs at a time, MV_TIME_SCALE=${MV_TIME_SCALE:-1}"
 
 run_one() { # script

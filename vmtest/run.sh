@@ -24,17 +24,16 @@ guest_repo=/mavpn
 cache=${VMTEST_CACHE:-/var/cache/mavpn-vmtest}
 kernel=""
 # The wall-clock bound of a run, boot to power-off; QEMU is killed after
-# it and the run fails. A full run is about 22 CPU-minutes of QEMU: some
-# 13 min on an idle 2-core host, 34 min measured beside other builds with
-# ~10 runnable processes (README.md); a smoke run 30-80 s.
+# it and the run fails. The full run's time depends on what else the host
+# runs (README.md has measurements); a smoke run takes 30-80 s.
 timeout_smoke=300
-timeout_full=2400
+timeout_full=3600
 timeout_s=""
 # MV_TIME_SCALE in the guest: every wait and timeout of the tests that only
 # gives the machine time is multiplied by it (tests/lib/topo.sh).
 time_scale=${VMTEST_TIME_SCALE:-4}
 smoke=0
-mem=2048
+mem=3072	# three integration tests at a time, each with its daemons
 out=""
 cmd=()
 
