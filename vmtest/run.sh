@@ -33,7 +33,7 @@ timeout_s=""
 # gives the machine time is multiplied by it (tests/lib/topo.sh).
 time_scale=${VMTEST_TIME_SCALE:-4}
 smoke=0
-mem=3072	# three integration tests at a time, each with its daemons
+mem=2048
 out=""
 cmd=()
 
