@@ -39,7 +39,7 @@ wait_for 10 "http server on h2" in_cg "$CG" h2 bash -c "exec 3<>/dev/tcp/$h2ip/8
 
 # h2's key is in place before the flood: the flood may well keep new key
 # requests waiting (the server rate-limits them), but not established flows.
-body=$(in_cg "$CG" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl to h2 before the flood"
+body=$(in_cg "$CG" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl to h2 before the flood"
 
 pid=${MV_HOST_PID[h1]}
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
@@ -71,7 +71,7 @@ bg_start "$MV_TMP/spray.log" bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' 
 spray=${MV_PIDS[-1]}
 peak=$rss0
 sleep 3
-body=$(in_cg "$CG" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl to h2 during the flood"
+body=$(in_cg "$CG" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl to h2 during the flood"
 [ "$body" = hold-ok ] || fail "body '$body'"
 echo "curl to h2 during the flood: $body"
 while kill -0 "$spray" 2>/dev/null; do
@@ -97,5 +97,5 @@ assert d["held_cap"] > 0, "the global cap never hit"
 assert d["held_bytes"] == 0, "packets still held after the flood"
 PY
 [ $((r - rss0)) -le "$BACK_MAX_KB" ] || fail "vpnd still +$((r - rss0)) kB after the flood (bound $BACK_MAX_KB kB)"
-body=$(in_cg "$CG" h1 curl -sS --max-time 10 "http://$h2ip:8080/") || fail "curl to h2 after the flood"
+body=$(in_cg "$CG" h1 curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || fail "curl to h2 after the flood"
 echo "PASS: held packets bounded and expired, h2 reachable throughout"

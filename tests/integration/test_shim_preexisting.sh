@@ -65,7 +65,7 @@ bp=$(vpnctl_on h1 --json status | json_get 'd["shim"]["blocked_packets"]')
 echo "send() on the UDP socket connected before vpnd: $r, blocked_packets $bp0 -> $bp"
 
 log_step "a server listening since before h2's vpnd answers through the VPN"
-body=$(vpnctl_on h1 run -- curl -sS --max-time 10 "http://$h2ip:8080/") || { vpnctl_on h2 --json status | json_get "d[\"shim\"]"; vpnctl_on h1 --json status | json_get "d[\"shim\"]"; fail "attached curl to h2 early server"; }
+body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/") || { vpnctl_on h2 --json status | json_get "d[\"shim\"]"; vpnctl_on h1 --json status | json_get "d[\"shim\"]"; fail "attached curl to h2 early server"; }
 [ "$body" = preexisting-ok ] || fail "body '$body'"
 echo "attached curl from h1 to $h2ip:8080: $body"
 echo "PASS: sockets from before enforcement are checked at egress; accepted ones answer"
