@@ -247,8 +247,9 @@ static void by_type(FILE *f, const char *name, const char *help,
 
 	prom_family(f, name, "counter", help);
 	for (t = 1; t < CTLMSG_TYPE_MAX; t++)
-		fprintf(f, "%s{type=\"%s\"} %" PRIu64 "\n", name,
-			ctlmsg_type_name(t), v[t]);
+		if (ctlmsg_type_known(t))
+			fprintf(f, "%s{type=\"%s\"} %" PRIu64 "\n", name,
+				ctlmsg_type_name(t), v[t]);
 }
 
 struct host_count {

@@ -65,6 +65,7 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_MAX_PACKETS]	= FIELD(CTLA_K_BE32, max_packets),
 	[CTLA_ROUTE]		= FIELD(CTLA_K_ROUTE, routes),
 	[CTLA_ENDPOINT]		= FIELD(CTLA_K_ENDPOINT, endpoints),
+	[CTLA_DOMAIN]		= FIELD(CTLA_K_STRING, domain),
 };
 
 /* The table's field sizes must agree with the header's limits. */
@@ -79,11 +80,12 @@ _Static_assert(sizeof(((struct ctlmsg *)0)->routes) ==
 _Static_assert(CTLMSG_ROUTES_MAX * (CTLA_HDR_LEN + CTLMSG_ROUTE_LEN6) +
 	       2048 <= CTLMSG_MAX_BODY, "CTLMSG_ROUTES_MAX routes fit a frame");
 _Static_assert(sizeof(((struct ctlmsg *)0)->csr) == CTLMSG_PEM_MAX, "csr");
-_Static_assert(CTLA_MAX <= 32, "present is a 32-bit mask");
+_Static_assert(CTLA_MAX <= 64, "present is a 64-bit mask");
+_Static_assert(sizeof(((struct ctlmsg *)0)->domain) == CTLMSG_DOMAIN_MAX, "domain");
 
 #define B(a)	CTLA_BIT(CTLA_##a)
 
-static const uint32_t ctlmsg_required[CTLMSG_TYPE_MAX] = {
+static const uint64_t ctlmsg_required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_ENROLL_REQ]	= B(TOKEN) | B(CSR),
 	[CTLMSG_ENROLL_RESP]	= B(NAME) | B(OVERLAY_IP) | B(OVERLAY_PLEN) |
 				  B(CERT) | B(CA),
@@ -104,6 +106,10 @@ static const uint32_t ctlmsg_required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_PING]		= B(REQ_ID),
 	[CTLMSG_PONG]		= B(REQ_ID),
 	[CTLMSG_KEY_REVOKE]	= B(NAME) | B(OVERLAY_IP),
+	/* overlay_ip is absent for a host without an IPv4 overlay address. */
+	[CTLMSG_NAME_ADD]	= B(NAME),
+	[CTLMSG_NAME_DEL]	= B(NAME),
+	[CTLMSG_NAMES_END]	= 0,
 };
 
 #undef B
@@ -124,11 +130,27 @@ static const char *const ctlmsg_names[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_PING]		= "PING",
 	[CTLMSG_PONG]		= "PONG",
 	[CTLMSG_KEY_REVOKE]	= "KEY_REVOKE",
+	[CTLMSG_NAME_ADD]	= "NAME_ADD",
+	[CTLMSG_NAME_DEL]	= "NAME_DEL",
+	[CTLMSG_NAMES_END]	= "NAMES_END",
 };
 
+/* The ids are not dense (ranges are reserved for work in progress): a type
+ * is known iff it has a name. */
 static bool ctlmsg_type_valid(unsigned int type)
 {
-	return type > 0 && type < CTLMSG_TYPE_MAX;
+	return type > 0 && type < CTLMSG_TYPE_MAX && ctlmsg_names[type];
+}
+
+bool ctlmsg_type_known(unsigned int type)
+{
+	return ctlmsg_type_valid(type);
+}
+
+bool ctlmsg_attr_known(unsigned int attr)
+{
+	return attr > 0 && attr < CTLA_MAX &&
+	       ctla_table[attr].kind != CTLA_K_NONE;
 }
 
 void ctlmsg_init(struct ctlmsg *m, uint8_t type)
@@ -495,7 +517,7 @@ int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m)
 {
 	const uint8_t *body;
 	size_t blen, off;
-	uint32_t need;
+	uint64_t need;
 	int ret;
 
 	memset(m, 0, sizeof(*m));

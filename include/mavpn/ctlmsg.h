@@ -18,6 +18,7 @@
 #ifndef MAVPN_CTLMSG_H
 #define MAVPN_CTLMSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,10 @@ enum ctlmsg_type {
 	CTLMSG_PING		= 13,	/* req_id */
 	CTLMSG_PONG		= 14,	/* req_id */
 	CTLMSG_KEY_REVOKE	= 15,	/* name, overlay_ip: drop every key with that host */
+	/* 16..27: reserved for other work in progress; a gap is an unknown type. */
+	CTLMSG_NAME_ADD		= 28,	/* name, overlay_ip?: host NAME is known (DNS registry) */
+	CTLMSG_NAME_DEL		= 29,	/* name: host NAME is no longer known */
+	CTLMSG_NAMES_END	= 30,	/* end of the full name list that follows HELLO_ACK */
 	CTLMSG_TYPE_MAX
 };
 
@@ -80,6 +85,9 @@ enum ctlmsg_attr {
 					 * the sender's candidate underlay endpoints
 					 * (its underlay interface's addresses, its UDP
 					 * port); KEY_GRANT/KEY_PUSH: the peer's */
+	/* 23..39: reserved for other work in progress; a gap is an unknown id. */
+	CTLA_DOMAIN		= 40,	/* string, < CTLMSG_DOMAIN_MAX: HELLO_ACK:
+					 * the DNS domain of the overlay names */
 	CTLA_MAX
 };
 
@@ -90,6 +98,7 @@ enum ctlmsg_attr {
 #define CTLMSG_APP_MAX		256
 #define CTLMSG_KEY_LEN		32
 #define CTLMSG_ROUTES_MAX	1024	/* CTLA_ROUTE per message */
+#define CTLMSG_DOMAIN_MAX	128	/* CTLA_DOMAIN, NUL included */
 
 /*
  * CTLA_ROUTE value: u8 family (CTLMSG_ROUTE_INET, CTLMSG_ROUTE_INET6) |
@@ -127,11 +136,11 @@ struct ctlmsg_endpoint {
  * from (aead_derive_keys): exactly one AEAD key long. */
 _Static_assert(CTLMSG_KEY_LEN == AEAD_KEY_LEN, "CTLA_KEY = AEAD key");
 
-#define CTLA_BIT(a)		(1u << (a))
+#define CTLA_BIT(a)		(1ull << (a))
 
 struct ctlmsg {
 	uint8_t type;			/* enum ctlmsg_type */
-	uint32_t present;		/* CTLA_BIT() of each attribute set */
+	uint64_t present;		/* CTLA_BIT() of each attribute set */
 	uint32_t req_id;
 	uint32_t key_id;
 	uint8_t key[CTLMSG_KEY_LEN];
@@ -154,6 +163,7 @@ struct ctlmsg {
 	struct ctlmsg_route routes[CTLMSG_ROUTES_MAX];
 	uint32_t n_endpoints;		/* CTLA_ENDPOINT set iff n_endpoints > 0 */
 	struct ctlmsg_endpoint endpoints[CTLMSG_ENDPOINTS_MAX];
+	char domain[CTLMSG_DOMAIN_MAX];
 };
 
 /* Reset to an empty message of @type (all fields zero, present = 0). */
@@ -201,6 +211,11 @@ int ctlmsg_frame_len(const uint8_t *buf, size_t avail);
  * fields read 0 / ""), and wiped again on any error.
  */
 int ctlmsg_decode(const uint8_t *buf, size_t len, struct ctlmsg *m);
+
+/* The type and attribute ids are not dense (ranges are reserved): whether
+ * this version knows type @type / attribute @attr. */
+bool ctlmsg_type_known(unsigned int type);
+bool ctlmsg_attr_known(unsigned int attr);
 
 /* Name of a type for logs ("KEY_REQ"), "UNKNOWN" otherwise. */
 const char *ctlmsg_type_name(unsigned int type);
