@@ -197,7 +197,7 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 {
 	struct dp_peer *p;
 	unsigned int h;
-	int n = 0, k;
+	int n = 0;
 
 	if (!dp || !out || max <= 0)
 		return 0;
@@ -218,11 +218,8 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->port = p->port;
 			/* the key we send with */
 			o->key_id = dp_tx_session(p, mono_ms())->key_id;
-			for (k = 0; k < DP_PEER__COUNT; k++)
-				o->cnt[k] = DP_LOAD(p->cnt[k]);
+			dp_peer_counts(&dp->peers, p, o->cnt, o->drop);
 			o->cnt[DP_PEER_PENDING] = DP_LOAD(p->pending);
-			for (k = 0; k < DP_DROP__COUNT; k++)
-				o->drop[k] = DP_LOAD(p->drop[k]);
 		}
 	}
 	pthread_rwlock_unlock(&dp->lock);
@@ -252,37 +249,49 @@ int datapath_xdp_mode_parse(const char *s, enum dp_xdp_mode *out)
 
 void datapath_stats(struct datapath *dp, struct dp_stats *out)
 {
+	uint64_t cnt[DP_PEER__COUNT], drop[DP_DROP__COUNT];
 	struct dp_peer *p;
 	unsigned int h;
-	int k;
+	int i, k;
 
 	if (!out)
 		return;
 	memset(out, 0, sizeof(*out));
 	if (!dp)
 		return;
-	out->workers = dp->st.workers;
+	out->workers = dp->nworkers;
 	out->xdp_mode = !dp->w[0] || dp->w[0]->ul.fd < 0 ? "udp" :
 			dp->w[0]->ul.zerocopy ? "zerocopy" : "copy";
-	for (k = 0; k < DP_FRAME__COUNT; k++)
-		out->frames[k] = DP_LOAD(dp->st.frames[k]);
+	/* the workers' own counters, summed here, not on the packet path */
+	for (i = 0; i < dp->nworkers; i++) {
+		const struct dp_wstats *st;
+
+		if (!dp->w[i])
+			continue;
+		st = &dp->w[i]->st;
+		for (k = 0; k < DP_FRAME__COUNT; k++)
+			out->frames[k] += DP_LOAD(st->frames[k]);
+		for (k = 0; k < DP_EVENT__COUNT; k++)
+			out->events[k] += DP_LOAD(st->events[k]);
+		for (k = 0; k < DP_DROP__COUNT; k++)
+			out->drop[k] += DP_LOAD(st->drop[k]);
+	}
 	for (k = 0; k < DP_EVENT__COUNT; k++)
-		out->events[k] = DP_LOAD(dp->st.events[k]) +
-				 DP_LOAD(dp->peers.ev[k]);
+		out->events[k] += DP_LOAD(dp->peers.ev[k]);
 	out->levels[DP_LEVEL_HELD_PACKETS] = DP_LOAD(dp->peers.held_pkts);
 	out->levels[DP_LEVEL_HELD_BYTES] = DP_LOAD(dp->peers.held_bytes);
-	/* drops: the data plane's own, plus every peer's, summed here and
-	 * not on the packet path, plus those of peers reclaimed from a full
-	 * table */
+	/* drops: the workers', plus every peer's, plus those of peers
+	 * reclaimed from a full table */
 	pthread_rwlock_rdlock(&dp->lock);
 	for (k = 0; k < DP_DROP__COUNT; k++)
-		out->drop[k] = DP_LOAD(dp->st.drop[k]) +
-			       dp->peers.gone_drop[k];
+		out->drop[k] += dp->peers.gone_drop[k];
 	out->levels[DP_LEVEL_PEERS] = dp->peers.npeers;
 	for (h = 0; h < (1u << DP_HASH_BITS); h++)
-		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)
+		for (p = dp->peers.by_ip[h]; p; p = p->ip_next) {
+			dp_peer_counts(&dp->peers, p, cnt, drop);
 			for (k = 0; k < DP_DROP__COUNT; k++)
-				out->drop[k] += DP_LOAD(p->drop[k]);
+				out->drop[k] += drop[k];
+		}
 	pthread_rwlock_unlock(&dp->lock);
 }
 

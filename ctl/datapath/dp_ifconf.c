@@ -4,6 +4,7 @@
  * throwaway datagram socket, and sysctl files. Links, addresses, routes
  * and neighbours are rtnetlink, in lib/nl.c.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -65,6 +66,26 @@ uint32_t dp_ifconf_ipv4(const char *ifname)
 	return ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr;
 }
 
+/* rx-N entries of /sys/class/net/IF/queues (what `ip link` calls
+ * numrxqueues); 0 if unreadable. */
+static int sysfs_rx_queues(const char *ifname)
+{
+	char path[64 + IFNAMSIZ];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "rx-", 3))
+			n++;
+	closedir(d);
+	return n;
+}
+
 int dp_ifconf_rx_queues(const char *ifname)
 {
 	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
@@ -72,8 +93,11 @@ int dp_ifconf_rx_queues(const char *ifname)
 	unsigned int n;
 
 	ifr.ifr_data = (void *)&ch;
-	if (ifconf_ioctl(ifname, SIOCETHTOOL, &ifr))
-		return 1;	/* no channel API: a single-queue device */
+	if (ifconf_ioctl(ifname, SIOCETHTOOL, &ifr)) {
+		/* no channel API (`ethtool -l` fails): the kernel's queues */
+		n = (unsigned int)sysfs_rx_queues(ifname);
+		return n ? (int)n : 1;
+	}
 	n = ch.rx_count > ch.combined_count ? ch.rx_count : ch.combined_count;
 	return n ? (int)n : 1;
 }

@@ -20,7 +20,8 @@ int dp_ifconf_mac(const char *ifname, uint8_t mac[DP_ETH_ALEN]);
 int dp_ifconf_mtu(const char *ifname, unsigned int *mtu);
 /* First IPv4 address of @ifname (SIOCGIFADDR), network order; 0 if none. */
 uint32_t dp_ifconf_ipv4(const char *ifname);
-/* Number of rx queues (or combined channels) of @ifname; 1 if unknown. */
+/* Number of rx queues (or combined channels) of @ifname, as `ethtool -l`
+ * says, else /sys/class/net/IF/queues; 1 if unknown. */
 int dp_ifconf_rx_queues(const char *ifname);
 /* Turn off TSO, GSO, GRO and TX checksum offload (legacy ethtool ioctls). */
 int dp_ifconf_disable_offloads(const char *ifname);

@@ -28,7 +28,10 @@
  * retired: no RCU needed. A worker takes the write lock only to insert a
  * peer it has never seen (which, in a full table, may reclaim an idle
  * key-less peer: see dp_peer_get() in dp_peer.c). Per packet there is no lock: per-worker
- * contexts, relaxed atomic counters, the nonce fetch-add (dp_tx.c), and a
+ * contexts, per-worker counters (each written by its worker alone with a
+ * plain add, summed by the control thread when status or metrics read
+ * them: struct dp_wstats here, the peer's wc[] slots in dp_peer.h), the
+ * nonce fetch-add (dp_tx.c), the one atomic shared per packet, and a
  * per-session spinlock around the replay window's update (dp_decap.c).
  */
 #ifndef MAVPN_CTL_DATAPATH_DP_INTERNAL_H
@@ -66,6 +69,14 @@ _Static_assert(sizeof(struct dp_eth) == MAVPN_ETH_HLEN, "eth");
 
 #define DP_OUTER_LEN	(MAVPN_ETH_HLEN + MAVPN_IP4_HLEN + MAVPN_UDP_HLEN)
 
+/* A worker's own counters (DP_WINC: only it writes them); datapath_stats()
+ * sums them over the workers. */
+struct dp_wstats {
+	uint64_t frames[DP_FRAME__COUNT];
+	uint64_t drop[DP_DROP__COUNT];	/* not pinned on a peer */
+	uint64_t events[DP_EVENT__COUNT];
+};
+
 /*
  * One worker: a thread with its own AF_XDP socket on overlay queue @id and,
  * when the underlay NIC has that many queues, its own socket on underlay
@@ -86,6 +97,7 @@ struct dp_worker {
 	uint64_t icmp_ms;		/* last ICMP too-big sent (rate limit) */
 	uint64_t sweep_ms;		/* worker 0: last expiry of held packets */
 	uint64_t swept;			/* worker 0: bytes expired, not trimmed */
+	struct dp_wstats st;
 	pthread_t thread;
 	int started;
 	int init_err;			/* of cfg.worker_init, before ready */
@@ -138,9 +150,6 @@ struct datapath {
 	unsigned long no_route_rl;	/* log_ratelimited() state */
 
 	int stop;			/* atomic */
-	/* atomic counters; st.drop[]: drops not pinned on a peer (the
-	 * peers count theirs, datapath_stats() adds them up) */
-	struct dp_stats st;
 
 	/* gateway routes; changed under the wrlock, read under rdlock */
 	struct dp_route routes[DP_ROUTES_MAX];

@@ -60,6 +60,7 @@ static int peer_idle(const struct dp_peer *p, uint64_t now)
 static int peer_reclaim(struct dp_peers *t, uint64_t now)
 {
 	const unsigned int nb = 1u << DP_HASH_BITS;
+	uint64_t cnt[DP_PEER__COUNT], drop[DP_DROP__COUNT];
 	struct dp_peer **pp, *p;
 	unsigned int i, h;
 	int r;
@@ -73,8 +74,9 @@ static int peer_reclaim(struct dp_peers *t, uint64_t now)
 			DP_ADD(p->drop[DP_DROP_PENDING],
 			       dp_pending_drop(t, p));
 			DP_INC(t->ev[DP_EVENT_PEERS_RECLAIMED]);
+			dp_peer_counts(t, p, cnt, drop);
 			for (r = 0; r < DP_DROP__COUNT; r++)
-				t->gone_drop[r] += DP_LOAD(p->drop[r]);
+				t->gone_drop[r] += drop[r];
 			pthread_mutex_destroy(&p->pend_lock);
 			free(p);
 			t->npeers--;
@@ -85,11 +87,35 @@ static int peer_reclaim(struct dp_peers *t, uint64_t now)
 	return 0;
 }
 
+static int peer_slots(const struct dp_peers *t)
+{
+	return t->workers > 0 ? t->workers : 1;
+}
+
+void dp_peer_counts(const struct dp_peers *t, const struct dp_peer *p,
+		    uint64_t cnt[DP_PEER__COUNT], uint64_t drop[DP_DROP__COUNT])
+{
+	int w, k;
+
+	for (k = 0; k < DP_PEER__COUNT; k++)
+		cnt[k] = DP_LOAD(p->cnt[k]);
+	for (k = 0; k < DP_DROP__COUNT; k++)
+		drop[k] = DP_LOAD(p->drop[k]);
+	for (w = 0; w < peer_slots(t); w++) {
+		for (k = 0; k < DP_PEER__COUNT; k++)
+			cnt[k] += DP_LOAD(p->wc[w].cnt[k]);
+		for (k = 0; k < DP_DROP__COUNT; k++)
+			drop[k] += DP_LOAD(p->wc[w].drop[k]);
+	}
+}
+
 struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip,
 			    uint64_t now_ms)
 {
 	struct dp_peer *p = dp_peer_find(t, overlay_ip);
 	unsigned int h;
+	void *mem;
+	size_t sz;
 
 	if (p)
 		return p;
@@ -97,9 +123,13 @@ struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip,
 		errno = ENOSPC;
 		return NULL;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p)
+	sz = sizeof(*p) + (size_t)peer_slots(t) * sizeof(p->wc[0]);
+	/* wc[] slots on their own cache lines */
+	if (posix_memalign(&mem, 64, sz)) {
+		errno = ENOMEM;
 		return NULL;
+	}
+	p = memset(mem, 0, sz);
 	p->overlay_ip = overlay_ip;
 	p->created_ms = now_ms;
 	pthread_mutex_init(&p->pend_lock, NULL);

@@ -41,6 +41,10 @@
 #define DP_ADD(x, n)	__atomic_fetch_add(&(x), (n), __ATOMIC_RELAXED)
 #define DP_LOAD(x)	__atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define DP_STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* A counter only one thread writes: a plain add (no locked instruction,
+ * no cache line bouncing between workers), readers load it relaxed. */
+#define DP_WINC(x)	DP_STORE(x, DP_LOAD(x) + 1)
+#define DP_WADD(x, n)	DP_STORE(x, DP_LOAD(x) + (n))
 
 struct aead;
 struct dp_peer;
@@ -51,6 +55,18 @@ struct dp_pkt {
 	uint32_t len;
 	uint8_t data[];			/* the inner IPv4 packet */
 };
+
+/*
+ * A peer's counters of one worker: written by that worker alone
+ * (DP_WINC), read by the control thread, which sums the workers' slots
+ * (dp_peer_counts()). Per packet, then, nothing is shared between
+ * workers but the session's nonce counter. One cache line apart, so
+ * workers do not false-share.
+ */
+struct dp_peer_wcnt {
+	uint64_t cnt[DP_PEER__COUNT];	/* PENDING unused */
+	uint64_t drop[DP_DROP__COUNT];
+} __attribute__((aligned(64)));
 
 struct dp_session {
 	uint32_t key_id;
@@ -106,14 +122,18 @@ struct dp_peer {
 	uint64_t requested_ms;
 	uint64_t created_ms;		/* inserted; young peers are kept */
 
-	/* counters (atomic); cnt[DP_PEER_PENDING] unused: see pending */
+	/* counters of the slow paths, any thread (atomic adds): held
+	 * packets dropped, keys refused; cnt[] unused but for the sum */
 	uint64_t cnt[DP_PEER__COUNT];
 	uint64_t drop[DP_DROP__COUNT];
 
 	struct dp_peer *ip_next;	/* overlay-address hash chain */
+	/* the packet path's counters, one slot per worker (dp_peers.workers) */
+	struct dp_peer_wcnt wc[];
 };
 
 struct dp_peers {
+	int workers;			/* wc[] slots per peer; 0 counts as 1 */
 	struct dp_peer *by_ip[1 << DP_HASH_BITS];
 	struct dp_session *by_kid[1 << DP_HASH_BITS];
 	int npeers;
@@ -170,6 +190,9 @@ struct dp_peer *dp_peer_find(struct dp_peers *t, uint32_t overlay_ip);
 struct dp_peer *dp_peer_get(struct dp_peers *t, uint32_t overlay_ip,
 			    uint64_t now_ms);
 struct dp_session *dp_session_find(struct dp_peers *t, uint32_t key_id);
+/* @p's counters: the shared ones plus every worker's slot, summed. */
+void dp_peer_counts(const struct dp_peers *t, const struct dp_peer *p,
+		    uint64_t cnt[DP_PEER__COUNT], uint64_t drop[DP_DROP__COUNT]);
 
 /*
  * A session for @k with one tx/rx context per worker: the secret is

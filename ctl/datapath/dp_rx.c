@@ -18,14 +18,14 @@
 /* --- underlay -> overlay ------------------------------------------------ */
 
 /* Count a drop of @why once: on the peer when the session tells us
- * which, else on the data plane (datapath_stats() sums both). */
-static void count_drop(struct datapath *dp, enum dp_drop why,
+ * which, else on the worker (datapath_stats() sums both). */
+static void count_drop(struct dp_worker *w, enum dp_drop why,
 		       struct dp_session *s)
 {
 	if (s)
-		DP_INC(s->peer->drop[why]);
+		DP_WINC(s->peer->wc[w->id].drop[why]);
 	else
-		DP_INC(dp->st.drop[why]);
+		DP_WINC(w->st.drop[why]);
 }
 
 /*
@@ -72,18 +72,18 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	uint8_t *f;
 
 	if (len > DP_XSK_FRAME_SIZE - MAVPN_ETH_HLEN) {
-		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
+		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	if (dp_xsk_frame_get(&w->ov, &addr)) {
-		DP_INC(dp->st.drop[DP_DROP_TX_FULL]);
+		DP_WINC(w->st.drop[DP_DROP_TX_FULL]);
 		return;
 	}
 	f = dp_xsk_data(&w->ov, addr);
 	why = dp_decap(&c, pl, len, f + MAVPN_ETH_HLEN, &n, &s);
 	if (why != DP_DROP_NONE) {
 		dp_xsk_frame_put(&w->ov, addr);
-		count_drop(dp, why, s);
+		count_drop(w, why, s);
 		return;
 	}
 	eth = (struct dp_eth *)f;
@@ -94,23 +94,22 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 					  __ATOMIC_RELAXED))
 		rx_roam(w, s->peer, src);
 	if (dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + n)) {
-		DP_INC(s->peer->drop[DP_DROP_TX_FULL]);
+		DP_WINC(s->peer->wc[w->id].drop[DP_DROP_TX_FULL]);
 		return;
 	}
-	DP_INC(s->peer->cnt[DP_PEER_RX_PACKETS]);
-	DP_ADD(s->peer->cnt[DP_PEER_RX_BYTES], n);
+	DP_WINC(s->peer->wc[w->id].cnt[DP_PEER_RX_PACKETS]);
+	DP_WADD(s->peer->wc[w->id].cnt[DP_PEER_RX_BYTES], n);
 }
 
 void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 			  uint32_t len, uint64_t now)
 {
-	struct datapath *dp = w->dp;
 	const uint8_t *pl;
 	uint32_t pllen;
 
-	DP_INC(dp->st.frames[DP_FRAME_UNDERLAY]);
+	DP_WINC(w->st.frames[DP_FRAME_UNDERLAY]);
 	if (dp_decap_outer(f, len, &pl, &pllen) != DP_DROP_NONE) {
-		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
+		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	rx_payload(w, pl, pllen,
@@ -134,7 +133,7 @@ unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now)
 		if (len < 0)
 			break;
 		n++;
-		DP_INC(dp->st.frames[DP_FRAME_UNDERLAY]);
+		DP_WINC(w->st.frames[DP_FRAME_UNDERLAY]);
 		pthread_rwlock_rdlock(&dp->lock);
 		rx_payload(w, buf, len, from.sin_family == AF_INET ?
 			   from.sin_addr.s_addr : 0, now);

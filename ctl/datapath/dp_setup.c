@@ -54,12 +54,31 @@ static int check_config(const struct dp_config *cfg)
 			cfg->overlay_ifname, cfg->underlay_ifname);
 		return -EINVAL;
 	}
-	if (cfg->workers < 1 || cfg->workers > DP_WORKERS_MAX) {
-		log_err("datapath: workers=%d out of range (1..%d)",
+	if (cfg->workers < 0 || cfg->workers > DP_WORKERS_MAX) {
+		log_err("datapath: workers=%d out of range (0..%d)",
 			cfg->workers, DP_WORKERS_MAX);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * The default pool: one worker per underlay rx queue, at most one per
+ * online CPU. More workers than queues only seal (they have no underlay
+ * socket: all decryption stays on the queue owners, the rest send through
+ * the kernel's UDP socket), which cost more than it gave on a 1-queue
+ * NIC (docs/performance.md); more than CPUs only take turns.
+ */
+static int auto_workers(int ul_queues)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = ul_queues;
+
+	if (cpus >= 1 && cpus < n)
+		n = (int)cpus;
+	if (n > DP_WORKERS_MAX)
+		n = DP_WORKERS_MAX;
+	return n < 1 ? 1 : n;
 }
 
 /*
@@ -176,14 +195,12 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 	dp->cfg = *cfg;
 	dp->udp_fd = dp->wake_fd = dp->req_fd = -1;
 	dp->nl_ctl.fd = dp->nl_wrk.fd = dp->nl_ev.fd = -1;
-	dp->nworkers = cfg->workers;
 	strcpy(dp->ov_name, cfg->overlay_ifname);
 	snprintf(dp->far_name, sizeof(dp->far_name), "%sx", cfg->overlay_ifname);
 	strcpy(dp->ul_name, cfg->underlay_ifname);
 	dp->cfg.overlay_ifname = dp->ov_name;
 	dp->cfg.underlay_ifname = dp->ul_name;
 	dp->net_mask = prefix_mask4(cfg->overlay_plen);
-	dp->st.workers = cfg->workers;
 	pthread_rwlock_init(&dp->lock, NULL);
 	pthread_mutex_init(&dp->req_lock, NULL);
 
@@ -203,8 +220,12 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 	err = overlay_mtu(dp);
 	if (err)
 		goto err_free;
-	/* Workers beyond the NIC's queues send by sendmmsg (see dp_worker). */
 	dp->ul_queues = dp_ifconf_rx_queues(dp->ul_name);
+	dp->nworkers = cfg->workers ? cfg->workers : auto_workers(dp->ul_queues);
+	dp->cfg.workers = dp->nworkers;
+	/* the peers' per-worker counter slots; no peer exists yet */
+	dp->peers.workers = dp->nworkers;
+	/* Workers beyond the NIC's queues send by sendmmsg (see dp_worker). */
 	if (dp->ul_queues > dp->nworkers)
 		dp->ul_queues = dp->nworkers;
 
@@ -258,7 +279,7 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 		goto err_workers;
 	log_info("datapath: up overlay=%s/%u far=%s underlay=%s port=%u workers=%d underlay_queues=%d xdp_overlay=%s xdp_underlay=%s",
 		 dp->ov_name, cfg->overlay_plen, dp->far_name, dp->ul_name,
-		 cfg->port, cfg->workers, dp->ul_queues,
+		 cfg->port, dp->nworkers, dp->ul_queues,
 		 dp_xdp_mode(&dp->xdp.ov_link),
 		 dp_xdp_mode(&dp->xdp.ul_link));
 	return dp;

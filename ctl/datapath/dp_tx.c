@@ -101,7 +101,7 @@ void dp_kflush(struct dp_worker *w)
 		n = sendmmsg(w->dp->udp_fd, w->kmsg + done, w->kn - done,
 			     MSG_DONTWAIT);
 		if (n <= 0) {
-			DP_ADD(w->dp->st.drop[DP_DROP_TX_FULL], w->kn - done);
+			DP_WADD(w->st.drop[DP_DROP_TX_FULL], w->kn - done);
 			break;
 		}
 		done += n;
@@ -127,7 +127,7 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 
 	if (xsk) {
 		if (dp_xsk_frame_get(&w->ul, &addr)) {
-			DP_INC(p->drop[DP_DROP_TX_FULL]);
+			DP_WINC(p->wc[w->id].drop[DP_DROP_TX_FULL]);
 			return;
 		}
 		f = dp_xsk_data(&w->ul, addr);
@@ -174,13 +174,13 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 	if (n < 0) {
 		if (xsk)
 			dp_xsk_frame_put(&w->ul, addr);
-		DP_INC(p->drop[DP_DROP_MALFORMED]);
+		DP_WINC(p->wc[w->id].drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	if (xsk) {
 		if (dp_xsk_tx(&w->ul, addr, DP_OUTER_LEN +
 			      MAVPN_DATA_HDR_LEN + n)) {
-			DP_INC(p->drop[DP_DROP_TX_FULL]);
+			DP_WINC(p->wc[w->id].drop[DP_DROP_TX_FULL]);
 			return;
 		}
 	} else {
@@ -198,8 +198,8 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 		if (++w->kn == DP_XSK_BATCH)
 			dp_kflush(w);
 	}
-	DP_INC(p->cnt[DP_PEER_TX_PACKETS]);
-	DP_ADD(p->cnt[DP_PEER_TX_BYTES], len);
+	DP_WINC(p->wc[w->id].cnt[DP_PEER_TX_PACKETS]);
+	DP_WADD(p->wc[w->id].cnt[DP_PEER_TX_BYTES], len);
 	if (now - DP_LOAD(p->neigh_at_ms) > DP_NEIGH_REFRESH_MS)
 		dp_neigh_ask(w, p);
 }
@@ -221,16 +221,17 @@ void dp_flush_peer(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 	pthread_mutex_unlock(&p->pend_lock);
 }
 
-static void hold(struct datapath *dp, struct dp_peer *p, const uint8_t *pkt,
+static void hold(struct dp_worker *w, struct dp_peer *p, const uint8_t *pkt,
 		 uint32_t len, uint64_t now)
 {
+	struct datapath *dp = w->dp;
 	int err;
 
 	pthread_mutex_lock(&p->pend_lock);
 	err = dp_pending_push(&dp->peers, p, pkt, len, now);
 	pthread_mutex_unlock(&p->pend_lock);
 	if (err)
-		DP_INC(p->drop[DP_DROP_PENDING]);
+		DP_WINC(p->wc[w->id].drop[DP_DROP_PENDING]);
 }
 
 /* Is @dst a unicast address of the overlay prefix other than ours? */
@@ -293,7 +294,7 @@ static void icmp_too_big(struct dp_worker *w, const struct dp_ip4 *in,
 	*(uint16_t *)(icmp + 2) = ip_csum(icmp, icmplen + (quote & 1));
 	if (!dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + MAVPN_IP4_HLEN +
 		       icmplen))
-		DP_INC(dp->st.events[DP_EVENT_ICMP_TOO_BIG]);
+		DP_WINC(w->st.events[DP_EVENT_ICMP_TOO_BIG]);
 }
 
 void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
@@ -306,21 +307,21 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 	struct dp_peer *p;
 	uint32_t tot, ihl, nh;
 
-	DP_INC(dp->st.frames[DP_FRAME_OVERLAY]);
+	DP_WINC(w->st.frames[DP_FRAME_OVERLAY]);
 	if (len < MAVPN_ETH_HLEN + MAVPN_IP4_HLEN ||
 	    eth->proto != htons(DP_ETH_P_IP) || (ip->vihl >> 4) != 4) {
-		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
+		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	ihl = (ip->vihl & 0xf) * 4;
 	tot = ntohs(ip->tot_len);
 	if (ihl < MAVPN_IP4_HLEN || tot < ihl ||
 	    tot > len - MAVPN_ETH_HLEN) {
-		DP_INC(dp->st.drop[DP_DROP_MALFORMED]);
+		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
 	if (tot > dp->inner_max) {
-		DP_INC(dp->st.drop[DP_DROP_TOO_BIG]);
+		DP_WINC(w->st.drop[DP_DROP_TOO_BIG]);
 		if (ip->frag_off & htons(0x4000))
 			icmp_too_big(w, ip, ihl, tot, now);
 		return;
@@ -332,7 +333,7 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		if (!r || r->local || !r->gw) {
 			/* no key can exist for it: multicast, broadcast,
 			 * off-prefix, gateway not known yet */
-			DP_INC(dp->st.drop[DP_DROP_NO_KEY]);
+			DP_WINC(w->st.drop[DP_DROP_NO_KEY]);
 			return;
 		}
 		nh = r->gw;
@@ -351,17 +352,17 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 		if (p)
 			p = dp_peer_find(&dp->peers, nh);
 		if (!p) {
-			DP_INC(dp->st.drop[DP_DROP_NO_KEY]);
+			DP_WINC(w->st.drop[DP_DROP_NO_KEY]);
 			return;
 		}
 	}
 	if (!dp_session_tx_live(dp_tx_session(p, now), now)) {
-		hold(dp, p, (const uint8_t *)ip, tot, now);
+		hold(w, p, (const uint8_t *)ip, tot, now);
 		request_key(dp, p, now);
 		return;
 	}
 	if (!dp_mac_known(p)) {
-		hold(dp, p, (const uint8_t *)ip, tot, now);
+		hold(w, p, (const uint8_t *)ip, tot, now);
 		dp_neigh_ask(w, p);
 		return;
 	}

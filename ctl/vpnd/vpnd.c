@@ -435,6 +435,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 	struct chan_ops ops = { .msg = keys_on_chan_msg,
 				.link = keys_on_chan_link };
 	char ip[INET_ADDRSTRLEN];
+	struct dp_stats ds;
 	struct gw_changes ch;
 	struct vpnd *v;
 	int err, i;
@@ -504,9 +505,10 @@ static int vpnd_run(const struct vpnd_opts *o)
 	if (err)
 		goto err_loop;
 
+	datapath_stats(v->dp, &ds);
 	log_info("run: up name=%s overlay_ip=%s/%u iface=%s port=%u workers=%d sock=%s server=%s",
 		 v->st.name, vpnd_ip4(v->st.overlay_ip, ip), v->st.overlay_plen,
-		 o->iface, o->port, o->workers, o->sock_path, v->st.server);
+		 o->iface, o->port, ds.workers, o->sock_path, v->st.server);
 	vpnd_loop(v);
 	err = 0;
 
@@ -575,7 +577,8 @@ static void usage_run(FILE *f)
 		"  --state DIR       enrolled state directory\n"
 		"  --iface IFACE     underlay interface (encrypted traffic)\n"
 		"  --sock PATH       control socket (default %s)\n"
-		"  --workers N       data-plane workers (default: one per online CPU)\n"
+		"  --workers N       data-plane workers (default: min(online CPUs, underlay\n"
+		"                    rx queues))\n"
 		"  --port PORT       UDP port for encrypted traffic (default %u)\n"
 		"  --xdp-mode MODE   AF_XDP on the underlay: auto (zero copy where the\n"
 		"                    driver has it, else copy; default), copy, zerocopy\n"
@@ -685,14 +688,6 @@ static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 	return err;
 }
 
-/* --workers default: one per online CPU, within what the data plane takes. */
-static int default_workers(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-	return n < 1 ? 1 : n > DP_WORKERS_MAX ? DP_WORKERS_MAX : (int)n;
-}
-
 static int cmd_run(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -709,7 +704,7 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 	};
 	struct vpnd_opts o = {
 		.sock_path = CTLPROTO_PATH_DEFAULT,
-		.workers = default_workers(),
+		.workers = 0,	/* the data plane picks (dp_config) */
 		.port = MAVPN_UDP_PORT_DEFAULT,
 	};
 	enum log_level lvl = LOG_LVL_INFO;

@@ -32,7 +32,10 @@ struct dp_config {
 	const char *underlay_ifname;	/* --iface */
 	const char *overlay_ifname;	/* host side of the overlay veth */
 	uint16_t port;			/* UDP port we receive on (host order) */
-	int workers;			/* 1..DP_WORKERS_MAX */
+	/* 1..DP_WORKERS_MAX; 0: min(online CPUs, underlay rx queues),
+	 * so that every worker owns a NIC queue (dp_stats.workers says
+	 * how many it became) */
+	int workers;
 	uint32_t overlay_ip;		/* our overlay address, network order */
 	uint8_t overlay_plen;		/* the overlay prefix length */
 	enum dp_xdp_mode xdp_mode;	/* underlay sockets; the overlay veth

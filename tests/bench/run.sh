@@ -114,17 +114,19 @@ for h in h1 h2; do in_ns "$h" ethtool -K eth0 gro off gso off tso off >/dev/null
 measure plain 198.18.0.12 "$(first_ping_ms h1 198.18.0.12)"
 
 # --- mavpn
-# Default --workers (one per online CPU), then --workers 1 (BENCH_W1=0 skips):
-# on a 2-CPU VM the workers share the cores with iperf3 and both stacks.
+# Default --workers (min(CPUs, underlay queues): 1 on this 1-queue veth),
+# then --workers 2 (BENCH_W2=0 skips): the second worker only seals and
+# sends through the kernel's UDP socket; on a 2-CPU VM the workers share
+# the cores with iperf3 and both stacks.
 if start_authsrv && start_host h1 && start_host h2; then
 	ip2=$(vpnctl_on h1 resolve h2)
 	cg_new bench CG
 	vpnctl_on h1 attach "$CG" >/dev/null && vpnctl_on h2 attach "$CG" >/dev/null
 	first=$(first_ping_ms h1 "$ip2")
 	measure mavpn "$ip2" "$first"
-	if [ "${BENCH_W1:-1}" = 1 ]; then
-		MV_VPND_ARGS="--workers 1"
-		restart_mavpn && measure mavpn-w1 "$ip2" "$(first_ping_ms h1 "$ip2")"
+	if [ "${BENCH_W2:-1}" = 1 ]; then
+		MV_VPND_ARGS="--workers 2"
+		restart_mavpn && measure mavpn-w2 "$ip2" "$(first_ping_ms h1 "$ip2")"
 		MV_VPND_ARGS=
 	fi
 	if [ -n "${BENCH_BASE_BIN:-}" ] && [ -x "$BENCH_BASE_BIN/vpnd" ]; then

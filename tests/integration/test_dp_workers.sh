@@ -15,13 +15,15 @@
 # follows the inner flow: 8 flows leave h1 from several source ports
 # (all in one of 64 with probability 64^-7). veth has no AF_XDP zero copy:
 # the default --xdp-mode auto lands on copy (status says so) and
-# --xdp-mode zerocopy fails with one error line.
+# --xdp-mode zerocopy fails with one error line. Without --workers, vpnd
+# starts min(online CPUs, underlay rx queues) workers: on the 2-queue NIC
+# min(nproc, 2), and 1 once `ethtool -L` left the NIC one queue.
 set -u
 export MV_UL_QUEUES=2 MV_VPND_ARGS="--workers 3"
 . "$(dirname "$0")/../lib/topo.sh"
 trap topo_down EXIT
 
-need_cmd python3 curl nsenter sha256sum tcpdump
+need_cmd python3 curl nsenter sha256sum tcpdump ethtool
 need_root
 py=$(python3 -c 'import sys; print(sys.executable)')
 
@@ -94,4 +96,23 @@ cat "$MV_TMP/zc.err"
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "--xdp-mode zerocopy on veth: rc=$rc"
 [ "$(grep -c 'zero-copy not available iface=eth0' "$MV_TMP/zc.err")" = 1 ] ||
 	fail "--xdp-mode zerocopy on veth: no clear error line"
+
+# the default pool: min(online CPUs, underlay rx queues)
+default_workers() { # expected-workers expected-queues
+	MV_VPND_ARGS= run_host h1 || fail "h1 did not restart"
+	vpnctl_on h1 --json status > "$MV_TMP/status-def.json" || fail "status"
+	grep -h "datapath: up" "$MV_TMP/vpnd-h1.log" | tail -n1 | sed 's/.*datapath: //'
+	python3 -c 'import json,sys; w=json.load(open(sys.argv[1]))["workers"]; print("default workers:", w); sys.exit(w != int(sys.argv[2]))' \
+		"$MV_TMP/status-def.json" "$1" || fail "default workers: want $1"
+	grep "datapath: up" "$MV_TMP/vpnd-h1.log" | tail -n1 |
+		grep -q "workers=$1 underlay_queues=$2" || fail "log: want workers=$1 underlay_queues=$2"
+	kill "${MV_HOST_PID[h1]}"
+	wait "${MV_HOST_PID[h1]}" 2>/dev/null
+}
+ncpu=$(nproc)
+default_workers "$(( ncpu < 2 ? ncpu : 2 ))" "$(( ncpu < 2 ? ncpu : 2 ))"
+# (native XDP on a veth wants no fewer rx queues than its peer's tx queues)
+in_ns sw ethtool -L "v${MV_ID}h1" rx 1 tx 1 && in_ns h1 ethtool -L eth0 rx 1 tx 1 ||
+	fail "ethtool -L on h1's NIC"
+default_workers 1 1
 echo "PASS: worker pool over a 2-queue underlay"

@@ -227,6 +227,46 @@ static void test_reclaim_keeps_drop_counters(void **state)
 		assert_true(t->gone_drop[r] >= (uint64_t)r + 1);
 }
 
+/*
+ * Per-worker counters: each worker has its own slot in every peer (one
+ * cache line each), and a read sums the shared counters and all slots;
+ * a reclaimed peer's drops from every slot reach the table's totals.
+ */
+static void test_per_worker_counters(void **state)
+{
+	uint64_t cnt[DP_PEER__COUNT], drop[DP_DROP__COUNT];
+	struct dp_peers *t = *state;
+	struct dp_peer *p;
+	uint32_t next = DP_MAX_PEERS + 1;
+	int w;
+
+	t->workers = 3;
+	p = dp_peer_get(t, addr(1), T0);
+	assert_non_null(p);
+	assert_int_equal((uintptr_t)&p->wc[0] % 64, 0);
+	assert_true((char *)&p->wc[1] - (char *)&p->wc[0] >= 64);
+	for (w = 0; w < 3; w++) {
+		DP_WADD(p->wc[w].cnt[DP_PEER_TX_PACKETS], 10u << w);
+		DP_WINC(p->wc[w].drop[DP_DROP_AUTH]);
+	}
+	DP_INC(p->drop[DP_DROP_AUTH]);
+	DP_INC(p->drop[DP_DROP_NO_KEY]);
+	dp_peer_counts(t, p, cnt, drop);
+	assert_int_equal(cnt[DP_PEER_TX_PACKETS], 10 + 20 + 40);
+	assert_int_equal(cnt[DP_PEER_RX_PACKETS], 0);
+	assert_int_equal(drop[DP_DROP_AUTH], 4);
+	assert_int_equal(drop[DP_DROP_NO_KEY], 1);
+
+	for (w = 2; w <= DP_MAX_PEERS; w++)
+		assert_non_null(dp_peer_get(t, addr(w), T0));
+	while (dp_peer_find(t, addr(1))) {
+		assert_true(next <= 2 * DP_MAX_PEERS);
+		assert_non_null(dp_peer_get(t, addr(next++), LATER));
+	}
+	assert_int_equal(t->gone_drop[DP_DROP_AUTH], 4);
+	assert_int_equal(t->gone_drop[DP_DROP_NO_KEY], 1);
+}
+
 /* A responder's session of @lifetime s, pushed at @at. */
 static struct dp_session *pushed(uint32_t key_id, uint32_t lifetime,
 				 uint64_t at)
@@ -391,6 +431,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_cap_and_expiry,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_keeps_drop_counters,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_per_worker_counters,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal_tx_grace,
 						setup, teardown),
