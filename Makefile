@@ -10,6 +10,10 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -I$(B) -MMD -MP
 LDLIBS_CRYPTO := -lssl -lcrypto
 LDLIBS_BPF    := -lxdp -lbpf -lelf -lz
+# authsrv's registry: SQLite (embedded) and PostgreSQL (libpq, Debian's
+# libpq-dev puts libpq-fe.h under /usr/include/postgresql).
+LDLIBS_REG    := -lsqlite3 -lpq
+CFLAGS   += -I/usr/include/postgresql
 
 # Every Debian package the project needs: the second column of
 # packaging/deps.tsv, which names the package of each command the Makefile
@@ -88,7 +92,7 @@ $(B)/libmavpn.a: $(LIB_OBJS)
 
 $(B)/bin/authsrv: $(patsubst %.c,$(B)/%.o,$(AUTHSRV_SRCS)) $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CRYPTO) -lsqlite3
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_CRYPTO) $(LDLIBS_REG)
 
 $(B)/libdatapath.a: $(patsubst %.c,$(B)/%.o,$(DP_SRCS))
 	ar rcs $@ $^
@@ -117,9 +121,17 @@ $(B)/tests/test_signer: tests/unit/test_signer.c authsrv/signer.c authsrv/pki.c 
 	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO)
 
 # The gateway index (LPM over the gateways' routes), with the registry.
-$(B)/tests/test_gwindex: tests/unit/test_gwindex.c authsrv/gwindex.c authsrv/registry.c authsrv/authsrv.c $(B)/libmavpn.a
+REGISTRY_SRCS := authsrv/registry.c authsrv/registry_sqlite.c authsrv/registry_pg.c
+$(B)/tests/test_gwindex: tests/unit/test_gwindex.c authsrv/gwindex.c $(REGISTRY_SRCS) authsrv/authsrv.c $(B)/libmavpn.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO) -lsqlite3
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO) $(LDLIBS_REG)
+
+# The registry's two backends through one interface: SQLite always,
+# PostgreSQL when MAVPN_TEST_PG_URL names a database
+# (tests/integration/test_authsrv_pg.sh runs it against a throw-away one).
+$(B)/tests/test_registry: tests/unit/test_registry.c $(REGISTRY_SRCS) authsrv/authsrv.c $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO) $(LDLIBS_REG)
 
 # The gateway table, a pure table: ctl/vpnd/gw.c linked as an ordinary object.
 $(B)/tests/test_route: tests/unit/test_route.c $(B)/ctl/vpnd/gw.o $(B)/libmavpn.a

@@ -5,7 +5,8 @@
  * State directory layout (all created by `authsrv init`):
  *   ca.pem ca.key          the CA (EC P-256, CN "mavpn CA", 10 years)
  *   server.pem server.key  TLS server certificate: leaf then CA (chain)
- *   registry.db            SQLite registry (WAL)
+ *   registry.db            SQLite registry (WAL), or
+ *   registry.url           the PostgreSQL URL of a shared registry (0600)
  *   audit.log              one JSON object per line (server appends)
  *   status                 online sessions, rewritten by a running server
  */
@@ -21,6 +22,7 @@
 #define AUTHSRV_SERVER_PEM	"server.pem"
 #define AUTHSRV_SERVER_KEY	"server.key"
 #define AUTHSRV_REGISTRY	"registry.db"
+#define AUTHSRV_REGISTRY_URL	"registry.url"
 #define AUTHSRV_AUDIT		"audit.log"
 #define AUTHSRV_STATUS		"status"
 

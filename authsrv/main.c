@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -73,23 +74,56 @@ static int need_state(const char *dir)
 
 static struct registry *open_registry(const char *dir)
 {
-	char path[PATH_MAX];
+	char where[PATH_MAX], desc[PATH_MAX];
 	struct registry *r;
+	int ret;
 
-	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY)) {
-		fail(1, "state directory path too long: \"%s\"", dir);
+	ret = registry_locate(dir, where, sizeof(where));
+	if (ret) {
+		fail(1, ret == -EINVAL ?
+		     "bad %s in \"%s\": expected one postgresql:// URL line" :
+		     "state directory path too long: \"%s\"",
+		     ret == -EINVAL ? AUTHSRV_REGISTRY_URL : dir, dir);
 		return NULL;
 	}
-	r = registry_open(path);
+	r = registry_open(where);
 	if (!r) {
 		if (errno == ENOENT)
 			fail(1, "no registry in \"%s\" (run authsrv init first)",
 			     dir);
 		else
-			fail(1, "cannot open registry \"%s\": %s", path,
-			     strerror(errno));
+			fail(1, "cannot open registry \"%s\": %s",
+			     registry_describe(where, desc, sizeof(desc)),
+			     *registry_error() ? registry_error() :
+						 strerror(errno));
 	}
 	return r;
+}
+
+/* --db URL: kept in DIR/registry.url (0600: it may hold a password). */
+static int write_db_url(const char *dir, const char *url)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY_URL))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(path);
+		return -ENOMEM;
+	}
+	fprintf(f, "%s\n", url);
+	if (fclose(f)) {
+		unlink(path);
+		return -EIO;
+	}
+	return 0;
 }
 
 /* ---- init ---- */
@@ -99,11 +133,14 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "state", required_argument, NULL, 's' },
 		{ "overlay", required_argument, NULL, 'o' },
+		{ "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char *dir = NULL, *overlay = AUTHSRV_DEFAULT_OVERLAY, *why;
+	const char *db = NULL;
 	char reg[PATH_MAX], fp[AUTHSRV_FP_HEX_LEN + 1], file[PATH_MAX];
+	char url_path[PATH_MAX], desc[PATH_MAX];
 	static const char *const pki_files[] = {
 		AUTHSRV_CA_PEM, AUTHSRV_CA_KEY, AUTHSRV_SERVER_PEM,
 		AUTHSRV_SERVER_KEY,
@@ -117,6 +154,7 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		switch (o) {
 		case 's': dir = optarg; break;
 		case 'o': overlay = optarg; break;
+		case 'd': db = optarg; break;
 		case 'h': cmd_usage(c, stdout); return 0;
 		default: return CLI_EXIT_USAGE;
 		}
@@ -125,6 +163,11 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	if (need_state(dir))
 		return CLI_EXIT_USAGE;
+	if (db && (!registry_is_url(db) || strlen(db) >= PATH_MAX ||
+		   strpbrk(db, "\n\r")))
+		return fail(CLI_EXIT_USAGE,
+			    "bad --db \"%s\": expected postgresql://...",
+			    registry_describe(db, desc, sizeof(desc)));
 	if (prefix_parse(overlay, PREFIX_PARSE_V4, &ov, &why))
 		return fail(CLI_EXIT_USAGE, "bad --overlay \"%s\": %s", overlay, why);
 	if (ov.plen < 8)
@@ -135,7 +178,8 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		return fail(CLI_EXIT_USAGE,
 			    "bad --overlay \"%s\": prefix too small (at most /30)",
 			    overlay);
-	if (authsrv_path(reg, sizeof(reg), dir, AUTHSRV_REGISTRY))
+	if (authsrv_path(reg, sizeof(reg), dir, AUTHSRV_REGISTRY) ||
+	    authsrv_path(url_path, sizeof(url_path), dir, AUTHSRV_REGISTRY_URL))
 		return fail(1, "state directory path too long: \"%s\"", dir);
 
 	if (mkdir(dir, 0700) == 0) {
@@ -145,9 +189,10 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		return fail(1, "cannot create state directory \"%s\": %s", dir,
 			    strerror(errno));
 	}
-	if (access(reg, F_OK) == 0)
+	if (access(reg, F_OK) == 0 || access(url_path, F_OK) == 0)
 		return fail(1, "\"%s\" already holds a registry (%s); refusing to overwrite",
-			    dir, AUTHSRV_REGISTRY);
+			    dir, access(reg, F_OK) == 0 ? AUTHSRV_REGISTRY :
+			    AUTHSRV_REGISTRY_URL);
 
 	ret = pki_create(dir, &why);
 	if (ret) {
@@ -155,16 +200,32 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		     strerror(-ret));
 		goto err_dir;
 	}
-	ret = registry_create(reg, ov.v4, ov.plen);
+	ret = registry_create(db ? db : reg, ov.v4, ov.plen);
 	if (ret) {
-		fail(1, "cannot create registry \"%s\": %s", reg, strerror(-ret));
+		if (ret == -EEXIST && db)
+			fail(1, "database \"%s\" already holds a registry; refusing to overwrite (a replica is a copy of the first server's state directory)",
+			     registry_describe(db, desc, sizeof(desc)));
+		else
+			fail(1, "cannot create registry \"%s\": %s",
+			     db ? registry_describe(db, desc, sizeof(desc)) : reg,
+			     *registry_error() ? registry_error() :
+						 strerror(-ret));
 		goto err_pki;
+	}
+	if (db) {
+		ret = write_db_url(dir, db);
+		if (ret) {
+			fail(1, "cannot write \"%s\": %s", url_path,
+			     strerror(-ret));
+			goto err_pki;
+		}
 	}
 	authsrv_path(file, sizeof(file), dir, AUTHSRV_CA_PEM);
 	if (pki_fingerprint_file(file, fp))
 		snprintf(fp, sizeof(fp), "unknown");
 	printf("initialized \"%s\": CA %s (sha256 %s), server certificate %s, registry %s, overlay %s\n",
-	       dir, AUTHSRV_CA_PEM, fp, AUTHSRV_SERVER_PEM, AUTHSRV_REGISTRY,
+	       dir, AUTHSRV_CA_PEM, fp, AUTHSRV_SERVER_PEM,
+	       db ? registry_describe(db, desc, sizeof(desc)) : AUTHSRV_REGISTRY,
 	       overlay);
 	return 0;
 
@@ -845,9 +906,12 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "init", NULL, cmd_init, "init --state DIR [--overlay CIDR]",
+	{ "init", NULL, cmd_init, "init --state DIR [--overlay CIDR] [--db URL]",
 	  "create CA, server certificate and registry (refuses to overwrite); "
-	  "default overlay " AUTHSRV_DEFAULT_OVERLAY },
+	  "default overlay " AUTHSRV_DEFAULT_OVERLAY "; --db postgresql://...: "
+	  "the registry lives in PostgreSQL (URL kept in DIR/" AUTHSRV_REGISTRY_URL
+	  "), a replica is a copy of DIR running serve against the same database; "
+	  "default: SQLite in DIR/" AUTHSRV_REGISTRY },
 	{ "serve", NULL, cmd_serve,
 	  "serve --state DIR --listen ADDR:PORT [--key-lifetime SECONDS] [--key-packets N] [--max-sessions N] [--handshake-timeout SECONDS] [--key-rate N] [--metrics ADDR:PORT] [--verbose]",
 	  "run the server in the foreground (SIGINT/SIGTERM: clean exit); keys live "

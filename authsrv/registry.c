@@ -1,210 +1,136 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * SQLite registry. One connection per process; the server keeps it open,
- * the admin CLI opens it briefly: WAL lets them run side by side, and a
- * busy timeout covers the short write transactions.
+ * The registry interface: where a state directory's registry lives, the
+ * choice of backend (SQLite file or PostgreSQL URL), the overlay address
+ * allocation both share, and the dispatch to the backend's table.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <sqlite3.h>
-
-#include "mavpn/log.h"
-#include "mavpn/prefix.h"
 #include "registry.h"
+#include "registry_pg.h"
+#include "registry_sqlite.h"
 
-struct registry {
-	sqlite3 *db;
-	/* The two lookups every key request makes, prepared once. */
-	sqlite3_stmt *st_by_name, *st_by_ip;
-	bool batch;		/* server: reads share one transaction */
-	bool in_read;		/* that transaction is open */
-};
+static char registry_err[512];
+static bool registry_log;
 
-/*
- * Read batching (server only). Each SQLite read outside a transaction
- * takes and drops the WAL read lock with fcntl(2): measurable at thousands
- * of key requests a second. With batching on, lookups join one read
- * transaction that the server ends once per event-loop pass
- * (registry_read_end), before any write and before acting on the admin
- * socket, so what it reads is never older than one pass.
- */
-static void registry_read_begin(struct registry *r)
+void registry_log_errors(bool on)
 {
-	if (!r->batch || r->in_read || !sqlite3_get_autocommit(r->db))
-		return;
-	if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
-		r->in_read = true;
+	registry_log = on;
 }
 
-void registry_read_end(struct registry *r)
+bool registry_logging(void)
 {
-	if (!r->in_read)
-		return;
-	sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
-	r->in_read = false;
+	return registry_log;
 }
 
-void registry_read_batch(struct registry *r, bool on)
+const char *registry_error(void)
 {
-	registry_read_end(r);
-	r->batch = on;
+	return registry_err;
 }
 
-static const char registry_schema[] =
-	"PRAGMA journal_mode=WAL;"
-	"PRAGMA synchronous=FULL;"
-	"BEGIN;"
-	"CREATE TABLE meta ("
-	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-	"  overlay TEXT NOT NULL,"
-	"  next_ip INTEGER NOT NULL);"
-	"CREATE TABLE hosts ("
-	"  name TEXT PRIMARY KEY,"
-	"  overlay_ip TEXT NOT NULL UNIQUE,"
-	"  cert_serial TEXT NOT NULL,"
-	"  tags TEXT NOT NULL DEFAULT '',"
-	"  routes TEXT NOT NULL DEFAULT '',"
-	"  enrolled_at INTEGER NOT NULL,"
-	"  revoked INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE tokens ("
-	"  id TEXT PRIMARY KEY,"
-	"  hash BLOB NOT NULL,"
-	"  name TEXT NOT NULL,"
-	"  expires_at INTEGER NOT NULL,"
-	"  used INTEGER NOT NULL DEFAULT 0,"
-	"  tags TEXT NOT NULL DEFAULT '',"
-	"  routes TEXT NOT NULL DEFAULT '');"
-	"COMMIT;";
-
-/*
- * Tables added after the first release are created here, on every open, so
- * registries made by an older `init` gain them without a migration step:
- *   policy(id=1, text, set_at)             the stored access policy
- *   revoked_certs(serial PK, name, at)     certificates refused for good
- */
-static int registry_setup(sqlite3 *db)
+void registry_set_error(const char *fmt, ...)
 {
-	sqlite3_busy_timeout(db, 5000);
-	return sqlite3_exec(db, "PRAGMA journal_mode=WAL;"
-				"PRAGMA synchronous=FULL;"
-				"PRAGMA foreign_keys=ON;"
-				"CREATE TABLE IF NOT EXISTS policy ("
-				"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-				"  text TEXT NOT NULL,"
-				"  set_at INTEGER NOT NULL);"
-				"CREATE TABLE IF NOT EXISTS revoked_certs ("
-				"  serial TEXT PRIMARY KEY,"
-				"  name TEXT NOT NULL,"
-				"  revoked_at INTEGER NOT NULL);",
-			    NULL, NULL, NULL);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(registry_err, sizeof(registry_err), fmt, ap);
+	va_end(ap);
 }
 
-int registry_create(const char *path, uint32_t net, uint8_t plen)
+bool registry_is_url(const char *where)
 {
-	char overlay[INET_ADDRSTRLEN + 4], addr[INET_ADDRSTRLEN];
-	sqlite3_stmt *st;
-	sqlite3 *db;
-	int fd, ret = -EIO;
-
-	/* Claim the name first: never open somebody else's database. */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
-		goto err_db;
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
-		goto err_db;
-	inet_ntop(AF_INET, &net, addr, sizeof(addr));
-	snprintf(overlay, sizeof(overlay), "%s/%u", addr, plen);
-	if (sqlite3_prepare_v2(db, "INSERT INTO meta (id, overlay, next_ip) "
-				   "VALUES (1, ?, ?)", -1, &st, NULL) != SQLITE_OK)
-		goto err_db;
-	sqlite3_bind_text(st, 1, overlay, -1, SQLITE_STATIC);
-	/* First candidate: network + 2 (.1 is the server's). */
-	sqlite3_bind_int64(st, 2, (int64_t)ntohl(net) + 2);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		ret = 0;
-	sqlite3_finalize(st);
-	if (ret)
-		goto err_db;
-	sqlite3_close(db);
-	return 0;
-
-err_db:
-	sqlite3_close(db);
-	unlink(path);
-	return ret;
+	return !strncmp(where, "postgresql://", 13) ||
+	       !strncmp(where, "postgres://", 11);
 }
 
-struct registry *registry_open(const char *path)
+int registry_locate(const char *dir, char *where, size_t len)
 {
-	struct registry *r;
+	char path[4096], line[2048];
+	size_t n;
+	FILE *f;
 
-	if (access(path, R_OK | W_OK))
-		return NULL;
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return NULL;
-	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READWRITE, NULL) !=
-	    SQLITE_OK || registry_setup(r->db) != SQLITE_OK) {
-		sqlite3_close(r->db);
-		free(r);
-		errno = EIO;
-		return NULL;
+	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY_URL))
+		return -ENAMETOOLONG;
+	f = fopen(path, "re");
+	if (!f)
+		return authsrv_path(where, len, dir, AUTHSRV_REGISTRY);
+	if (!fgets(line, sizeof(line), f)) {
+		fclose(f);
+		return -EINVAL;
 	}
-	return r;
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (!registry_is_url(line))
+		return -EINVAL;
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(where, line, n + 1);
+	return 0;
+}
+
+const char *registry_describe(const char *where, char *buf, size_t len)
+{
+	const char *auth, *at, *colon, *pw;
+	size_t n;
+
+	if (!registry_is_url(where)) {
+		snprintf(buf, len, "%s", where);
+		return buf;
+	}
+	/* userinfo: scheme://user:password@host... */
+	auth = strstr(where, "://") + 3;
+	at = strchr(auth, '@');
+	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (colon) {
+		snprintf(buf, len, "%.*s***%s", (int)(colon + 1 - where), where,
+			 at);
+	} else {
+		snprintf(buf, len, "%s", where);
+	}
+	/* ...?password=secret&... */
+	pw = strstr(buf, "password=");
+	if (pw) {
+		n = strcspn(pw + 9, "&");
+		memmove((char *)pw + 12, pw + 9 + n, strlen(pw + 9 + n) + 1);
+		memcpy((char *)pw + 9, "***", 3);
+	}
+	return buf;
+}
+
+int registry_create(const char *where, uint32_t net, uint8_t plen)
+{
+	registry_err[0] = '\0';
+	return registry_is_url(where) ? registry_pg_create(where, net, plen) :
+					registry_sqlite_create(where, net, plen);
+}
+
+struct registry *registry_open(const char *where)
+{
+	registry_err[0] = '\0';
+	return registry_is_url(where) ? registry_pg_open(where) :
+					registry_sqlite_open(where);
 }
 
 void registry_close(struct registry *r)
 {
-	if (!r)
-		return;
-	registry_read_end(r);
-	sqlite3_finalize(r->st_by_name);
-	sqlite3_finalize(r->st_by_ip);
-	sqlite3_close(r->db);
-	free(r);
+	if (r)
+		r->ops->close(r);
 }
 
-static int registry_prepare(struct registry *r, const char *sql,
-			    sqlite3_stmt **st)
+int registry_schema_version(struct registry *r)
 {
-	if (sqlite3_prepare_v2(r->db, sql, -1, st, NULL) != SQLITE_OK) {
-		log_err("registry: prepare failed error=\"%s\"",
-			sqlite3_errmsg(r->db));
-		return -EIO;
-	}
-	return 0;
+	return r->ops->schema_version(r);
 }
 
 int registry_overlay(struct registry *r, uint32_t *net, uint8_t *plen)
 {
-	const unsigned char *text;
-	sqlite3_stmt *st;
-	struct prefix p;
-	int ret = -EIO;
-
-	if (registry_prepare(r, "SELECT overlay FROM meta WHERE id = 1", &st))
-		return -EIO;
-	text = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) :
-						NULL;
-	if (text && !prefix_parse((const char *)text, PREFIX_PARSE_V4, &p,
-				  NULL) && p.plen >= 8) {
-		*net = p.v4;
-		*plen = p.plen;
-		ret = 0;
-	}
-	sqlite3_finalize(st);
-	return ret;
+	return r->ops->overlay(r, net, plen);
 }
 
 int registry_token_add(struct registry *r, const char *id,
@@ -212,190 +138,47 @@ int registry_token_add(struct registry *r, const char *id,
 		       int64_t expires_at, const char *tags,
 		       const char *routes)
 {
-	sqlite3_stmt *st;
-	int ret = -EIO;
-
-	if (registry_prepare(r, "INSERT INTO tokens (id, hash, name, "
-			     "expires_at, used, tags, routes) "
-			     "VALUES (?, ?, ?, ?, 0, ?, ?)", &st))
-		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, expires_at);
-	sqlite3_bind_text(st, 5, tags, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, routes, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		ret = 0;
-	sqlite3_finalize(st);
-	return ret;
-}
-
-static void registry_copy(char *dst, size_t cap, const unsigned char *src)
-{
-	snprintf(dst, cap, "%s", src ? (const char *)src : "");
-}
-
-#define HOST_COLS "name, overlay_ip, cert_serial, tags, routes, enrolled_at, revoked"
-
-static int registry_row_host(sqlite3_stmt *st, struct reg_host *h)
-{
-	struct in_addr in;
-
-	memset(h, 0, sizeof(*h));
-	registry_copy(h->name, sizeof(h->name), sqlite3_column_text(st, 0));
-	if (inet_pton(AF_INET, (const char *)sqlite3_column_text(st, 1), &in) != 1)
-		return -EIO;
-	h->overlay_ip = in.s_addr;
-	registry_copy(h->cert_serial, sizeof(h->cert_serial),
-		      sqlite3_column_text(st, 2));
-	registry_copy(h->tags, sizeof(h->tags), sqlite3_column_text(st, 3));
-	registry_copy(h->routes, sizeof(h->routes), sqlite3_column_text(st, 4));
-	h->enrolled_at = sqlite3_column_int64(st, 5);
-	h->revoked = sqlite3_column_int(st, 6) != 0;
-	return 0;
-}
-
-static int registry_host_query(struct registry *r, const char *sql,
-			       sqlite3_stmt **cache, const char *key,
-			       struct reg_host *h)
-{
-	sqlite3_stmt *st;
-	int ret;
-
-	if (!*cache && sqlite3_prepare_v3(r->db, sql, -1,
-					  SQLITE_PREPARE_PERSISTENT, cache,
-					  NULL) != SQLITE_OK) {
-		log_err("registry: prepare failed error=\"%s\"",
-			sqlite3_errmsg(r->db));
-		return -EIO;
-	}
-	st = *cache;
-	registry_read_begin(r);
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		ret = registry_row_host(st, h);
-		break;
-	case SQLITE_DONE:
-		ret = -ENOENT;
-		break;
-	default:
-		ret = -EIO;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return ret;
+	return r->ops->token_add(r, id, hash, name, expires_at, tags, routes);
 }
 
 int registry_host_by_name(struct registry *r, const char *name,
 			  struct reg_host *h)
 {
-	return registry_host_query(r, "SELECT " HOST_COLS
-				   " FROM hosts WHERE name = ?",
-				   &r->st_by_name, name, h);
+	return r->ops->host_by_name(r, name, h);
 }
 
 int registry_host_by_ip(struct registry *r, uint32_t ip, struct reg_host *h)
 {
-	char addr[INET_ADDRSTRLEN];
-
-	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
-	return registry_host_query(r, "SELECT " HOST_COLS
-				   " FROM hosts WHERE overlay_ip = ?",
-				   &r->st_by_ip, addr, h);
+	return r->ops->host_by_ip(r, ip, h);
 }
 
 int registry_host_foreach(struct registry *r,
 			  int (*cb)(const struct reg_host *h, void *arg),
 			  void *arg)
 {
-	struct reg_host h;
-	sqlite3_stmt *st;
-	int rc, ret = 0;
-
-	if (registry_prepare(r, "SELECT " HOST_COLS " FROM hosts ORDER BY name",
-			     &st))
-		return -EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ret = registry_row_host(st, &h);
-		if (!ret)
-			ret = cb(&h, arg);
-		if (ret)
-			break;
-	}
-	if (!ret && rc != SQLITE_DONE)
-		ret = -EIO;
-	sqlite3_finalize(st);
-	return ret;
+	return r->ops->host_foreach(r, cb, arg);
 }
 
 int registry_begin(struct registry *r)
 {
-	registry_read_end(r);
-	return sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	       SQLITE_OK ? 0 : -EIO;
+	return r->ops->begin(r);
 }
 
 int registry_commit(struct registry *r)
 {
-	if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	registry_rollback(r);
-	return -EIO;
+	return r->ops->commit(r);
 }
 
 void registry_rollback(struct registry *r)
 {
-	if (!sqlite3_get_autocommit(r->db))
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	r->ops->rollback(r);
 }
 
 int registry_token_take(struct registry *r, const char *id,
 			const uint8_t hash[32], int64_t now,
 			struct reg_token *t, const char **why)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	if (registry_prepare(r, "SELECT hash, name, expires_at, used, tags, "
-			     "routes FROM tokens WHERE id = ?", &st))
-		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	ret = sqlite3_step(st);
-	if (ret != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		*why = "unknown token id";
-		return ret == SQLITE_DONE ? -EACCES : -EIO;
-	}
-	ret = -EACCES;
-	if (sqlite3_column_bytes(st, 0) != 32 ||
-	    CRYPTO_memcmp(sqlite3_column_blob(st, 0), hash, 32)) {
-		*why = "token secret does not match";
-		goto out;
-	}
-	if (sqlite3_column_int(st, 3)) {
-		*why = "token already used";
-		goto out;
-	}
-	if (sqlite3_column_int64(st, 2) <= now) {
-		*why = "token expired";
-		goto out;
-	}
-	registry_copy(t->name, sizeof(t->name), sqlite3_column_text(st, 1));
-	registry_copy(t->tags, sizeof(t->tags), sqlite3_column_text(st, 4));
-	registry_copy(t->routes, sizeof(t->routes), sqlite3_column_text(st, 5));
-	ret = 0;
-out:
-	sqlite3_finalize(st);
-	if (ret)
-		return ret;
-	if (registry_prepare(r, "UPDATE tokens SET used = 1 WHERE id = ?", &st))
-		return -EIO;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	ret = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
-	return ret;
+	return r->ops->token_take(r, id, hash, now, t, why);
 }
 
 static int registry_ip_used(struct registry *r, uint32_t ip_host)
@@ -411,11 +194,13 @@ static int registry_ip_used(struct registry *r, uint32_t ip_host)
 /*
  * Round-robin from meta.next_ip so that a released address is not handed
  * out again at once; wraps, and fails with -ENOSPC when the prefix is full.
+ * Inside the enrollment transaction: the backend holds meta's row locked
+ * (SQLite: the write lock of BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR
+ * UPDATE), so two servers never hand out one address.
  */
 int registry_alloc_ip(struct registry *r, uint32_t *ip)
 {
 	uint32_t net, first, last, cand, n;
-	sqlite3_stmt *st;
 	uint8_t plen;
 	int ret;
 
@@ -425,11 +210,9 @@ int registry_alloc_ip(struct registry *r, uint32_t *ip)
 	net = ntohl(net);
 	first = net + 2;
 	last = net + (uint32_t)((1ull << (32 - plen)) - 2);
-	if (registry_prepare(r, "SELECT next_ip FROM meta WHERE id = 1", &st))
-		return -EIO;
-	cand = sqlite3_step(st) == SQLITE_ROW ?
-	       (uint32_t)sqlite3_column_int64(st, 0) : first;
-	sqlite3_finalize(st);
+	ret = r->ops->next_ip_get(r, &cand);
+	if (ret)
+		return ret;
 	for (n = 0; n <= last - first; n++, cand++) {
 		if (cand < first || cand > last)
 			cand = first;
@@ -441,11 +224,7 @@ int registry_alloc_ip(struct registry *r, uint32_t *ip)
 	}
 	if (n > last - first)
 		return -ENOSPC;
-	if (registry_prepare(r, "UPDATE meta SET next_ip = ? WHERE id = 1", &st))
-		return -EIO;
-	sqlite3_bind_int64(st, 1, cand == last ? first : (int64_t)cand + 1);
-	ret = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
-	sqlite3_finalize(st);
+	ret = r->ops->next_ip_set(r, cand == last ? first : cand + 1);
 	if (!ret)
 		*ip = htonl(cand);
 	return ret;
@@ -453,135 +232,38 @@ int registry_alloc_ip(struct registry *r, uint32_t *ip)
 
 int registry_host_add(struct registry *r, const struct reg_host *h)
 {
-	char addr[INET_ADDRSTRLEN];
-	sqlite3_stmt *st;
-	int rc, ret;
+	return r->ops->host_add(r, h);
+}
 
-	inet_ntop(AF_INET, &h->overlay_ip, addr, sizeof(addr));
-	if (registry_prepare(r, "INSERT INTO hosts (" HOST_COLS ") "
-			     "VALUES (?, ?, ?, ?, ?, ?, ?)", &st))
-		return -EIO;
-	sqlite3_bind_text(st, 1, h->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, addr, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, h->cert_serial, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, h->tags, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, h->routes, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, h->enrolled_at);
-	sqlite3_bind_int(st, 7, h->revoked);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE)
-		ret = 0;
-	else if ((sqlite3_extended_errcode(r->db) & 0xff) == SQLITE_CONSTRAINT)
-		ret = -EEXIST;
-	else
-		ret = -EIO;
-	sqlite3_finalize(st);
-	return ret;
+void registry_read_batch(struct registry *r, bool on)
+{
+	if (r->ops->read_batch)
+		r->ops->read_batch(r, on);
+}
+
+void registry_read_end(struct registry *r)
+{
+	if (r->ops->read_end)
+		r->ops->read_end(r);
 }
 
 int registry_revoke(struct registry *r, const char *name, int64_t now,
 		    struct reg_host *h)
 {
-	sqlite3_stmt *st = NULL;
-	int ret;
-
-	ret = registry_begin(r);
-	if (ret)
-		return ret;
-	ret = registry_host_by_name(r, name, h);
-	if (ret)
-		goto err;
-	ret = -EIO;
-	if (registry_prepare(r, "UPDATE hosts SET revoked = 1 WHERE name = ?",
-			     &st))
-		goto err;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto err;
-	sqlite3_finalize(st);
-	/* The serial too: even a restored old registry row cannot bring the
-	 * certificate back. */
-	if (registry_prepare(r, "INSERT OR IGNORE INTO revoked_certs "
-			     "(serial, name, revoked_at) VALUES (?, ?, ?)", &st))
-		goto err;
-	sqlite3_bind_text(st, 1, h->cert_serial, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto err;
-	sqlite3_finalize(st);
-	st = NULL;
-	ret = registry_commit(r);
-	if (ret)
-		goto err;
-	return 0;
-
-err:
-	sqlite3_finalize(st);
-	registry_rollback(r);
-	return ret;
+	return r->ops->revoke(r, name, now, h);
 }
 
 int registry_serial_revoked(struct registry *r, const char *serial)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	if (registry_prepare(r, "SELECT 1 FROM revoked_certs WHERE serial = ?",
-			     &st))
-		return -EIO;
-	registry_read_begin(r);
-	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		ret = 1;
-		break;
-	case SQLITE_DONE:
-		ret = 0;
-		break;
-	default:
-		ret = -EIO;
-	}
-	sqlite3_finalize(st);
-	return ret;
+	return r->ops->serial_revoked(r, serial);
 }
 
 int registry_policy_get(struct registry *r, char **text)
 {
-	sqlite3_stmt *st;
-	int ret;
-
-	*text = NULL;
-	if (registry_prepare(r, "SELECT text FROM policy WHERE id = 1", &st))
-		return -EIO;
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		*text = strdup((const char *)sqlite3_column_text(st, 0) ?
-			       (const char *)sqlite3_column_text(st, 0) : "");
-		ret = *text ? 0 : -ENOMEM;
-		break;
-	case SQLITE_DONE:
-		ret = -ENOENT;
-		break;
-	default:
-		ret = -EIO;
-	}
-	sqlite3_finalize(st);
-	return ret;
+	return r->ops->policy_get(r, text);
 }
 
 int registry_policy_set(struct registry *r, const char *text, int64_t now)
 {
-	sqlite3_stmt *st;
-	int ret = -EIO;
-
-	if (registry_prepare(r, "INSERT OR REPLACE INTO policy (id, text, set_at) "
-			     "VALUES (1, ?, ?)", &st))
-		return -EIO;
-	sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
-	if (sqlite3_step(st) == SQLITE_DONE)
-		ret = 0;
-	sqlite3_finalize(st);
-	return ret;
+	return r->ops->policy_set(r, text, now);
 }

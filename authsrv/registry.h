@@ -1,16 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * authsrv registry: the SQLite database of hosts and enrollment tokens.
+ * authsrv registry: hosts, enrollment tokens, revocations and the policy.
+ * One interface, two backends chosen by where the registry lives:
+ *   DIR/registry.db    SQLite, embedded (the default; registry_sqlite.c)
+ *   DIR/registry.url   one line "postgresql://...": PostgreSQL through
+ *                      libpq (registry_pg.c); replicas share it
  *
- * Schema (journal_mode=WAL, synchronous=FULL):
+ * Schema (same tables and meaning in both; versioned, see
+ * registry_migrate() and docs/operations.md "Registry schema"):
+ *   schema_version(version)         one row: migrations applied
  *   meta(id=1, overlay TEXT "A.B.C.D/N", next_ip INTEGER host order)
  *   hosts(name PRIMARY KEY, overlay_ip TEXT UNIQUE, cert_serial TEXT,
- *         tags TEXT, routes TEXT, enrolled_at INTEGER, revoked INTEGER)
+ *         tags TEXT, routes TEXT, enrolled_at INTEGER, revoked BOOL)
  *   tokens(id PRIMARY KEY, hash BLOB sha256(secret), name, expires_at,
- *          used INTEGER, tags TEXT, routes TEXT)
+ *          used BOOL, tags TEXT, routes TEXT, used_at INTEGER)
  *   policy(id=1, text, set_at)      the access policy (policy.h format)
  *   revoked_certs(serial PRIMARY KEY, name, revoked_at)
- * tags and routes are comma-separated lists.
+ * tags and routes are comma-separated lists. No session key is ever
+ * stored: keys live in the servers' memory only.
  */
 #ifndef AUTHSRV_REGISTRY_H
 #define AUTHSRV_REGISTRY_H
@@ -39,11 +46,37 @@ struct reg_token {
 	char routes[512];
 };
 
-/* Create a new database at @path (-EEXIST if there is one). */
-int registry_create(const char *path, uint32_t net, uint8_t plen);
-/* Open an existing database. NULL + errno (ENOENT if missing). */
-struct registry *registry_open(const char *path);
+/*
+ * @where: a file path (SQLite) or a "postgresql://" / "postgres://" URL
+ * (PostgreSQL). Create a new registry there (-EEXIST if there is one; the
+ * schema is made by the migrations, then the overlay is stored).
+ */
+int registry_create(const char *where, uint32_t net, uint8_t plen);
+/* Open an existing registry and bring its schema up to date (forward
+ * migrations, in order, in one transaction). NULL + errno: ENOENT if
+ * missing, EPROTO if its schema is newer than this program's, EIO. */
+struct registry *registry_open(const char *where);
 void registry_close(struct registry *r);
+
+/* Why the last registry_open/_create failed, one line ("" if unknown). */
+const char *registry_error(void);
+void registry_set_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+/* Backends log query failures only when asked (the server); the CLI
+ * reports registry_error() in its one line instead. */
+void registry_log_errors(bool on);
+bool registry_logging(void);
+/* true for a PostgreSQL URL. */
+bool registry_is_url(const char *where);
+/* Where the registry of state directory @dir lives: the URL in
+ * DIR/registry.url if that file exists, else DIR/registry.db.
+ * 0, -ENAMETOOLONG, -EINVAL (a registry.url that is not one URL line). */
+int registry_locate(const char *dir, char *where, size_t len);
+/* @where for messages: a URL's password replaced by "***". */
+const char *registry_describe(const char *where, char *buf, size_t len);
+/* The schema version this program writes, and the one @r has. */
+#define REGISTRY_SCHEMA_VERSION	3
+int registry_schema_version(struct registry *r);
 
 int registry_overlay(struct registry *r, uint32_t *net, uint8_t *plen);
 
@@ -94,5 +127,48 @@ int registry_serial_revoked(struct registry *r, const char *serial);
 /* The stored policy text (malloc'd) or -ENOENT when none was set. */
 int registry_policy_get(struct registry *r, char **text);
 int registry_policy_set(struct registry *r, const char *text, int64_t now);
+
+/* ---- for the backends only ---- */
+
+/* Each backend fills one table; registry.c dispatches. A NULL hook is a
+ * no-op (read batching is SQLite's). */
+struct registry_ops {
+	const char *name;
+	void (*close)(struct registry *r);
+	int (*schema_version)(struct registry *r);
+	int (*overlay)(struct registry *r, uint32_t *net, uint8_t *plen);
+	int (*token_add)(struct registry *r, const char *id,
+			 const uint8_t hash[32], const char *name,
+			 int64_t expires_at, const char *tags,
+			 const char *routes);
+	int (*host_by_name)(struct registry *r, const char *name,
+			    struct reg_host *h);
+	int (*host_by_ip)(struct registry *r, uint32_t ip, struct reg_host *h);
+	int (*host_foreach)(struct registry *r,
+			    int (*cb)(const struct reg_host *h, void *arg),
+			    void *arg);
+	int (*begin)(struct registry *r);
+	int (*commit)(struct registry *r);
+	void (*rollback)(struct registry *r);
+	int (*token_take)(struct registry *r, const char *id,
+			  const uint8_t hash[32], int64_t now,
+			  struct reg_token *t, const char **why);
+	/* Inside a transaction: meta.next_ip, locked until the commit. */
+	int (*next_ip_get)(struct registry *r, uint32_t *next);
+	int (*next_ip_set)(struct registry *r, uint32_t next);
+	int (*host_add)(struct registry *r, const struct reg_host *h);
+	void (*read_batch)(struct registry *r, bool on);
+	void (*read_end)(struct registry *r);
+	int (*revoke)(struct registry *r, const char *name, int64_t now,
+		      struct reg_host *h);
+	int (*serial_revoked)(struct registry *r, const char *serial);
+	int (*policy_get)(struct registry *r, char **text);
+	int (*policy_set)(struct registry *r, const char *text, int64_t now);
+};
+
+/* The first member of each backend's own struct. */
+struct registry {
+	const struct registry_ops *ops;
+};
 
 #endif /* AUTHSRV_REGISTRY_H */

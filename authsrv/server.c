@@ -206,20 +206,29 @@ static int server_open_state(struct server *srv, const struct serve_opts *o)
 		.key_rate = o->key_rate,
 	};
 	char path[4096], chain[4096], key[4096], ca[4096], err[256];
+	char where[4096];
 	const char *dir = o->dir;
 	int ret;
 
-	if (authsrv_path(path, sizeof(path), dir, AUTHSRV_REGISTRY) ||
-	    authsrv_path(chain, sizeof(chain), dir, AUTHSRV_SERVER_PEM) ||
+	if (registry_locate(dir, where, sizeof(where))) {
+		serve_fail("cannot tell where the registry of \"%s\" is (%s or a valid %s)\n",
+			   dir, AUTHSRV_REGISTRY, AUTHSRV_REGISTRY_URL);
+		return 1;
+	}
+	registry_describe(where, path, sizeof(path));
+	if (authsrv_path(chain, sizeof(chain), dir, AUTHSRV_SERVER_PEM) ||
 	    authsrv_path(key, sizeof(key), dir, AUTHSRV_SERVER_KEY) ||
 	    authsrv_path(ca, sizeof(ca), dir, AUTHSRV_CA_PEM)) {
 		serve_fail("state directory path too long: \"%s\"\n", dir);
 		return 1;
 	}
-	srv->reg = registry_open(path);
+	registry_log_errors(true);
+	srv->reg = registry_open(where);
 	if (!srv->reg) {
-		serve_fail("cannot open registry \"%s\": %s (run authsrv init first?)\n",
-			   path, strerror(errno));
+		serve_fail("cannot open registry \"%s\": %s%s\n", path,
+			   *registry_error() ? registry_error() :
+					       strerror(errno),
+			   errno == ENOENT ? " (run authsrv init first?)" : "");
 		return 1;
 	}
 	if (registry_overlay(srv->reg, &srv->overlay_net, &srv->overlay_plen)) {
