@@ -53,6 +53,7 @@ WRAPPER_FUNCS = {
     "ina": (0, True), "inb": (0, True), "inA": (0, True), "inB": (0, True),
     "run": (0, False), "expect": (3, False), "expect_usage": (2, False),
     "expect_help": (0, False), "json_err": (1, False),
+    "pg_as": (0, False),
 }
 # $(name ...) that expands to a command prefix (nsx h1 -> nsenter --net=..).
 SUBST_WRAPPERS = {"nsx"}
