@@ -99,6 +99,27 @@ static void admin_close_authenticated(struct server *srv, const char *name)
 			session_error(s, "host %s is revoked", name);
 }
 
+void admin_revoke(struct server *srv, const struct reg_host *h)
+{
+	struct session *s;
+	int n;
+
+	s = session_find_online(srv, h->name);
+	if (s)
+		session_error(s, "host %s is revoked", h->name);
+	admin_close_authenticated(srv, h->name);
+	n = keysvc_revoke(srv->keys, h);
+	audit_write(srv->audit, &(struct audit_rec){ .event = "revoke",
+		.host = h->name, .reason = s ? "channel closed" :
+					       "host was offline" });
+	log_info("host revoked host=%s online=%s peers_notified=%d", h->name,
+		 s ? "yes" : "no", n);
+	snprintf(srv->last_revoke.name, sizeof(srv->last_revoke.name), "%s",
+		 h->name);
+	srv->last_revoke.closed = s != NULL;
+	srv->last_revoke.peers = n;
+}
+
 static int admin_server_verb(struct server *srv, const char *verb,
 			     const char *argstr, FILE *out, char *err,
 			     size_t errlen)
@@ -106,7 +127,7 @@ static int admin_server_verb(struct server *srv, const char *verb,
 	struct reg_host h;
 	struct session *s;
 	unsigned int i;
-	int ret, n;
+	int ret;
 
 	/* The CLI committed before asking: read what it wrote. */
 	registry_read_end(srv->reg);
@@ -138,17 +159,12 @@ static int admin_server_verb(struct server *srv, const char *verb,
 				 h.name);
 			return -EINVAL;
 		}
-		s = session_find_online(srv, h.name);
-		if (s)
-			session_error(s, "host %s is revoked", h.name);
-		admin_close_authenticated(srv, h.name);
-		n = keysvc_revoke(srv->keys, &h);
-		audit_write(srv->audit, &(struct audit_rec){ .event = "revoke",
-			.host = h.name, .reason = s ? "channel closed" :
-						      "host was offline" });
-		log_info("host revoked host=%s online=%s peers_notified=%d",
-			 h.name, s ? "yes" : "no", n);
-		fprintf(out, "%s %d\n", s ? "closed" : "offline", n);
+		/* A shared registry's notification may have come first. */
+		if (strcmp(srv->last_revoke.name, h.name))
+			admin_revoke(srv, &h);
+		srv->last_revoke.name[0] = '\0';
+		fprintf(out, "%s %d\n", srv->last_revoke.closed ? "closed" :
+			"offline", srv->last_revoke.peers);
 		return 0;
 	}
 	snprintf(err, errlen, "unknown admin request \"%.32s\"", verb);

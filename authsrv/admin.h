@@ -43,4 +43,10 @@ struct linesock *admin_open(const char *dir, struct server *srv);
  */
 int admin_request(const char *dir, const char *line, char **reply);
 
+struct reg_host;
+/* @h is revoked in the registry: close its channel and its authenticated
+ * sessions, tell every online host (KEY_REVOKE), audit; the outcome is
+ * kept in srv->last_revoke for the admin verb's answer. */
+void admin_revoke(struct server *srv, const struct reg_host *h);
+
 #endif /* AUTHSRV_ADMIN_H */

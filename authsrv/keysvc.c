@@ -278,6 +278,11 @@ int keysvc_revoke(struct keysvc *k, const struct reg_host *h)
 	return revoke_host(k->revoked, h->name, h->overlay_ip);
 }
 
+bool keysvc_is_revoked(const struct keysvc *k, uint32_t ip)
+{
+	return revoke_has(k->revoked, ip);
+}
+
 void keysvc_tick(struct keysvc *k, uint64_t now_ms)
 {
 	grant_tick(k->grants, now_ms);

@@ -77,6 +77,8 @@ void keysvc_hello_revokes(struct keysvc *k, struct session *s);
  * may still hold a key with it gets KEY_REVOKE{h}. Returns how many were
  * told. */
 int keysvc_revoke(struct keysvc *k, const struct reg_host *h);
+/* Whether the host at @ip was revoked (loaded or keysvc_revoke()d). */
+bool keysvc_is_revoked(const struct keysvc *k, uint32_t ip);
 /* Time out unacknowledged pushes, expire remembered key ids. */
 void keysvc_tick(struct keysvc *k, uint64_t now_ms);
 

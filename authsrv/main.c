@@ -32,6 +32,7 @@
 #include "pki.h"
 #include "policy.h"
 #include "registry.h"
+#include "replica.h"
 #include "server.h"
 #include "status.h"
 #include "token.h"
@@ -515,21 +516,53 @@ static int cmd_token_create(const struct cmd *c, int argc, char **argv)
 struct list_ctx {
 	struct jsonw *j;
 	struct status_set *st;
-	char *online;		/* from the admin socket: "name\n"... */
+	char *online;		/* admin socket: "name\n"..., shared
+				 * registry: "name replica\n"... */
 	int running;		/* 1 live server status, 0 unknown */
+	bool shared;		/* replicas: online from the registry */
 };
 
-static bool list_online(const struct list_ctx *l, const char *name)
+/* The line of @name in l->online, or NULL. */
+static const char *list_online_line(const struct list_ctx *l, const char *name)
 {
 	size_t n = strlen(name);
 	const char *p;
 
+	for (p = l->online; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) &&
+		    (p[n] == '\n' || p[n] == '\0' || p[n] == ' '))
+			return p;
+	return NULL;
+}
+
+static bool list_online(const struct list_ctx *l, const char *name)
+{
 	if (!l->online)
 		return status_online(l->st, name);
-	for (p = l->online; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, name, n) && (p[n] == '\n' || p[n] == '\0'))
-			return true;
-	return false;
+	return list_online_line(l, name) != NULL;
+}
+
+/* Shared registry: "name replica\n" lines of the live replicas. */
+static int list_online_add(const char *name, const char *replica, void *arg)
+{
+	FILE *f = arg;
+
+	fprintf(f, "%s %s\n", name, replica);
+	return 0;
+}
+
+static int list_online_shared(struct registry *reg, struct list_ctx *l)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(&l->online, &len);
+	int ret;
+
+	if (!f)
+		return -ENOMEM;
+	ret = registry_online_foreach(reg, real_s() - REPLICA_DEAD_S,
+				      list_online_add, f);
+	fclose(f);
+	return ret;
 }
 
 static void json_list(struct jsonw *j, const char *key, const char *csv)
@@ -561,6 +594,17 @@ static int list_one(const struct reg_host *h, void *arg)
 			jsonw_bool(l->j, "online", online);
 		else
 			jsonw_null(l->j, "online");
+		if (l->shared) {
+			const char *line = list_online_line(l, h->name);
+			char rep[320] = "";
+
+			if (line)
+				sscanf(line + strlen(h->name), " %319[^\n]", rep);
+			if (rep[0])
+				jsonw_str(l->j, "replica", rep);
+			else
+				jsonw_null(l->j, "replica");
+		}
 		jsonw_bool(l->j, "revoked", h->revoked);
 		jsonw_i64(l->j, "enrolled_at", h->enrolled_at);
 		jsonw_str(l->j, "cert_serial", h->cert_serial);
@@ -606,8 +650,17 @@ static int cmd_client_list(const struct cmd *c, int argc, char **argv)
 	reg = open_registry(dir);
 	if (!reg)
 		return 1;
-	/* The live answer if a server runs; its status file otherwise. */
-	if (admin_request(dir, "online", &l.online) == 0) {
+	/* Replicas: the fleet's table. Else the live answer if a server
+	 * runs; its status file otherwise. */
+	if (registry_shared(reg)) {
+		l.shared = true;
+		l.running = 1;
+		if (list_online_shared(reg, &l)) {
+			ret = fail(1, "cannot read the online hosts from the registry: %s",
+				   registry_error());
+			goto out;
+		}
+	} else if (admin_request(dir, "online", &l.online) == 0) {
 		l.running = 1;
 	} else {
 		free(l.online);

@@ -79,12 +79,13 @@ const char *registry_describe(const char *where, char *buf, size_t len)
 	const char *auth, *at, *colon, *pw;
 	size_t n;
 
-	if (!registry_is_url(where)) {
+	auth = strstr(where, "://");
+	if (!auth) {
 		snprintf(buf, len, "%s", where);
 		return buf;
 	}
 	/* userinfo: scheme://user:password@host... */
-	auth = strstr(where, "://") + 3;
+	auth += 3;
 	at = strchr(auth, '@');
 	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
 	if (colon) {
@@ -266,4 +267,51 @@ int registry_policy_get(struct registry *r, char **text)
 int registry_policy_set(struct registry *r, const char *text, int64_t now)
 {
 	return r->ops->policy_set(r, text, now);
+}
+
+bool registry_shared(struct registry *r)
+{
+	return r->ops->listen != NULL;
+}
+
+int registry_listen(struct registry *r)
+{
+	return r->ops->listen ? r->ops->listen(r) : -EOPNOTSUPP;
+}
+
+int registry_fd(struct registry *r)
+{
+	return r->ops->fd ? r->ops->fd(r) : -1;
+}
+
+int registry_notifications(struct registry *r,
+			   void (*cb)(void *arg, const char *payload),
+			   void *arg)
+{
+	return r->ops->notifications ? r->ops->notifications(r, cb, arg) :
+				       -EOPNOTSUPP;
+}
+
+int registry_replica_beat(struct registry *r, const char *id,
+			  const char *addr, int64_t now, bool reset)
+{
+	return r->ops->replica_beat ?
+	       r->ops->replica_beat(r, id, addr, now, reset) : -EOPNOTSUPP;
+}
+
+int registry_online_sync(struct registry *r, const char *id,
+			 const char *const *names, const int64_t *since,
+			 size_t n)
+{
+	return r->ops->online_sync ?
+	       r->ops->online_sync(r, id, names, since, n) : -EOPNOTSUPP;
+}
+
+int registry_online_foreach(struct registry *r, int64_t alive_since,
+			    int (*cb)(const char *name, const char *replica,
+				      void *arg),
+			    void *arg)
+{
+	return r->ops->online_foreach ?
+	       r->ops->online_foreach(r, alive_since, cb, arg) : -EOPNOTSUPP;
 }

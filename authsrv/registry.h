@@ -16,6 +16,8 @@
  *          used BOOL, tags TEXT, routes TEXT, used_at INTEGER)
  *   policy(id=1, text, set_at)      the access policy (policy.h format)
  *   revoked_certs(serial PRIMARY KEY, name, revoked_at)
+ *   replicas(id PRIMARY KEY, addr, seen_at)   servers sharing the registry
+ *   online(name PRIMARY KEY, replica, since)  which replica holds which host
  * tags and routes are comma-separated lists. No session key is ever
  * stored: keys live in the servers' memory only.
  */
@@ -75,7 +77,7 @@ int registry_locate(const char *dir, char *where, size_t len);
 /* @where for messages: a URL's password replaced by "***". */
 const char *registry_describe(const char *where, char *buf, size_t len);
 /* The schema version this program writes, and the one @r has. */
-#define REGISTRY_SCHEMA_VERSION	3
+#define REGISTRY_SCHEMA_VERSION	4
 int registry_schema_version(struct registry *r);
 
 int registry_overlay(struct registry *r, uint32_t *net, uint8_t *plen);
@@ -128,6 +130,38 @@ int registry_serial_revoked(struct registry *r, const char *serial);
 int registry_policy_get(struct registry *r, char **text);
 int registry_policy_set(struct registry *r, const char *text, int64_t now);
 
+/*
+ * Replicas: several servers on one PostgreSQL registry (-EOPNOTSUPP on
+ * SQLite, where one server holds the file).
+ *
+ * registry_listen(): LISTEN for fleet changes; registry_fd() is the
+ * socket to poll for them (it changes after a reconnect: ask after every
+ * pass). registry_notifications() reads what arrived and calls @cb with
+ * each payload: "revoke NAME", "policy".
+ */
+bool registry_shared(struct registry *r);
+int registry_listen(struct registry *r);
+int registry_fd(struct registry *r);
+int registry_notifications(struct registry *r,
+			   void (*cb)(void *arg, const char *payload),
+			   void *arg);
+/* This replica (@id, reachable at @addr) is alive at @now; with @reset,
+ * forget the hosts an earlier run of it held. */
+int registry_replica_beat(struct registry *r, const char *id,
+			  const char *addr, int64_t now, bool reset);
+/* The hosts @id holds now (@n names with their since), replacing what
+ * it held before; not synchronous to disk (a lost row only costs an
+ * "online" that the next beat repairs). */
+int registry_online_sync(struct registry *r, const char *id,
+			 const char *const *names, const int64_t *since,
+			 size_t n);
+/* Hosts online on a replica seen at or after @alive_since: @cb(name,
+ * replica id, arg). */
+int registry_online_foreach(struct registry *r, int64_t alive_since,
+			    int (*cb)(const char *name, const char *replica,
+				      void *arg),
+			    void *arg);
+
 /* ---- for the backends only ---- */
 
 /* Each backend fills one table; registry.c dispatches. A NULL hook is a
@@ -164,6 +198,21 @@ struct registry_ops {
 	int (*serial_revoked)(struct registry *r, const char *serial);
 	int (*policy_get)(struct registry *r, char **text);
 	int (*policy_set)(struct registry *r, const char *text, int64_t now);
+	/* replicas (NULL: not shared) */
+	int (*listen)(struct registry *r);
+	int (*fd)(struct registry *r);
+	int (*notifications)(struct registry *r,
+			     void (*cb)(void *arg, const char *payload),
+			     void *arg);
+	int (*replica_beat)(struct registry *r, const char *id,
+			    const char *addr, int64_t now, bool reset);
+	int (*online_sync)(struct registry *r, const char *id,
+			   const char *const *names, const int64_t *since,
+			   size_t n);
+	int (*online_foreach)(struct registry *r, int64_t alive_since,
+			      int (*cb)(const char *name, const char *replica,
+					void *arg),
+			      void *arg);
 };
 
 /* The first member of each backend's own struct. */

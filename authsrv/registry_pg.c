@@ -85,6 +85,15 @@ static const char *const registry_pg_migrations[REGISTRY_SCHEMA_VERSION] = {
 	"  revoked_at BIGINT NOT NULL);",
 	/* 3: when a token was used (audit) */
 	"ALTER TABLE tokens ADD COLUMN used_at BIGINT;",
+	/* 4: replicas and who holds which host */
+	"CREATE TABLE replicas ("
+	"  id TEXT PRIMARY KEY,"
+	"  addr TEXT NOT NULL,"
+	"  seen_at BIGINT NOT NULL);"
+	"CREATE TABLE online ("
+	"  name TEXT PRIMARY KEY,"
+	"  replica TEXT NOT NULL,"
+	"  since BIGINT NOT NULL);",
 };
 
 static bool registry_pg_ok(const PGresult *res)
@@ -205,6 +214,17 @@ static int registry_pg_migrate(struct registry_pg *r, int *version)
 	PGresult *res;
 	int v, i;
 
+	/* The common case, one round trip: nothing to do (a missing table
+	 * is an error result here, and the locked path below makes it). */
+	res = PQexec(r->conn, "SELECT version FROM schema_version");
+	v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ?
+	    atoi(PQgetvalue(res, 0, 0)) : -1;
+	PQclear(res);
+	*version = v;
+	if (v > REGISTRY_SCHEMA_VERSION)
+		return -EPROTO;
+	if (v == REGISTRY_SCHEMA_VERSION)
+		return 0;
 	if (registry_pg_cmd(r, "BEGIN", 0, NULL))
 		return -EIO;
 	r->in_tx = true;
@@ -702,6 +722,165 @@ static int registry_pg_policy_set(struct registry *reg, const char *text,
 	return ret;
 }
 
+/* ---- replicas ---- */
+
+static int registry_pg_listen(struct registry *reg)
+{
+	struct registry_pg *r = RP(reg);
+	int ret = registry_pg_relisten(r);
+
+	if (ret)
+		registry_pg_log(r, "LISTEN");
+	else
+		r->listening = true;
+	return ret;
+}
+
+static int registry_pg_fd(struct registry *reg)
+{
+	return PQsocket(RP(reg)->conn);
+}
+
+/*
+ * What arrived on the socket, and what libpq kept aside while it ran our
+ * other queries. A connection that broke is reset here (the server polls
+ * this once per tick), so notifications start again without waiting for
+ * a query to notice; what was sent while it was down is lost, and the
+ * caller resynchronises (@cb with "resync").
+ */
+static int registry_pg_notifications(struct registry *reg,
+				     void (*cb)(void *arg, const char *payload),
+				     void *arg)
+{
+	struct registry_pg *r = RP(reg);
+	PGnotify *n;
+	int count = 0;
+
+	if (!PQconsumeInput(r->conn) && PQstatus(r->conn) == CONNECTION_BAD &&
+	    !r->in_tx) {
+		if (registry_logging())
+			log_warn("registry: connection lost, reconnecting");
+		PQreset(r->conn);
+		if (PQstatus(r->conn) != CONNECTION_OK ||
+		    (r->listening && registry_pg_relisten(r)))
+			return -EIO;
+		cb(arg, "resync");
+		return 0;
+	}
+	while ((n = PQnotifies(r->conn))) {
+		cb(arg, n->extra);
+		PQfreemem(n);
+		count++;
+	}
+	return count;
+}
+
+static int registry_pg_replica_beat(struct registry *reg, const char *id,
+				    const char *addr, int64_t now, bool reset)
+{
+	struct registry_pg *r = RP(reg);
+	char at[24];
+	const char *vals[3] = { id, addr, at };
+	int ret;
+
+	snprintf(at, sizeof(at), "%" PRId64, now);
+	ret = registry_pg_cmd(r, "INSERT INTO replicas (id, addr, seen_at) "
+			      "VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE "
+			      "SET addr = EXCLUDED.addr, seen_at = EXCLUDED.seen_at",
+			      3, vals);
+	if (!ret && reset)
+		ret = registry_pg_cmd(r, "DELETE FROM online WHERE replica = $1",
+				      1, vals);
+	return ret;
+}
+
+/* "{a,b,c}": names are [a-z0-9-], no quoting needed. */
+static char *registry_pg_array(const char *const *names, const int64_t *since,
+			       size_t n)
+{
+	size_t i, len = 3, off;
+	char *a;
+
+	for (i = 0; i < n; i++)
+		len += (names ? strlen(names[i]) : 21) + 1;
+	a = malloc(len);
+	if (!a)
+		return NULL;
+	off = 0;
+	a[off++] = '{';
+	for (i = 0; i < n; i++)
+		off += (size_t)(names ?
+			snprintf(a + off, len - off, "%s%s", i ? "," : "",
+				 names[i]) :
+			snprintf(a + off, len - off, "%s%" PRId64, i ? "," : "",
+				 since[i]));
+	snprintf(a + off, len - off, "}");
+	return a;
+}
+
+static int registry_pg_online_sync(struct registry *reg, const char *id,
+				   const char *const *names,
+				   const int64_t *since, size_t n)
+{
+	struct registry_pg *r = RP(reg);
+	char *an = registry_pg_array(names, NULL, n);
+	char *as = registry_pg_array(NULL, since, n);
+	const char *vals[3] = { id, an, as };
+	int ret = -ENOMEM;
+
+	if (!an || !as)
+		goto out;
+	ret = registry_pg_begin(reg);
+	if (ret)
+		goto out;
+	/* Online status is soft state: no fsync wait on the hot path. */
+	ret = registry_pg_cmd(r, "SET LOCAL synchronous_commit = off", 0, NULL);
+	if (!ret)
+		ret = registry_pg_cmd(r, "DELETE FROM online WHERE replica = $1",
+				      1, vals);
+	if (!ret && n)
+		ret = registry_pg_cmd(r, "INSERT INTO online (name, replica, since) "
+				      "SELECT u.name, $1, u.since FROM "
+				      "unnest($2::text[], $3::bigint[]) AS u(name, since) "
+				      "ON CONFLICT (name) DO UPDATE SET "
+				      "replica = EXCLUDED.replica, since = EXCLUDED.since",
+				      3, vals);
+	if (!ret)
+		ret = registry_pg_commit(reg);
+	if (ret)
+		registry_pg_rollback(reg);
+out:
+	free(an);
+	free(as);
+	return ret;
+}
+
+static int registry_pg_online_foreach(struct registry *reg,
+				      int64_t alive_since,
+				      int (*cb)(const char *name,
+						const char *replica, void *arg),
+				      void *arg)
+{
+	char at[24];
+	const char *vals[1] = { at };
+	PGresult *res;
+	int i, ret = -EIO;
+
+	snprintf(at, sizeof(at), "%" PRId64, alive_since);
+	res = registry_pg_exec(RP(reg), "SELECT o.name, o.replica FROM online o "
+			       "JOIN replicas r ON r.id = o.replica "
+			       "WHERE r.seen_at >= $1 ORDER BY o.name", 1, vals,
+			       NULL, NULL);
+	if (registry_pg_ok(res)) {
+		ret = 0;
+		for (i = 0; !ret && i < PQntuples(res); i++)
+			ret = cb(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+				 arg);
+	}
+	PQclear(res);
+	return ret;
+}
+
 static const struct registry_ops registry_pg_ops = {
 	.name = "postgresql",
 	.close = registry_pg_close,
@@ -722,4 +901,10 @@ static const struct registry_ops registry_pg_ops = {
 	.serial_revoked = registry_pg_serial_revoked,
 	.policy_get = registry_pg_policy_get,
 	.policy_set = registry_pg_policy_set,
+	.listen = registry_pg_listen,
+	.fd = registry_pg_fd,
+	.notifications = registry_pg_notifications,
+	.replica_beat = registry_pg_replica_beat,
+	.online_sync = registry_pg_online_sync,
+	.online_foreach = registry_pg_online_foreach,
 };

@@ -107,6 +107,16 @@ static const char *const registry_sqlite_migrations[REGISTRY_SCHEMA_VERSION] = {
 	"  revoked_at INTEGER NOT NULL);",
 	/* 3: when a token was used (audit) */
 	"ALTER TABLE tokens ADD COLUMN used_at INTEGER;",
+	/* 4: replicas and who holds which host (used with PostgreSQL only:
+	 * one server holds a SQLite file; same schema, same meaning) */
+	"CREATE TABLE IF NOT EXISTS replicas ("
+	"  id TEXT PRIMARY KEY,"
+	"  addr TEXT NOT NULL,"
+	"  seen_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS online ("
+	"  name TEXT PRIMARY KEY,"
+	"  replica TEXT NOT NULL,"
+	"  since INTEGER NOT NULL);",
 };
 
 static int registry_sqlite_version(sqlite3 *db, int *version)

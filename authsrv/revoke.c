@@ -77,6 +77,16 @@ static int revoke_add(struct revoke *rv, const char *name, uint32_t ip)
 	return 0;
 }
 
+bool revoke_has(const struct revoke *rv, uint32_t ip)
+{
+	size_t i;
+
+	for (i = 0; i < rv->n; i++)
+		if (rv->hosts[i].overlay_ip == ip)
+			return true;
+	return false;
+}
+
 static int revoke_load_host(const struct reg_host *h, void *arg)
 {
 	return h->revoked ? revoke_add(arg, h->name, h->overlay_ip) : 0;

@@ -16,6 +16,7 @@
 #ifndef AUTHSRV_REVOKE_H
 #define AUTHSRV_REVOKE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct audit;
@@ -41,6 +42,8 @@ int revoke_load(struct revoke *rv, struct registry *reg);
  * the server's key records do not survive a restart). Returns how many
  * were told. */
 int revoke_host(struct revoke *rv, const char *name, uint32_t ip);
+/* Whether @ip is in the revoked set (replicas: acted on already). */
+bool revoke_has(const struct revoke *rv, uint32_t ip);
 /* @s said HELLO: KEY_REVOKE{name, overlay_ip} for every revoked host. */
 void revoke_hello(const struct revoke *rv, struct session *s);
 

@@ -36,6 +36,7 @@
 #include "pki.h"
 #include "policy.h"
 #include "registry.h"
+#include "replica.h"
 #include "server.h"
 #include "signer.h"
 #include "status.h"
@@ -67,7 +68,7 @@ static void server_write_status(struct server *srv)
 	}
 	if (status_write(srv->dir, e, n))
 		log_warn("cannot write status file dir=\"%s\"", srv->dir);
-	else
+	else if (!srv->replica || !replica_sync_online(srv->replica))
 		srv->status_dirty = false;
 	free(e);
 }
@@ -120,6 +121,8 @@ static int server_run(struct server *srv)
 				session_accept(srv);
 			} else if (p == &server_tag_metrics) {
 				metrics_process(srv->metrics);
+			} else if (srv->replica && p == srv->replica) {
+				replica_event(srv->replica);
 			} else if (p == &server_tag_admin) {
 				linesock_process(srv->admin);
 			} else if (p == &server_tag_signal) {
@@ -139,6 +142,7 @@ static int server_run(struct server *srv)
 			signer_tick(srv->signer);
 			metrics_tick(srv->metrics);
 			linesock_tick(srv->admin, now);
+			replica_tick(srv->replica, now);
 			session_sweep(srv, now);
 			next_tick = now + SERVER_TICK_MS;
 		}
@@ -337,6 +341,12 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 				   o->dir, strerror(errno));
 		return 1;
 	}
+	ret = replica_start(srv, o->listen, &srv->replica);
+	if (ret) {
+		serve_fail("cannot follow the shared registry: %s\n",
+			   *registry_error() ? registry_error() : strerror(-ret));
+		return 1;
+	}
 	if (server_add_fd(srv, srv->lfd, &server_tag_listen) ||
 	    server_add_fd(srv, srv->sigfd, &server_tag_signal) ||
 	    server_add_fd(srv, linesock_fd(srv->admin), &server_tag_admin)) {
@@ -359,6 +369,7 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 
 static void server_close_fds(struct server *srv)
 {
+	replica_stop(srv->replica);
 	metrics_close(srv->metrics);
 	linesock_close(srv->admin);
 	if (srv->lfd >= 0)

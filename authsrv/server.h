@@ -30,6 +30,7 @@ struct linesock;
 struct pki;
 struct policy;
 struct registry;
+struct replica;
 struct signer;
 
 struct serve_opts {
@@ -71,6 +72,12 @@ struct server {
 	struct session *by_src[SESSION_SRC_BUCKETS];	/* unauthenticated */
 	struct ratelimit rl;
 	unsigned long accept_log_rl;	/* log_ratelimited() of accept */
+	struct replica *replica;	/* replica.h; NULL: registry not shared */
+	struct {			/* admin_revoke()'s last outcome */
+		char name[CTLMSG_NAME_MAX];
+		bool closed;
+		int peers;
+	} last_revoke;
 };
 
 int server_serve(const struct serve_opts *o);

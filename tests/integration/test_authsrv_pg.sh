@@ -30,7 +30,7 @@ log_step "the registry driver on PostgreSQL"
 MAVPN_TEST_PG_URL=$MV_PG_URL "$MV_ROOT/build/tests/test_registry" >"$MV_TMP/unit.out" 2>&1 ||
 	fail "test_registry on PostgreSQL: $(grep -E 'FAILED|Error|error' "$MV_TMP/unit.out" | head -5)"
 grep -q '^\[  PASSED  \] 6 test' "$MV_TMP/unit.out" || fail "test_registry did not pass its 6 cases"
-pg_psql "DROP TABLE schema_version, meta, hosts, tokens, policy, revoked_certs" || fail "reset"
+pg_psql "DROP TABLE schema_version, meta, hosts, tokens, policy, revoked_certs, replicas, online" || fail "reset"
 
 log_step "init --db"
 topo_up || fail "topology"
@@ -38,7 +38,7 @@ topo_up || fail "topology"
 	fail "init --db: $(cat "$MV_TMP/init.log")"
 [ ! -e "$MV_TMP/srv/registry.db" ] || fail "init --db made a SQLite file"
 [ "$(stat -c %a "$MV_TMP/srv/registry.url")" = 600 ] || fail "registry.url is not 0600"
-[ "$(pg_psql 'SELECT version FROM schema_version')" = 3 ] || fail "schema version"
+[ "$(pg_psql "SELECT version FROM schema_version")" = 4 ] || fail "schema version"
 if "$MV_BIN/authsrv" init --state "$MV_TMP/other" --db "$MV_PG_URL" 2>"$MV_TMP/init2.err"; then
 	fail "a second init on the same database succeeded"
 fi
@@ -126,6 +126,6 @@ grep -q "policy loaded rules=1" "$MV_TMP/authsrv-3.log" || fail "the policy from
 log_step "no key material in the schema"
 cols=$(pg_psql "SELECT string_agg(table_name || '.' || column_name, ' ' ORDER BY table_name, column_name)
 	FROM information_schema.columns WHERE table_schema = 'public'")
-want="hosts.cert_serial hosts.enrolled_at hosts.name hosts.overlay_ip hosts.revoked hosts.routes hosts.tags meta.id meta.next_ip meta.overlay policy.id policy.set_at policy.text revoked_certs.name revoked_certs.revoked_at revoked_certs.serial schema_version.version tokens.expires_at tokens.hash tokens.id tokens.name tokens.routes tokens.tags tokens.used tokens.used_at"
+want="hosts.cert_serial hosts.enrolled_at hosts.name hosts.overlay_ip hosts.revoked hosts.routes hosts.tags meta.id meta.next_ip meta.overlay online.name online.replica online.since policy.id policy.set_at policy.text replicas.addr replicas.id replicas.seen_at revoked_certs.name revoked_certs.revoked_at revoked_certs.serial schema_version.version tokens.expires_at tokens.hash tokens.id tokens.name tokens.routes tokens.tags tokens.used tokens.used_at"
 [ "$cols" = "$want" ] || fail "schema columns changed: $cols"
 echo "PASS: registry in PostgreSQL: enroll, single-use tokens across two servers, revoke, policy, database and server restarts"

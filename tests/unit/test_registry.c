@@ -67,7 +67,7 @@ static int setup(void **state)
 	if (pg_url) {
 		snprintf(where, sizeof(where), "%s", pg_url);
 		raw("DROP TABLE IF EXISTS schema_version, meta, hosts, tokens, "
-		    "policy, revoked_certs CASCADE");
+		    "policy, revoked_certs, replicas, online CASCADE");
 	} else {
 		snprintf(tmpdir, sizeof(tmpdir), "/tmp/mavpn-test-registry.XXXXXX");
 		assert_non_null(mkdtemp(tmpdir));
