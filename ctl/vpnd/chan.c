@@ -5,10 +5,14 @@
  *   DOWN --due--> CONNECTING --tcp up--> HANDSHAKE --TLS done, HELLO-->
  *   HELLO --HELLO_ACK--> UP
  *
- * Any failure goes back to DOWN and schedules the next attempt after the
- * current backoff (1 s doubling to 30 s; reset once UP). Keys already in
- * the data plane keep working while the channel is down: only new grants
- * need it.
+ * Any failure goes back to DOWN and schedules the next attempt. With
+ * several servers (replicas, "A:P,B:P,..."), a failed attempt moves on to
+ * the next one after CHAN_FAILOVER_MS; once every server has failed in a
+ * row, the wait is the backoff (1 s doubling to 30 s; reset once UP). A
+ * link that was UP is tried again on the same server first. Every wait is
+ * jittered (half to all of it), so a fleet that lost its server does not
+ * come back in one wave. Keys already in the data plane keep working while
+ * the channel is down: only new grants need it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,6 +51,9 @@ struct chan {
 	uint64_t eps_checked;		/* ms */
 	char host[STATE_SERVER_MAX];
 	char port[16];
+	char server[STATE_SERVER_MAX];	/* the current one, "HOST:PORT" */
+	unsigned int nserv, cur;	/* the list in st->server */
+	unsigned int fails;		/* attempts failed in a row */
 	SSL_CTX *ctx;
 	int epfd;			/* inner epoll set: the socket, if any */
 	int sock;			/* while CONNECTING (tlsconn owns it after) */
@@ -93,6 +100,26 @@ int chan_tcp_connect(const char *host, const char *port, const char **why)
 	return fd >= 0 ? fd : err;
 }
 
+/* Server @i of the list becomes the current one. */
+static int chan_pick(struct chan *ch, unsigned int i)
+{
+	ch->cur = i;
+	return state_server_nth(ch->st->server, i, ch->host, sizeof(ch->host),
+				ch->port, sizeof(ch->port), ch->server,
+				sizeof(ch->server));
+}
+
+/* Half to all of @ms. */
+static uint64_t chan_jitter(uint64_t ms)
+{
+	return ms / 2 + (uint64_t)random() % (ms / 2 + 1);
+}
+
+const char *chan_server(const struct chan *ch)
+{
+	return ch->server;
+}
+
 struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
 		      const struct chan_ops *ops, void *arg)
 {
@@ -108,12 +135,14 @@ struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
 	ch->udp_port = udp_port;
 	ch->sock = -1;
 	ch->backoff = CHAN_BACKOFF_MIN_MS;
-	if (state_split_hostport(st->server, ch->host, sizeof(ch->host),
-				 ch->port, sizeof(ch->port))) {
+	err = state_server_count(st->server);
+	if (err < 0 || chan_pick(ch, 0)) {
 		log_err("chan: bad server address server=\"%s\"", st->server);
 		err = -EINVAL;
 		goto err_free;
 	}
+	ch->nserv = (unsigned int)err;
+	srandom((unsigned int)(getpid() ^ mono_ms()));
 	ch->ctx = tlsconn_client_ctx(TLSCONN_ALPN_CTL, st->ca_path,
 				     st->cert_path, st->key_path);
 	if (!ch->ctx) {
@@ -168,7 +197,7 @@ static void chan_rearm(struct chan *ch)
 static void chan_down(struct chan *ch, const char *why, int err)
 {
 	bool was_up = ch->stage == CHAN_UP;
-	uint64_t now = mono_ms();
+	uint64_t now = mono_ms(), wait;
 
 	if (ch->stage == CHAN_DOWN)
 		return;
@@ -181,20 +210,34 @@ static void chan_down(struct chan *ch, const char *why, int err)
 	ch->sock = -1;
 	ch->epmask = 0;
 	if (was_up)
-		log_warn("chan: link to server=%s down: %s%s%s", ch->st->server,
+		log_warn("chan: link to server=%s down: %s%s%s", ch->server,
 			 why, err ? ": " : "", err ? strerror(-err) : "");
 	else
 		log_warn("chan: connecting to server=%s failed at stage=%s: %s%s%s",
-			 ch->st->server, chan_stage_names[ch->stage], why,
+			 ch->server, chan_stage_names[ch->stage], why,
 			 err ? ": " : "", err ? strerror(-err) : "");
 	ch->stage = CHAN_DOWN;
 	ch->up_since = 0;
-	ch->next_attempt = now + ch->backoff;
-	log_info("chan: next attempt in %llu ms",
-		 (unsigned long long)ch->backoff);
-	ch->backoff *= 2;
-	if (ch->backoff > CHAN_BACKOFF_MAX_MS)
-		ch->backoff = CHAN_BACKOFF_MAX_MS;
+	if (was_up) {
+		/* the same server first: it may only have been a blip */
+		ch->fails = 0;
+		wait = CHAN_BACKOFF_MIN_MS;
+	} else if (++ch->fails % ch->nserv) {
+		/* the next server of the list, soon */
+		wait = CHAN_FAILOVER_MS;
+	} else {
+		/* each failed once more: back off */
+		wait = ch->backoff;
+		ch->backoff *= 2;
+		if (ch->backoff > CHAN_BACKOFF_MAX_MS)
+			ch->backoff = CHAN_BACKOFF_MAX_MS;
+	}
+	if (!was_up && ch->nserv > 1)
+		chan_pick(ch, (ch->cur + 1) % ch->nserv);
+	wait = chan_jitter(wait);
+	ch->next_attempt = now + wait;
+	log_info("chan: next attempt in %llu ms server=%s",
+		 (unsigned long long)wait, ch->server);
 	if (was_up)
 		ch->ops.link(ch->arg, false);
 }
@@ -336,8 +379,9 @@ static void chan_handle(struct chan *ch, struct ctlmsg *m)
 		ch->up_since = mono_ms();
 		ch->last_ping = ch->up_since;
 		ch->backoff = CHAN_BACKOFF_MIN_MS;
+		ch->fails = 0;
 		log_info("chan: connected server=%s name=%s overlay_ip=%s/%u",
-			 ch->st->server, m->name, ip, m->overlay_plen);
+			 ch->server, m->name, ip, m->overlay_plen);
 		/* vpnd wants what else it carries (routes) before the
 		 * link callback sends the waiting key requests. */
 		ch->ops.msg(ch->arg, m);

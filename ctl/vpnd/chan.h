@@ -17,6 +17,7 @@
 
 #define CHAN_BACKOFF_MIN_MS	1000
 #define CHAN_BACKOFF_MAX_MS	30000
+#define CHAN_FAILOVER_MS	300	/* to the next server of the list */
 #define CHAN_PING_MS		15000
 #define CHAN_EP_CHECK_MS	1000	/* re-read the underlay addresses */
 /* Nothing heard for this long (3 missed PONGs): the link is dead. */
@@ -50,6 +51,8 @@ bool chan_up(const struct chan *ch);
 /* When the link came up (monotonic ms), 0 if down. */
 uint64_t chan_up_since(const struct chan *ch);
 unsigned int chan_reconnects(const struct chan *ch);
+/* The server (HOST:PORT) connected to, or tried next. */
+const char *chan_server(const struct chan *ch);
 /*
  * An empty message of @type to fill in and chan_send(): the channel's own
  * outgoing buffer (a ctlmsg is too big for the stack), valid until the

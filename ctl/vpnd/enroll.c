@@ -387,26 +387,98 @@ static int enroll_connect(const char *host, const char *port,
 	return fd;
 }
 
+/*
+ * One enrollment attempt at server @one (@host, @port): 0, or -errno with
+ * one line printed. -EAGAIN: the server could not be reached or the
+ * exchange broke off before an answer (the next server may be tried; the
+ * token was not taken); any answer is final (a token is single use).
+ */
+static int enroll_one(const char *dir, const char *list, const char *one,
+		      const char *host, const char *port, const char *token,
+		      const struct enroll_token *t, EVP_PKEY *pkey,
+		      const char *key_pem, size_t key_len, const char *csr_pem,
+		      struct ctlmsg *m, uint64_t deadline)
+{
+	char ip[INET_ADDRSTRLEN];
+	struct tlsconn *c;
+	SSL_CTX *ctx;
+	int fd, err;
+
+	ctx = tlsconn_client_ctx(TLSCONN_ALPN_ENROLL, NULL, NULL, NULL);
+	if (!ctx) {
+		enroll_fail("cannot set up TLS\n");
+		return -EIO;
+	}
+	fd = enroll_connect(host, port, one, deadline);
+	if (fd < 0) {
+		err = -EAGAIN;
+		goto out_ctx;
+	}
+	c = tlsconn_new(ctx, fd, false);
+	if (!c) {
+		err = -ENOMEM;
+		goto out_ctx;
+	}
+	ctlmsg_init(m, CTLMSG_ENROLL_REQ);
+	snprintf(m->token, sizeof(m->token), "%s", token);
+	snprintf(m->csr, sizeof(m->csr), "%s", csr_pem);
+	m->present = CTLA_BIT(CTLA_TOKEN) | CTLA_BIT(CTLA_CSR);
+	err = enroll_exchange(c, t, m, deadline);
+	if (err) {
+		/* Not the pinned CA: no other server of the list is asked
+		 * either (they are meant to be one authsrv). */
+		if (err != -EPERM)
+			err = -EAGAIN;
+		goto out_conn;
+	}
+	if (m->type == CTLMSG_ERROR) {
+		enroll_fail("server refused: %s\n", m->reason);
+		err = -EPERM;
+		goto out_conn;
+	}
+	if (m->type != CTLMSG_ENROLL_RESP ||
+	    enroll_check_resp(m, pkey, t->ca_fp)) {
+		enroll_fail("server sent an invalid answer (%s)\n",
+			    ctlmsg_type_name(m->type));
+		err = -EBADMSG;
+		goto out_conn;
+	}
+	/* The whole list: vpnd run fails over along it. */
+	err = enroll_save(dir, list, m, key_pem, key_len);
+	if (err) {
+		enroll_fail("cannot write state to \"%s\": %s\n", dir,
+			    strerror(-err));
+		goto out_conn;
+	}
+	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
+	printf("enrolled as %s overlay_ip=%s/%u state=%s\n", m->name, ip,
+	       m->overlay_plen, dir);
+out_conn:
+	tlsconn_free(c);
+out_ctx:
+	SSL_CTX_free(ctx);
+	return err;
+}
+
 int enroll_run(const char *dir, const char *server, const char *token)
 {
-	char host[STATE_SERVER_MAX], port[16], ip[INET_ADDRSTRLEN];
+	char host[STATE_SERVER_MAX], port[16], one[STATE_SERVER_MAX];
 	uint64_t deadline = mono_ms() + ENROLL_TIMEOUT_MS;
 	char *key_pem = NULL, *csr_pem = NULL;
 	size_t key_len = 0;
 	struct enroll_token t;
 	EVP_PKEY *pkey = NULL;
-	struct tlsconn *c;
 	struct ctlmsg *m;
-	SSL_CTX *ctx;
-	int fd, err;
+	unsigned int i;
+	int err;
 
 	if (enroll_parse_token(token, &t)) {
 		enroll_fail("malformed token (expected mavpn1.<id>.<secret>.<ca-sha256>)\n");
 		return -EINVAL;
 	}
-	if (state_split_hostport(server, host, sizeof(host), port,
-				 sizeof(port))) {
-		enroll_fail("bad --server \"%s\" (expected HOST:PORT)\n", server);
+	if (state_server_count(server) < 0) {
+		enroll_fail("bad --server \"%s\" (expected HOST:PORT[,HOST:PORT...])\n",
+			    server);
 		return -EINVAL;
 	}
 	err = enroll_state_dir(dir);
@@ -420,57 +492,13 @@ int enroll_run(const char *dir, const char *server, const char *token)
 		enroll_fail("cannot generate key and CSR\n");
 		goto out_msg;
 	}
-	ctx = tlsconn_client_ctx(TLSCONN_ALPN_ENROLL, NULL, NULL, NULL);
-	if (!ctx) {
-		err = -EIO;
-		enroll_fail("cannot set up TLS\n");
-		goto out_key;
-	}
-	fd = enroll_connect(host, port, server, deadline);
-	if (fd < 0) {
-		err = fd;
-		goto out_ctx;
-	}
-	c = tlsconn_new(ctx, fd, false);
-	if (!c) {
-		err = -ENOMEM;
-		goto out_ctx;
-	}
-
-	ctlmsg_init(m, CTLMSG_ENROLL_REQ);
-	snprintf(m->token, sizeof(m->token), "%s", token);
-	snprintf(m->csr, sizeof(m->csr), "%s", csr_pem);
-	m->present = CTLA_BIT(CTLA_TOKEN) | CTLA_BIT(CTLA_CSR);
-	err = enroll_exchange(c, &t, m, deadline);
-	if (err)
-		goto out_conn;
-
-	if (m->type == CTLMSG_ERROR) {
-		enroll_fail("server refused: %s\n", m->reason);
-		err = -EPERM;
-		goto out_conn;
-	}
-	if (m->type != CTLMSG_ENROLL_RESP ||
-	    enroll_check_resp(m, pkey, t.ca_fp)) {
-		enroll_fail("server sent an invalid answer (%s)\n",
-			    ctlmsg_type_name(m->type));
-		err = -EBADMSG;
-		goto out_conn;
-	}
-	err = enroll_save(dir, server, m, key_pem, key_len);
-	if (err) {
-		enroll_fail("cannot write state to \"%s\": %s\n", dir,
-			    strerror(-err));
-		goto out_conn;
-	}
-	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
-	printf("enrolled as %s overlay_ip=%s/%u state=%s\n", m->name, ip,
-	       m->overlay_plen, dir);
-out_conn:
-	tlsconn_free(c);
-out_ctx:
-	SSL_CTX_free(ctx);
-out_key:
+	/* In order; the next one only if this one could not be reached. */
+	err = -EAGAIN;
+	for (i = 0; err == -EAGAIN &&
+		    !state_server_nth(server, i, host, sizeof(host), port,
+				      sizeof(port), one, sizeof(one)); i++)
+		err = enroll_one(dir, server, one, host, port, token, &t, pkey,
+				 key_pem, key_len, csr_pem, m, deadline);
 	if (key_pem)
 		OPENSSL_cleanse(key_pem, key_len);
 	free(key_pem);

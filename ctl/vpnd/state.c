@@ -197,3 +197,46 @@ int state_split_hostport(const char *s, char *host, size_t hostlen,
 	strcpy(port, colon + 1);
 	return 0;
 }
+
+int state_server_nth(const char *list, unsigned int i, char *host,
+		     size_t hostlen, char *port, size_t portlen, char *one,
+		     size_t onelen)
+{
+	char buf[STATE_SERVER_MAX];
+	const char *p = list;
+	size_t n;
+
+	for (; i; i--) {
+		p = strchr(p, ',');
+		if (!p)
+			return -ENOENT;
+		p++;
+	}
+	n = strcspn(p, ",");
+	if (!n && !*p)
+		return -ENOENT;
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	if (one)
+		snprintf(one, onelen, "%s", buf);
+	return state_split_hostport(buf, host, hostlen, port, portlen);
+}
+
+int state_server_count(const char *list)
+{
+	char host[STATE_SERVER_MAX], port[16];
+	unsigned int i;
+	int ret;
+
+	for (i = 0;; i++) {
+		ret = state_server_nth(list, i, host, sizeof(host), port,
+				       sizeof(port), NULL, 0);
+		if (ret == -ENOENT)
+			break;
+		if (ret || i == STATE_SERVERS_MAX)
+			return -EINVAL;
+	}
+	return i ? (int)i : -EINVAL;
+}

@@ -26,7 +26,7 @@ struct vpnd_state {
 	char name[CTLMSG_NAME_MAX];
 	uint32_t overlay_ip;		/* network order */
 	uint8_t overlay_plen;
-	char server[STATE_SERVER_MAX];	/* HOST:PORT */
+	char server[STATE_SERVER_MAX];	/* HOST:PORT[,HOST:PORT...] */
 	char key_path[PATH_MAX];
 	char cert_path[PATH_MAX];
 	char ca_path[PATH_MAX];
@@ -47,6 +47,16 @@ int state_save_conf(const struct vpnd_state *st);
 int state_write_file(const char *dir, const char *name, const void *data,
 		     size_t len, mode_t mode);
 
+/* The servers: "HOST:PORT[,HOST:PORT...]" (vpnd enroll --server), at
+ * most STATE_SERVERS_MAX, tried in order (chan.c fails over). */
+#define STATE_SERVERS_MAX 8
+/* Entry @i of @list into @host/@port (@one: "HOST:PORT", may be NULL).
+ * 0, -ENOENT past the end, -EINVAL for a malformed entry. */
+int state_server_nth(const char *list, unsigned int i, char *host,
+		     size_t hostlen, char *port, size_t portlen, char *one,
+		     size_t onelen);
+/* How many entries @list has if all are well formed, else -EINVAL. */
+int state_server_count(const char *list);
 /* Split "HOST:PORT" ("[v6]:PORT" too). 0 or -EINVAL. */
 int state_split_hostport(const char *s, char *host, size_t hostlen,
 			 char *port, size_t portlen);

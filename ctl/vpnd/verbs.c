@@ -113,7 +113,7 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 	jsonw_bool(j, "connected", chan_up(v->ch));
 	jsonw_obj_end(j);
 	jsonw_obj_begin(j, "server");
-	jsonw_str(j, "address", v->st.server);
+	jsonw_str(j, "address", chan_server(v->ch));
 	jsonw_bool(j, "connected", chan_up(v->ch));
 	jsonw_u64(j, "up_seconds", up_s);
 	jsonw_u64(j, "connect_attempts", chan_reconnects(v->ch));
@@ -160,10 +160,10 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 		VPND_OVERLAY_IFNAME);
 	if (chan_up(v->ch))
 		fprintf(f, "server:    %s connected (up %" PRIu64 "s, %u connect attempts)\n",
-			v->st.server, up_s, chan_reconnects(v->ch));
+			chan_server(v->ch), up_s, chan_reconnects(v->ch));
 	else
 		fprintf(f, "server:    %s not connected (%u connect attempts)\n",
-			v->st.server, chan_reconnects(v->ch));
+			chan_server(v->ch), chan_reconnects(v->ch));
 	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
 	fprintf(f, "workers:   %d\n", ds->workers ? ds->workers : v->o->workers);
 	fprintf(f, "xdp mode:  %s (requested %s)\n",

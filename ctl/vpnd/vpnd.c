@@ -542,7 +542,7 @@ err_free:
 static void usage_main(FILE *f)
 {
 	fprintf(f,
-		"usage: vpnd enroll --state DIR --server HOST:PORT\n"
+		"usage: vpnd enroll --state DIR --server HOST:PORT[,HOST:PORT...]\n"
 		"                   (--token TOKEN | --token-file FILE|-)\n"
 		"       vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
@@ -553,12 +553,14 @@ static void usage_main(FILE *f)
 static void usage_enroll(FILE *f)
 {
 	fprintf(f,
-		"usage: vpnd enroll --state DIR --server HOST:PORT\n"
+		"usage: vpnd enroll --state DIR --server HOST:PORT[,HOST:PORT...]\n"
 		"                   (--token TOKEN | --token-file FILE|-)\n"
 		"\n"
 		"Enroll this host with authsrv using a one-time token. Creates in DIR:\n"
 		"host.key (0600), host.pem, ca.pem and host.conf. Refuses if DIR is\n"
 		"already enrolled. The token pins the server's CA certificate.\n"
+		"  --server LIST        up to 8 replicas of one authsrv, tried in\n"
+		"                       order (enrollment, and vpnd run's failover)\n"
 		"  --token TOKEN        the token on the command line (visible to\n"
 		"                       every local user in /proc/PID/cmdline)\n"
 		"  --token-file FILE|-  read the token from FILE, or stdin for -\n"
@@ -632,7 +634,7 @@ static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 		{}
 	};
 	const char *dir = NULL, *server = NULL, *token = NULL, *tfile = NULL;
-	char host[STATE_SERVER_MAX], port[16], tbuf[512];
+	char tbuf[512];
 	enum log_level lvl = LOG_LVL_ERR;
 	struct enroll_token t;
 	int c, err;
@@ -675,11 +677,10 @@ static int cmd_enroll(const struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, CLI_EXIT_USAGE,
 				"malformed --token (expected %s.<id>.<secret>.<ca-sha256>)",
 				ENROLL_TOKEN_PREFIX);
-	if (state_split_hostport(server, host, sizeof(host), port,
-				 sizeof(port)))
+	if (strlen(server) >= STATE_SERVER_MAX || state_server_count(server) < 0)
 		return cli_fail(cli, CLI_EXIT_USAGE,
-				"bad --server \"%s\" (expected HOST:PORT)",
-				server);
+				"bad --server \"%s\" (expected HOST:PORT[,HOST:PORT...], at most %d)",
+				server, STATE_SERVERS_MAX);
 	log_init("vpnd", lvl);
 	/* tlsconn writes with write(2): a closed peer must not kill us. */
 	signal(SIGPIPE, SIG_IGN);

@@ -133,6 +133,9 @@ EOF
 # Malformed values: a usage error that quotes the value (a token is secret:
 # named, never echoed).
 expect 2 'authsrv init' 'bad --overlay "10.0.0.0/33"' "$BIN/authsrv" init --state "$T/x" --overlay 10.0.0.0/33
+expect 2 'authsrv init' 'bad --db "mysql://u:***@db/x": expected postgresql://' "$BIN/authsrv" init --state "$T/x" --db mysql://u:pw@db/x
+expect 1 'authsrv init' 'cannot connect to PostgreSQL' "$BIN/authsrv" init --state "$T/x" --db "postgresql:///x?host=$T/nodb"
+[ -e "$T/x" ] && bad "authsrv init with an unreachable --db left $T/x"
 expect 2 'authsrv serve' 'bad --metrics "nowhere"' "$BIN/authsrv" serve --state "$T/srv" --listen 127.0.0.1:1 --metrics nowhere
 expect 2 'authsrv serve' 'bad --key-lifetime "0"' "$BIN/authsrv" serve --state "$T/srv" --listen 127.0.0.1:1 --key-lifetime 0
 expect 2 'authsrv token create' 'bad --ttl "soon"' "$BIN/authsrv" token create web1 --state "$T/srv" --ttl soon
@@ -152,6 +155,8 @@ expect 2 'vpnd enroll' 'malformed --token' "$BIN/vpnd" enroll --state "$T/h" --s
 echo garbage > "$T/tok-bad"; : > "$T/tok-empty"
 good="mavpn1.abcdefghijklmnop.abcdefghijklmnopqrstuvwxyzabcdefghijklmnopq.$(printf '0%.0s' $(seq 64))"
 printf '  %s  \n' "$good" > "$T/tok-good"
+expect 2 'vpnd enroll' 'bad --server "127.0.0.1:1,nope" (expected HOST:PORT[,HOST:PORT...], at most 8)' \
+	"$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1,nope --token "$good"
 expect_usage 'vpnd enroll' '--token and --token-file exclude each other' "$BIN/vpnd" enroll --state "$T/h" \
 	--server 127.0.0.1:1 --token "$good" --token-file "$T/tok-good"
 expect 2 'vpnd enroll' 'malformed --token' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token-file "$T/tok-bad"
