@@ -8,7 +8,7 @@
 #   ns h1  198.18.0.11 vpnd ── ping ──▶ ns h2 198.18.0.12 vpnd
 #
 # Proves: the registry driver's cases pass on PostgreSQL (tests/unit/
-# test_registry.c: migrations, tokens, races, hosts, policy); init --db
+# test_registry.c: migrations, tokens, races, hosts, policy, replicas); init --db
 # keeps no SQLite file and refuses a database that already has a registry;
 # hosts enroll and talk through a server on PostgreSQL; one token raced
 # by two servers on one database enrolls exactly one host (three rounds);
@@ -29,7 +29,7 @@ pg_up || fail "PostgreSQL did not start"
 log_step "the registry driver on PostgreSQL"
 MAVPN_TEST_PG_URL=$MV_PG_URL "$MV_ROOT/build/tests/test_registry" >"$MV_TMP/unit.out" 2>&1 ||
 	fail "test_registry on PostgreSQL: $(grep -E 'FAILED|Error|error' "$MV_TMP/unit.out" | head -5)"
-grep -q '^\[  PASSED  \] 6 test' "$MV_TMP/unit.out" || fail "test_registry did not pass its 6 cases"
+grep -q '^\[  PASSED  \] 7 test' "$MV_TMP/unit.out" || fail "test_registry did not pass its 7 cases"
 pg_psql "DROP TABLE schema_version, meta, hosts, tokens, policy, revoked_certs, replicas, online" || fail "reset"
 
 log_step "init --db"

@@ -5,7 +5,8 @@
  * an unversioned release-0 SQLite file and from a version-1 database; a
  * newer schema refused), tokens (secret, single use, expiry, unknown, and
  * two connections racing on one token: one wins), address allocation,
- * hosts (duplicates), revocation with the certificate serial, the policy.
+ * hosts (duplicates), revocation with the certificate serial, the policy,
+ * replicas (notifications between connections, the online table).
  *
  * SQLite in a temp directory always; PostgreSQL when MAVPN_TEST_PG_URL
  * names a database (tests/integration/test_authsrv_pg.sh runs this driver
@@ -14,6 +15,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -293,6 +295,106 @@ static void test_policy(void **state)
 	registry_close(r);
 }
 
+struct notes {
+	char got[8][64];
+	int n;
+};
+
+static void note(void *arg, const char *payload)
+{
+	struct notes *x = arg;
+
+	if (x->n < 8)
+		snprintf(x->got[x->n++], sizeof(x->got[0]), "%s", payload);
+}
+
+/* Wait up to 5 s for @want notifications on @r. */
+static void wait_notes(struct registry *r, struct notes *x, int want)
+{
+	struct pollfd pfd = { .fd = registry_fd(r), .events = POLLIN };
+	int i;
+
+	for (i = 0; i < 50 && x->n < want; i++) {
+		assert_true(registry_notifications(r, note, x) >= 0);
+		if (x->n < want)
+			poll(&pfd, 1, 100);
+	}
+}
+
+static int online_cb(const char *name, const char *replica, void *arg)
+{
+	char *out = arg;
+
+	strcat(out, name);
+	strcat(out, "@");
+	strcat(out, replica);
+	strcat(out, " ");
+	return 0;
+}
+
+/*
+ * Replicas share a PostgreSQL registry only: a revocation and a policy
+ * change made through one connection are notified to another that
+ * listens; the online table keeps what each replica holds, and a replica
+ * not seen since the cut-off counts as offline.
+ */
+static void test_replicas(void **state)
+{
+	struct registry *r1 = fresh(), *r2 = registry_open(where);
+	struct reg_host h = { .cert_serial = "01" }, g;
+	const char *a[] = { "h1", "h2" }, *b[] = { "h3" };
+	const int64_t since[] = { 5, 6 };
+	struct notes x = {};
+	char out[256] = "";
+
+	(void)state;
+	assert_non_null(r2);
+	if (!pg_url) {
+		assert_false(registry_shared(r1));
+		assert_int_equal(registry_listen(r1), -EOPNOTSUPP);
+		assert_int_equal(registry_online_sync(r1, "r", a, since, 2),
+				 -EOPNOTSUPP);
+		goto out;
+	}
+	assert_true(registry_shared(r1));
+	assert_int_equal(registry_listen(r1), 0);
+	assert_true(registry_fd(r1) >= 0);
+	snprintf(h.name, sizeof(h.name), "h1");
+	h.overlay_ip = ip("100.80.0.2");
+	assert_int_equal(registry_host_add(r2, &h), 0);
+	assert_int_equal(registry_revoke(r2, "h1", 9, &g), 0);
+	assert_int_equal(registry_policy_set(r2, "allow * -> *\n", 9), 0);
+	wait_notes(r1, &x, 2);
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.got[0], "revoke h1");
+	assert_string_equal(x.got[1], "policy");
+
+	assert_int_equal(registry_replica_beat(r1, "ra", "a:1", 100, true), 0);
+	assert_int_equal(registry_replica_beat(r2, "rb", "b:1", 90, true), 0);
+	assert_int_equal(registry_online_sync(r1, "ra", a, since, 2), 0);
+	assert_int_equal(registry_online_sync(r2, "rb", b, since, 1), 0);
+	assert_int_equal(registry_online_foreach(r1, 95, online_cb, out), 0);
+	assert_string_equal(out, "h1@ra h2@ra ");	/* rb not seen since 95 */
+	out[0] = '\0';
+	assert_int_equal(registry_online_foreach(r1, 0, online_cb, out), 0);
+	assert_string_equal(out, "h1@ra h2@ra h3@rb ");
+	/* h2 moved to rb; ra now holds h1 only */
+	b[0] = "h2";
+	assert_int_equal(registry_online_sync(r2, "rb", b, since, 1), 0);
+	assert_int_equal(registry_online_sync(r1, "ra", a, since, 1), 0);
+	out[0] = '\0';
+	assert_int_equal(registry_online_foreach(r1, 0, online_cb, out), 0);
+	assert_string_equal(out, "h1@ra h2@rb ");
+	/* a restarted ra forgets what it held */
+	assert_int_equal(registry_replica_beat(r1, "ra", "a:1", 101, true), 0);
+	out[0] = '\0';
+	assert_int_equal(registry_online_foreach(r1, 0, online_cb, out), 0);
+	assert_string_equal(out, "h2@rb ");
+out:
+	registry_close(r1);
+	registry_close(r2);
+}
+
 /* A database as version 1 left it: its rows survive the migrations. */
 static void test_migrate(void **state)
 {
@@ -374,6 +476,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replicas, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate, setup, teardown),
 	};
 
