@@ -9,7 +9,9 @@
  * several servers (replicas, "A:P,B:P,..."), a failed attempt moves on to
  * the next one after CHAN_FAILOVER_MS; once every server has failed in a
  * row, the wait is the backoff (1 s doubling to 30 s; reset once UP). A
- * link that was UP is tried again on the same server first. Every wait is
+ * link that was UP is tried again on the same server first, unless it went
+ * silent (no answer to PINGs: with a list, PING every 2 s, dead after 5 s
+ * of silence, 3 s to set up a link). Every wait is
  * jittered (half to all of it), so a fleet that lost its server does not
  * come back in one wave. Keys already in the data plane keep working while
  * the channel is down: only new grants need it.
@@ -54,6 +56,8 @@ struct chan {
 	char server[STATE_SERVER_MAX];	/* the current one, "HOST:PORT" */
 	unsigned int nserv, cur;	/* the list in st->server */
 	unsigned int fails;		/* attempts failed in a row */
+	bool silent;			/* the link died without a word */
+	uint64_t ping_ms, dead_ms, setup_ms;
 	SSL_CTX *ctx;
 	int epfd;			/* inner epoll set: the socket, if any */
 	int sock;			/* while CONNECTING (tlsconn owns it after) */
@@ -142,6 +146,9 @@ struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
 		goto err_free;
 	}
 	ch->nserv = (unsigned int)err;
+	ch->ping_ms = ch->nserv > 1 ? CHAN_PING_LIST_MS : CHAN_PING_MS;
+	ch->dead_ms = ch->nserv > 1 ? CHAN_DEAD_LIST_MS : CHAN_DEAD_MS;
+	ch->setup_ms = ch->nserv > 1 ? CHAN_SETUP_LIST_MS : CHAN_SETUP_MS;
 	srandom((unsigned int)(getpid() ^ mono_ms()));
 	ch->ctx = tlsconn_client_ctx(TLSCONN_ALPN_CTL, st->ca_path,
 				     st->cert_path, st->key_path);
@@ -218,7 +225,7 @@ static void chan_down(struct chan *ch, const char *why, int err)
 			 err ? ": " : "", err ? strerror(-err) : "");
 	ch->stage = CHAN_DOWN;
 	ch->up_since = 0;
-	if (was_up) {
+	if (was_up && !ch->silent) {
 		/* the same server first: it may only have been a blip */
 		ch->fails = 0;
 		wait = CHAN_BACKOFF_MIN_MS;
@@ -232,8 +239,9 @@ static void chan_down(struct chan *ch, const char *why, int err)
 		if (ch->backoff > CHAN_BACKOFF_MAX_MS)
 			ch->backoff = CHAN_BACKOFF_MAX_MS;
 	}
-	if (!was_up && ch->nserv > 1)
+	if ((!was_up || ch->silent) && ch->nserv > 1)
 		chan_pick(ch, (ch->cur + 1) % ch->nserv);
+	ch->silent = false;
 	wait = chan_jitter(wait);
 	ch->next_attempt = now + wait;
 	log_info("chan: next attempt in %llu ms server=%s",
@@ -249,7 +257,7 @@ static void chan_start(struct chan *ch, uint64_t now)
 
 	ch->reconnects++;
 	ch->stage = CHAN_CONNECTING;
-	ch->stage_deadline = now + CHAN_SETUP_MS;
+	ch->stage_deadline = now + ch->setup_ms;
 	fd = chan_tcp_connect(ch->host, ch->port, &why);
 	if (fd < 0) {
 		chan_down(ch, why ? why : "connect", why ? 0 : fd);
@@ -484,14 +492,15 @@ void chan_tick(struct chan *ch, uint64_t now)
 			chan_down(ch, "timed out", -ETIMEDOUT);
 		break;
 	case CHAN_UP:
-		if (now - ch->last_rx >= CHAN_DEAD_MS) {
+		if (now - ch->last_rx >= ch->dead_ms) {
+			ch->silent = true;
 			chan_down(ch, "no answer to PINGs", -ETIMEDOUT);
 			break;
 		}
 		chan_check_endpoints(ch, now);
 		if (ch->stage != CHAN_UP)
 			break;
-		if (now - ch->last_ping >= CHAN_PING_MS) {
+		if (now - ch->last_ping >= ch->ping_ms) {
 			struct ctlmsg *m = chan_msg(ch, CTLMSG_PING);
 
 			ch->last_ping = now;

@@ -24,6 +24,12 @@
 #define CHAN_DEAD_MS		45000
 /* TCP connect + TLS handshake + HELLO_ACK must fit in this. */
 #define CHAN_SETUP_MS		10000
+/* With several servers (replicas), a silent one must be left within
+ * seconds: PING more often, give up sooner, and move on (not the same
+ * server again) when a link went silent. */
+#define CHAN_PING_LIST_MS	2000
+#define CHAN_DEAD_LIST_MS	5000
+#define CHAN_SETUP_LIST_MS	3000
 
 struct chan;
 
