@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "authsrv.h"
 #include "keysvc.h"
+#include "names.h"
 #include "mavpn/linesock.h"
 #include "mavpn/log.h"
 #include "policy.h"
@@ -109,6 +110,7 @@ void admin_revoke(struct server *srv, const struct reg_host *h)
 		session_error(s, "host %s is revoked", h->name);
 	admin_close_authenticated(srv, h->name);
 	n = keysvc_revoke(srv->keys, h);
+	names_revoked(srv, h->name);
 	audit_write(srv->audit, &(struct audit_rec){ .event = "revoke",
 		.host = h->name, .reason = s ? "channel closed" :
 					       "host was offline" });

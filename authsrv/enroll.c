@@ -17,6 +17,7 @@
 #include "authsrv.h"
 #include "enroll.h"
 #include "gwindex.h"
+#include "names.h"
 #include "mavpn/log.h"
 #include "mavpn/util.h"
 #include "pki.h"
@@ -172,6 +173,7 @@ void enroll_handle(const struct enroll_ctx *e, struct session *s,
 	audit_write(e->audit, &(struct audit_rec){ .event = "enroll",
 						   .host = h.name,
 						   .addr = s->addr });
+	names_enrolled(s->srv, h.name, h.overlay_ip);
 	if (gwindex_add(e->gw, h.name, h.overlay_ip, h.routes))
 		log_warn("gateway index: out of memory adding host=%s", h.name);
 	log_info("enrolled host=%s overlay_ip=%s addr=%s serial=%s", h.name, ip,

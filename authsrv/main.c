@@ -6,6 +6,7 @@
  * Exit codes: 0 ok, 1 failure, 2 usage error.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,7 +24,9 @@
 #include "authsrv.h"
 #include "keyrate.h"
 #include "keysvc.h"
+#include "names.h"
 #include "mavpn/cli.h"
+#include "mavpn/dnsmsg.h"
 #include "mavpn/jsonw.h"
 #include "mavpn/log.h"
 #include "mavpn/prefix.h"
@@ -135,11 +138,13 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "overlay", required_argument, NULL, 'o' },
 		{ "db", required_argument, NULL, 'd' },
+		{ "domain", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char *dir = NULL, *overlay = AUTHSRV_DEFAULT_OVERLAY, *why;
 	const char *db = NULL;
+	char domain[CTLMSG_DOMAIN_MAX] = NAMES_DEFAULT_DOMAIN;
 	char reg[PATH_MAX], fp[AUTHSRV_FP_HEX_LEN + 1], file[PATH_MAX];
 	char url_path[PATH_MAX], desc[PATH_MAX];
 	static const char *const pki_files[] = {
@@ -156,6 +161,16 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		case 's': dir = optarg; break;
 		case 'o': overlay = optarg; break;
 		case 'd': db = optarg; break;
+		case 'D':
+			/* DNS names are case-insensitive: keep it lowercase. */
+			for (i = 0; optarg[i] && i + 1 < sizeof(domain); i++)
+				domain[i] = tolower((unsigned char)optarg[i]);
+			domain[i] = '\0';
+			if (optarg[i] || !dnsmsg_domain_valid(domain))
+				return fail(CLI_EXIT_USAGE,
+					    "bad --domain \"%.200s\": dot-separated labels of a-z, 0-9 and '-', at most %d characters",
+					    optarg, CTLMSG_DOMAIN_MAX - 1);
+			break;
 		case 'h': cmd_usage(c, stdout); return 0;
 		default: return CLI_EXIT_USAGE;
 		}
@@ -201,6 +216,12 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 		     strerror(-ret));
 		goto err_dir;
 	}
+	ret = names_domain_store(dir, domain);
+	if (ret) {
+		fail(1, "cannot write \"%s/%s\": %s", dir, NAMES_FILE,
+		     strerror(-ret));
+		goto err_pki;
+	}
 	ret = registry_create(db ? db : reg, ov.v4, ov.plen);
 	if (ret) {
 		if (ret == -EEXIST && db)
@@ -211,24 +232,28 @@ static int cmd_init(const struct cmd *c, int argc, char **argv)
 			     db ? registry_describe(db, desc, sizeof(desc)) : reg,
 			     *registry_error() ? registry_error() :
 						 strerror(-ret));
-		goto err_pki;
+		goto err_domain;
 	}
 	if (db) {
 		ret = write_db_url(dir, db);
 		if (ret) {
 			fail(1, "cannot write \"%s\": %s", url_path,
 			     strerror(-ret));
-			goto err_pki;
+			goto err_domain;
 		}
 	}
 	authsrv_path(file, sizeof(file), dir, AUTHSRV_CA_PEM);
 	if (pki_fingerprint_file(file, fp))
 		snprintf(fp, sizeof(fp), "unknown");
-	printf("initialized \"%s\": CA %s (sha256 %s), server certificate %s, registry %s, overlay %s\n",
+	printf("initialized \"%s\": CA %s (sha256 %s), server certificate %s, registry %s, overlay %s, domain %s\n",
 	       dir, AUTHSRV_CA_PEM, fp, AUTHSRV_SERVER_PEM,
 	       db ? registry_describe(db, desc, sizeof(desc)) : AUTHSRV_REGISTRY,
-	       overlay);
+	       overlay, domain);
 	return 0;
+
+err_domain:
+	if (!authsrv_path(file, sizeof(file), dir, NAMES_FILE))
+		unlink(file);
 
 err_pki:
 	for (i = 0; i < sizeof(pki_files) / sizeof(pki_files[0]); i++)
@@ -959,9 +984,10 @@ static int cmd_serve(const struct cmd *c, int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "init", NULL, cmd_init, "init --state DIR [--overlay CIDR] [--db URL]",
+	{ "init", NULL, cmd_init, "init --state DIR [--overlay CIDR] [--domain DOMAIN] [--db URL]",
 	  "create CA, server certificate and registry (refuses to overwrite); "
-	  "default overlay " AUTHSRV_DEFAULT_OVERLAY "; --db postgresql://...: "
+	  "default overlay " AUTHSRV_DEFAULT_OVERLAY ", default domain "
+	  NAMES_DEFAULT_DOMAIN " (vpnd answers DNS for NAME.DOMAIN); --db postgresql://...: "
 	  "the registry lives in PostgreSQL (URL kept in DIR/" AUTHSRV_REGISTRY_URL
 	  "), a replica is a copy of DIR running serve against the same database; "
 	  "default: SQLite in DIR/" AUTHSRV_REGISTRY },

@@ -29,6 +29,7 @@
 #include "gwindex.h"
 #include "keysvc.h"
 #include "metrics.h"
+#include "names.h"
 #include "mavpn/linesock.h"
 #include "mavpn/log.h"
 #include "mavpn/promhttp.h"
@@ -237,6 +238,11 @@ static int server_open_state(struct server *srv, const struct serve_opts *o)
 	}
 	if (registry_overlay(srv->reg, &srv->overlay_net, &srv->overlay_plen)) {
 		serve_fail("registry \"%s\" has no valid overlay prefix\n", path);
+		return 1;
+	}
+	if (names_domain_load(dir, srv->domain, sizeof(srv->domain))) {
+		serve_fail("state directory \"%s\" has an unusable %s file\n",
+			   dir, NAMES_FILE);
 		return 1;
 	}
 	if (server_load_policy(srv, err, sizeof(err))) {

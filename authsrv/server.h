@@ -66,6 +66,7 @@ struct server {
 	unsigned int nsessions;
 	uint32_t overlay_net;		/* network order */
 	uint8_t overlay_plen;
+	char domain[CTLMSG_DOMAIN_MAX];	/* DNS names (names.h) */
 	bool status_dirty;
 	struct session *by_name[SESSION_ONLINE_BUCKETS];
 	struct session *by_ip[SESSION_ONLINE_BUCKETS];

@@ -24,6 +24,7 @@
 #include "enroll.h"
 #include "keysvc.h"
 #include "metrics.h"
+#include "names.h"
 #include "mavpn/log.h"
 #include "mavpn/util.h"
 #include "pki.h"
@@ -382,10 +383,12 @@ static void session_hello(struct server *srv, struct session *s,
 	r.overlay_ip = s->overlay_ip;
 	r.overlay_plen = srv->overlay_plen;
 	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
-		    CTLA_BIT(CTLA_OVERLAY_PLEN);
+		    CTLA_BIT(CTLA_OVERLAY_PLEN) | CTLA_BIT(CTLA_DOMAIN);
+	snprintf(r.domain, sizeof(r.domain), "%s", srv->domain);
 	keysvc_hello_routes(srv->keys, s->name, &r);
 	session_send(s, &r);
 	keysvc_hello_revokes(srv->keys, s);
+	names_hello(srv, s);
 	inet_ntop(AF_INET, &s->overlay_ip, addr, sizeof(addr));
 	log_info("host online host=%s overlay_ip=%s addr=%s udp_port=%u",
 		 s->name, addr, s->addr, s->udp_port);

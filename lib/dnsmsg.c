@@ -198,6 +198,10 @@ size_t dnsmsg_respond(const uint8_t *q, size_t qlen,
 		r.rcode = DNSMSG_REFUSED;
 		goto with_question;
 	}
+	if (!z->ready) {
+		r.rcode = DNSMSG_SERVFAIL;
+		goto with_question;
+	}
 	flags |= DNS_AA;
 	if (front == 0) {		/* the domain itself: no records */
 		r.rcode = DNSMSG_NOERROR;

@@ -426,7 +426,13 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		ack->present = CTLA_BIT(CTLA_KEY_ID);
 		chan_send(v->ch, ack);
 		break;
+	case CTLMSG_NAME_ADD:
+	case CTLMSG_NAME_DEL:
+	case CTLMSG_NAMES_END:
+		dns_on_chan_msg(v->dns, m);
+		break;
 	case CTLMSG_HELLO_ACK:
+		dns_on_chan_msg(v->dns, m);	/* the domain; a new name list */
 		/* Gateway routes: ours, and the LANs behind other hosts. */
 		ret = gw_hello(v->gw, m->routes, m->n_routes, &ch);
 		if (ret)

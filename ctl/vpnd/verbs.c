@@ -102,6 +102,7 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 			const struct shim_counters *sc, const char *ip,
 			uint64_t up_s)
 {
+	char dns[32];
 	const char *p;
 	int i;
 
@@ -111,6 +112,12 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 	jsonw_str(j, "overlay_ip", ip);
 	jsonw_u64(j, "overlay_plen", v->st.overlay_plen);
 	jsonw_bool(j, "connected", chan_up(v->ch));
+	jsonw_str(j, "domain", dns_domain(v->dns));
+	jsonw_str(j, "dns", dns_listen_addr(v->dns, dns, sizeof(dns)));
+	jsonw_obj_end(j);
+	jsonw_obj_begin(j, "dns");
+	jsonw_u64(j, "names", dns_names(v->dns));
+	counters_json(j, NULL, dns_desc, dns_counters(v->dns), DNS__COUNT);
 	jsonw_obj_end(j);
 	jsonw_obj_begin(j, "server");
 	jsonw_str(j, "address", chan_server(v->ch));
@@ -152,6 +159,7 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 			const struct shim_counters *sc, const char *ip,
 			uint64_t up_s)
 {
+	char dns[32];
 	const char *p;
 	int i;
 
@@ -165,6 +173,10 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 		fprintf(f, "server:    %s not connected (%u connect attempts)\n",
 			chan_server(v->ch), chan_reconnects(v->ch));
 	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
+	fprintf(f, "dns:       %s for *.%s (%u names)\n",
+		dns_listen_addr(v->dns, dns, sizeof(dns))[0] ? dns : "off",
+		dns_domain(v->dns)[0] ? dns_domain(v->dns) : "(unknown)",
+		dns_names(v->dns));
 	fprintf(f, "workers:   %d\n", ds->workers ? ds->workers : v->o->workers);
 	fprintf(f, "xdp mode:  %s (requested %s)\n",
 		ds->xdp_mode ? ds->xdp_mode : "none",

@@ -73,7 +73,7 @@
 #define VPND_CAPS_WORKER	CAPS_BIT(CAP_NET_ADMIN)
 
 enum { EV_CHAN = 1, EV_SHIM, EV_DPREQ, EV_CTLSOCK, EV_TIMER, EV_SIGNAL,
-       EV_METRICS };
+       EV_METRICS, EV_DNS };
 
 /* ---- logging ----------------------------------------------------------- */
 
@@ -160,6 +160,7 @@ static void on_tick(struct vpnd *v)
 	keys_flow_expire(v, now);
 	keys_renew_tick(v, now);
 	verbs_resolve_expire(v, now);
+	dns_tick(v->dns, now);
 }
 
 static void vpnd_loop(struct vpnd *v)
@@ -194,6 +195,9 @@ static void vpnd_loop(struct vpnd *v)
 				break;
 			case EV_METRICS:
 				promhttp_process(v->metrics);
+				break;
+			case EV_DNS:
+				dns_process(v->dns);
 				break;
 			case EV_TIMER:
 				on_tick(v);
@@ -377,6 +381,8 @@ static int vpnd_loop_open(struct vpnd *v)
 		err = ep_add(v->epfd, v->tfd, EV_TIMER);
 	if (!err)
 		err = ep_add(v->epfd, v->sfd, EV_SIGNAL);
+	if (!err)
+		err = ep_add(v->epfd, dns_fd(v->dns), EV_DNS);
 	if (err) {
 		log_err("run: epoll: %s", strerror(-err));
 		goto err_close;
@@ -492,10 +498,18 @@ static int vpnd_run(const struct vpnd_opts *o)
 		goto err_gw;
 	}
 	route_apply(v->rt, v->gw, &ch);
+	/* Port 53 on the overlay address (mavpn0 has it now) while we may
+	 * still bind it; without it vpnd runs on, names unanswered. */
+	v->dns = dns_new(o->state_dir, VPND_OVERLAY_IFNAME);
+	if (!v->dns) {
+		err = -ENOMEM;
+		goto err_gw;
+	}
+	dns_listen(v->dns, v->st.overlay_ip);
 	v->ch = chan_new(&v->st, o->port, &ops, v);
 	if (!v->ch) {
 		err = -errno;
-		goto err_gw;
+		goto err_dns;
 	}
 	chan_set_iface(v->ch, o->iface);
 	err = vpnd_loop_open(v);
@@ -521,6 +535,8 @@ err_loop:
 	vpnd_loop_close(v);
 err_ch:
 	chan_free(v->ch);
+err_dns:
+	dns_free(v->dns);
 err_gw:
 	route_close(v->rt, v->gw);
 	gw_free(v->gw);

@@ -15,6 +15,7 @@
 
 #include "mavpn/ctlmsg.h"
 #include "mavpn/linesock.h"
+#include "dns.h"
 #include "keys.h"
 #include "mavpn/datapath.h"
 #include "state.h"
@@ -80,6 +81,7 @@ struct vpnd {
 	struct linesock *cs;		/* the control socket */
 	struct promhttp *metrics;	/* NULL unless --metrics */
 	struct chan *ch;
+	struct dns *dns;			/* DNS names (dns.h) */
 	int epfd, tfd, sfd;
 	bool stop;
 	uint32_t next_req_id;

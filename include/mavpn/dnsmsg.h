@@ -16,6 +16,7 @@
  *     AAAA -> its IPv6 address once hosts have one, NODATA (NOERROR, no
  *     answer) until then; any other type: NODATA
  *   - DOMAIN itself: NODATA; any other name in the domain: NXDOMAIN
+ *   - a name in the domain while the zone is not ready: SERVFAIL
  * The additional section (an EDNS OPT record) is ignored and not echoed:
  * the client falls back to the classic 512-byte UDP limit, which every
  * answer fits by far.
@@ -71,6 +72,9 @@ struct dnsmsg_zone {
 	/* Lowercase, no trailing dot, valid per dnsmsg_domain_valid(). */
 	char domain[DNSMSG_DOMAIN_MAX];
 	uint32_t ttl;			/* seconds, of every answer */
+	/* false until the name list is known: names in the domain get
+	 * SERVFAIL (try again) rather than a cacheable NXDOMAIN. */
+	bool ready;
 	/* 0 and @h filled if @name (one lowercase label, NUL-terminated)
 	 * is a known host, -ENOENT if not. */
 	int (*lookup)(void *arg, const char *name, struct dnsmsg_host *h);

@@ -59,10 +59,10 @@ static void one(const uint8_t *data, size_t size, const struct dnsmsg_zone *z,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct dnsmsg_zone z1 = {
-		.domain = "mavpn", .ttl = 10, .lookup = lookup,
+		.domain = "mavpn", .ttl = 10, .ready = true, .lookup = lookup,
 	};
 	static const struct dnsmsg_zone z2 = {
-		.domain = "corp.example", .ttl = 10, .lookup = lookup,
+		.domain = "corp.example", .ttl = 10, .ready = false, .lookup = lookup,
 	};
 
 	one(data, size, &z1, true);

@@ -37,7 +37,7 @@ static int lookup(void *arg, const char *name, struct dnsmsg_host *h)
 }
 
 static struct dnsmsg_zone zone = {
-	.domain = "mavpn", .ttl = 10, .lookup = lookup,
+	.domain = "mavpn", .ttl = 10, .ready = true, .lookup = lookup,
 };
 
 struct qb {
@@ -196,6 +196,16 @@ static void test_nxdomain_refused(void **state)
 	respond(&q, true, &r);
 	assert_int_equal(rcode(), DNSMSG_NOERROR);
 	assert_int_equal(ancount(), 0);
+	/* not ready: SERVFAIL in the domain, REFUSED outside */
+	zone.ready = false;
+	q_build(&q, "h1.mavpn", DNSMSG_TYPE_A);
+	respond(&q, true, &r);
+	assert_int_equal(rcode(), DNSMSG_SERVFAIL);
+	assert_int_equal(ancount(), 0);
+	q_build(&q, "h1.example", DNSMSG_TYPE_A);
+	respond(&q, true, &r);
+	assert_int_equal(rcode(), DNSMSG_REFUSED);
+	zone.ready = true;
 	/* class CH: REFUSED */
 	q_build(&q, "h1.mavpn", DNSMSG_TYPE_A);
 	q.b[q.len - 1] = 3;
