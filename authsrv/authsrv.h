@@ -7,6 +7,7 @@
  *   server.pem server.key  TLS server certificate: leaf then CA (chain)
  *   registry.db            SQLite registry (WAL), or
  *   registry.url           the PostgreSQL URL of a shared registry (0600)
+ *   domain                 the DNS domain of host names (names.h)
  *   audit.log              one JSON object per line (server appends)
  *   status                 online sessions, rewritten by a running server
  */

@@ -114,6 +114,8 @@ int metrics_write(FILE *f, const struct metrics_src *s)
 	    "Connection attempts to authsrv since start.", s->server_connects);
 
 	counters_prom(f, P, keys_desc, KEYS__COUNT, &host, 1);
+	counters_prom(f, P "dns_", dns_desc, DNS__COUNT,
+		      &(struct counter_row){ .vals = s->dns }, 1);
 	counters_prom(f, P, shim_desc, SHIM_CNT_MAX,
 		      &(struct counter_row){ .vals = s->shim.cnt }, 1);
 	one(f, P "attached_cgroups", "gauge",

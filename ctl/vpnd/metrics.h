@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "mavpn/datapath.h"
+#include "dns.h"
 #include "keys.h"
 #include "shim.h"
 
@@ -27,6 +28,7 @@ struct metrics_src {
 	uint64_t server_up_seconds;
 	unsigned int server_connects;	/* connection attempts */
 	const uint64_t *keys;		/* [KEYS__COUNT], keys.h */
+	const uint64_t *dns;		/* [DNS__COUNT], dns.h */
 	int attached_cgroups;
 	struct shim_counters shim;
 	struct dp_stats dp;

@@ -478,6 +478,7 @@ int verbs_metrics_render(void *arg, FILE *f)
 		.server_up_seconds = up ? (mono_ms() - up) / 1000 : 0,
 		.server_connects = chan_reconnects(v->ch),
 		.keys = v->cnt,
+		.dns = dns_counters(v->dns),
 	};
 	struct dp_peer_stats *peers;
 	int err;

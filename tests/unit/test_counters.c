@@ -24,6 +24,7 @@
 #include "mavpn/shim_abi.h"
 #include "mavpn/xdp_abi.h"
 #include "../../authsrv/metrics.h"
+#include "../../ctl/vpnd/dns.h"
 #include "../../ctl/vpnd/keys.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -186,6 +187,7 @@ static const struct counter_desc ul_d[] = { MAVPN_XDP_UL_REASONS(DESC3) };
 static const struct counter_desc ov_d[] = { MAVPN_XDP_OV_REASONS(DESC3) };
 static const struct counter_desc shim_d[] = { SHIM_COUNTERS(DESC4) };
 static const struct counter_desc keys_d[] = { KEYS_COUNTERS(DESC4) };
+static const struct counter_desc dns_d[] = { DNS_COUNTERS(DESC3) };
 static const struct counter_desc as_d[] = { METRICS_COUNTERS(DESC3) };
 static const struct counter_desc deny_d[] = { METRICS_DENY_CLASSES(DESC3) };
 
@@ -210,6 +212,7 @@ static const struct family families[] = {
 	FAMILY("xdp_overlay", ov_d, MAVPN_XDP_OV_NR, NULL),
 	FAMILY("shim", shim_d, SHIM_CNT_MAX, NULL),
 	FAMILY("vpnd keys", keys_d, KEYS__COUNT, NULL),
+	FAMILY("vpnd dns", dns_d, DNS__COUNT, NULL),
 	FAMILY("authsrv", as_d, METRICS_CNT__COUNT, NULL),
 	FAMILY("authsrv denials", deny_d, DENY__COUNT, NULL),
 };
