@@ -465,17 +465,19 @@ static const char *dns_resolved_absent(void)
 	struct stat self, init;
 	int fd, ret;
 
-	if (stat("/proc/self/ns/net", &self) || stat("/proc/1/ns/net", &init))
-		return "cannot compare network namespaces";
-	if (self.st_ino != init.st_ino || self.st_dev != init.st_dev)
-		return "vpnd runs in another network namespace than PID 1";
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return "no socket";
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", DNS_RESOLVED_SOCK);
 	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
-	return ret ? "systemd-resolved is not running" : NULL;
+	if (ret)
+		return "systemd-resolved is not running";
+	if (stat("/proc/self/ns/net", &self) || stat("/proc/1/ns/net", &init))
+		return "cannot compare network namespaces with PID 1";
+	if (self.st_ino != init.st_ino || self.st_dev != init.st_dev)
+		return "vpnd runs in another network namespace than systemd-resolved";
+	return NULL;
 }
 
 /* Run resolvectl with @argv; 0 if it exited 0. */
