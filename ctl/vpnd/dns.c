@@ -396,6 +396,12 @@ static void dns_conn_io(struct dns *d, struct dns_conn *c, uint32_t events)
 			return;
 		if (err)
 			goto close;
+		/* Pipelined queries that waited behind that answer. */
+		err = dns_conn_queries(d, c);
+		if (err)
+			goto close;
+		if (c->out_len)
+			return;
 	}
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLOUT)))
 		return;
