@@ -166,6 +166,24 @@ log_step "TCP: oversized query closes, connections bounded, idle ones closed"
 in_ns h1 python3 - "$h1ip" "$(mv_t 20)" <<'EOF' || fail "TCP bounds"
 import socket, sys, time
 addr, limit = (sys.argv[1], 53), float(sys.argv[2])
+def q(i, n):
+    b = bytes([0, i, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    b += b"".join(bytes([len(l)]) + l for l in n.split(b".")) + b"\0\0\1\0\1"
+    return len(b).to_bytes(2, "big") + b
+def recv_n(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        assert c, "connection closed early"
+        b += c
+    return b
+s = socket.create_connection(addr, timeout=5)
+s.sendall(q(1, b"h2.mavpn") + q(2, b"nobody.mavpn"))	# pipelined
+for i, rcode, an in ((1, 0, 1), (2, 3, 0)):
+    r = recv_n(s, int.from_bytes(recv_n(s, 2), "big"))
+    assert r[1] == i and r[3] & 15 == rcode and r[7] == an, f"pipelined answer {i}: {r!r}"
+print("two pipelined TCP queries answered in order")
+s.close()
 s = socket.create_connection(addr, timeout=5)
 s.sendall(b"\xff\xff" + b"\0" * 100)		# announces 65535 bytes
 s.settimeout(5)
