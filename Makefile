@@ -138,6 +138,11 @@ $(B)/tests/test_route: tests/unit/test_route.c $(B)/ctl/vpnd/gw.o $(B)/libmavpn.
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ictl/vpnd -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO)
 
+# vpnd's DNS name cache, a pure table: ctl/vpnd/names.c linked as an ordinary object.
+$(B)/tests/test_names: tests/unit/test_names.c $(B)/ctl/vpnd/names.o $(B)/libmavpn.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Ictl/vpnd -o $@ $(filter %.c %.a %.o,$^) -lcmocka $(LDLIBS_CRYPTO)
+
 # This one compiles its ctl/vpnd/ module in (#include) to reach its static parts.
 $(B)/tests/test_flowlog: tests/unit/test_flowlog.c ctl/vpnd/flowlog.c ctl/vpnd/flowlog.h $(B)/libmavpn.a
 	@mkdir -p $(@D)
