@@ -337,6 +337,10 @@ int enf_sockops(struct bpf_sock_ops *skops)
 
 	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
+	/* The cgroup root is shared by every netns: a vpnd in another one
+	 * (same overlay addresses, other ifindexes) must not mark ours. */
+	if (bpf_get_netns_cookie(skops) != netns_cookie)
+		return 1;
 	sk = skops->sk;
 	if (!sk)
 		return 1;

@@ -229,12 +229,17 @@ static int shim_enf_attach(struct shim *s)
 			err = -errno;
 	}
 	close(fd);
-	if (err) {
+	if (err == -E2BIG)
+		/* BPF_CGROUP_MAX_PROGS: every vpnd on the machine (one per
+		 * netns) links its set to the one cgroup root. */
+		log_err("shim: cannot attach %s to cgroup root %s: it already has the kernel's maximum of 64 programs of that type (about 64 vpnd per cgroup root; see docs/operations.md)",
+			bpf_program__name(progs[i - 1]), s->root);
+	else if (err)
 		log_err("shim: cannot attach %s to cgroup root %s: %s",
 			bpf_program__name(progs[i - 1]), s->root,
 			strerror(-err));
+	if (err)
 		shim_enf_detach(s);
-	}
 	return err;
 }
 
