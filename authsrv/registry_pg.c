@@ -29,6 +29,7 @@
 
 #include "mavpn/log.h"
 #include "mavpn/prefix.h"
+#include "mavpn/util.h"
 #include "registry.h"
 #include "registry_pg.h"
 
@@ -37,6 +38,8 @@ struct registry_pg {
 	PGconn *conn;
 	bool in_tx;		/* BEGIN sent, no COMMIT/ROLLBACK yet */
 	bool listening;		/* LISTEN again after a reconnect */
+	bool resync;		/* reconnected: notifications may be lost */
+	uint64_t retry_at;	/* no reconnect before (mono ms) */
 };
 
 static const struct registry_ops registry_pg_ops;
@@ -127,6 +130,35 @@ static int registry_pg_relisten(struct registry_pg *r)
 }
 
 /*
+ * Reconnect a broken connection, at most once per REGISTRY_PG_RETRY_MS
+ * (with the database down, every query would otherwise wait for its own
+ * connect: the server's loop must not). 0 or -EIO.
+ */
+#define REGISTRY_PG_RETRY_MS	1000
+
+static int registry_pg_reset(struct registry_pg *r)
+{
+	uint64_t now = mono_ms();
+
+	if (now < r->retry_at)
+		return -EIO;
+	if (registry_logging())
+		log_warn("registry: connection lost, reconnecting");
+	PQreset(r->conn);
+	if (PQstatus(r->conn) != CONNECTION_OK) {
+		r->retry_at = now + REGISTRY_PG_RETRY_MS;
+		registry_pg_log(r, "reconnect");
+		return -EIO;
+	}
+	if (r->listening && registry_pg_relisten(r)) {
+		registry_pg_log(r, "LISTEN");
+		return -EIO;
+	}
+	r->resync = r->listening;
+	return 0;
+}
+
+/*
  * Run @sql with text parameters (@fmt: NULL, or 1 for a binary one of
  * @lens bytes). A connection found broken outside a transaction is reset
  * and the query run once more. The caller PQclear()s the result, which
@@ -148,15 +180,8 @@ static PGresult *registry_pg_exec(struct registry_pg *r, const char *sql,
 		    PQstatus(r->conn) != CONNECTION_BAD || r->in_tx)
 			break;
 		PQclear(res);
-		if (registry_logging())
-			log_warn("registry: connection lost, reconnecting");
-		PQreset(r->conn);
-		if (PQstatus(r->conn) != CONNECTION_OK) {
-			registry_pg_log(r, "reconnect");
+		if (registry_pg_reset(r))
 			return NULL;
-		}
-		if (r->listening && registry_pg_relisten(r))
-			registry_pg_log(r, "LISTEN");
 	}
 	if (!registry_pg_ok(res))
 		registry_pg_log(r, "query");
@@ -186,9 +211,22 @@ static void registry_pg_quiet(void *arg, const char *msg)
 	(void)msg;
 }
 
+/*
+ * Defaults a URL may override (they come first, the URL's own values after
+ * them win): a connect that gives up after 5 s and TCP keepalives that
+ * notice a dead database server within about 20 s, so that a server's loop
+ * never hangs on the network for long.
+ */
 static PGconn *registry_pg_connect(const char *url)
 {
-	PGconn *conn = PQconnectdb(url);
+	static const char *const keys[] = {
+		"connect_timeout", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count",
+		"application_name", "dbname", NULL,
+	};
+	const char *vals[] = { "5", "1", "10", "5", "2", "mavpn-authsrv", url,
+			       NULL };
+	PGconn *conn = PQconnectdbParams(keys, vals, 1);
 	const char *msg;
 
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -757,15 +795,11 @@ static int registry_pg_notifications(struct registry *reg,
 	int count = 0;
 
 	if (!PQconsumeInput(r->conn) && PQstatus(r->conn) == CONNECTION_BAD &&
-	    !r->in_tx) {
-		if (registry_logging())
-			log_warn("registry: connection lost, reconnecting");
-		PQreset(r->conn);
-		if (PQstatus(r->conn) != CONNECTION_OK ||
-		    (r->listening && registry_pg_relisten(r)))
-			return -EIO;
+	    !r->in_tx && registry_pg_reset(r))
+		return -EIO;
+	if (r->resync) {
+		r->resync = false;
 		cb(arg, "resync");
-		return 0;
 	}
 	while ((n = PQnotifies(r->conn))) {
 		cb(arg, n->extra);

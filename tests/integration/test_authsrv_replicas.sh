@@ -13,8 +13,9 @@
 # the replica that holds it (the online table); `client revoke h2` run on
 # R1, which h2 is not connected to, makes h1 (on R2) drop its keys with h2
 # within 1 s and closes h2's channel on R2 (LISTEN/NOTIFY); `policy set`
-# on R1 is loaded by R2 at once; a replica that stops takes its hosts out
-# of the online table.
+# on R1 is loaded by R2 at once; after a database restart the replicas
+# listen again (a revocation on R1 closes h1's channel on R2); a replica
+# that stops takes its hosts out of the online table.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
 . "$(dirname "$0")/../lib/pg.sh"
@@ -104,7 +105,19 @@ printf 'allow h1 -> h3\n' > "$MV_TMP/one.policy"
 wait_for 2 "R2 loaded the policy" grep -q "policy loaded rules=1" "$MV_TMP/authsrv-r2.log" ||
 	fail "R2 did not load the policy set on R1"
 
+log_step "the database restarts; a revocation on R1 still reaches R2"
+pg_stop || fail "pg stop"
+pg_start_db || fail "pg start"
+h1_up() { vpnctl_on h1 resolve h3 >/dev/null; }
+wait_for 10 "R2 answers again" h1_up || fail "R2 did not come back to the database"
+"$MV_BIN/authsrv" client revoke h1 --state "$MV_TMP/srv" >/dev/null || fail "revoke h1 on R1"
+wait_for 5 "R2 acted on the revocation" grep -q "revocation from the registry host=h1 via=" \
+	"$MV_TMP/authsrv-r2.log" || fail "R2 did not hear of the revocation after the database restart"
+h1_down() { ! host_connected h1; }
+wait_for 5 "h1 disconnected" h1_down || fail "h1 is still connected to R2"
+
 log_step "R1 stops: its hosts leave the online table"
+[ "$(pg_psql "SELECT count(*) FROM online WHERE name = 'h3'")" = 1 ] || fail "h3 not in the online table"
 kill "$r1_pid"
 h3_gone() { [ "$(pg_psql "SELECT count(*) FROM online WHERE name = 'h3'")" = 0 ]; }
 wait_for 10 "h3 offline" h3_gone || fail "h3 still online after R1 stopped"
