@@ -260,6 +260,7 @@ void datapath_stats(struct datapath *dp, struct dp_stats *out)
 	if (!dp)
 		return;
 	out->workers = dp->nworkers;
+	out->busy_poll_us = dp->cfg.busy_poll_us;
 	out->xdp_mode = !dp->w[0] || dp->w[0]->ul.fd < 0 ? "udp" :
 			dp->w[0]->ul.zerocopy ? "zerocopy" : "copy";
 	/* the workers' own counters, summed here, not on the packet path */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 
 #include "mavpn/log.h"
 #include "dp_internal.h"
@@ -101,12 +102,40 @@ static void hold_sweep(struct dp_worker *w, uint64_t now)
 	}
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/*
+ * --busy-poll: before sleeping, run the NAPI of our sockets' device
+ * queues from this thread (each recvfrom() is one busy-poll pass, see
+ * dp_xsk_napi_poll()) until a ring has frames or @usec passed. 1 if
+ * frames came.
+ */
+static int busy_wait(struct dp_worker *w, unsigned int usec)
+{
+	uint64_t t0 = mono_us();
+
+	do {
+		dp_xsk_napi_poll(&w->ov);
+		dp_xsk_napi_poll(&w->ul);
+		if (dp_xsk_rx_ready(&w->ov) || dp_xsk_rx_ready(&w->ul))
+			return 1;
+	} while (mono_us() - t0 < usec);
+	return 0;
+}
+
 /*
  * The loop of every worker: sleep in poll() until a socket has frames,
  * then take a batch from each ring, kick TX once per batch (copy mode
  * needs a syscall per kick), and give rx frames back to the kernel.
  * While a ring yields full batches, or frames wait in an rx ring after
- * the kicks, the worker polls without sleeping.
+ * the kicks, the worker polls without sleeping; with --busy-poll it
+ * busy-polls the devices for a while before it sleeps (busy_wait()).
  * Worker 0 also drains the kernel UDP socket, resolves next hops and
  * flushes held packets when the control thread installs a key.
  */
@@ -140,6 +169,9 @@ static void *worker_main(void *arg)
 		uint64_t now, v;
 		int timeout = busy ? 0 : (!w->id && dp->neigh_n) ? 10 : 200;
 
+		if (!busy && dp->cfg.busy_poll_us &&
+		    busy_wait(w, dp->cfg.busy_poll_us))
+			timeout = 0;
 		if (poll(pfd, npfd, timeout) < 0 && errno != EINTR)
 			break;
 		now = mono_ms();
@@ -204,6 +236,20 @@ void dp_workers_close(struct datapath *dp)
 	sem_destroy(&dp->workers_ready);
 }
 
+static int busy_poll(struct datapath *dp, struct dp_xsk *x,
+		     const char *ifname, int queue)
+{
+	int err;
+
+	if (!dp->cfg.busy_poll_us)
+		return 0;
+	err = dp_xsk_busy_poll(x, dp->cfg.busy_poll_us);
+	if (err)
+		log_err("datapath: busy polling refused iface=%s queue=%d err=%s",
+			ifname, queue, strerror(-err));
+	return err;
+}
+
 /*
  * Worker i: AF_XDP socket on overlay queue i (the veth has one queue per
  * worker) and on underlay queue i if the NIC has it; then the threads.
@@ -238,6 +284,9 @@ int dp_workers_open(struct datapath *dp)
 				dp->far_name, i, strerror(-err));
 			return err;
 		}
+		err = busy_poll(dp, &w->ov, dp->far_name, i);
+		if (err)
+			return err;
 		if (i >= dp->ul_queues)
 			continue;
 		err = dp_xsk_open(&w->ul, dp->ul_name, i,
@@ -252,6 +301,9 @@ int dp_workers_open(struct datapath *dp)
 				dp->ul_name, i, strerror(-err));
 			return err;
 		}
+		err = busy_poll(dp, &w->ul, dp->ul_name, i);
+		if (err)
+			return err;
 	}
 	for (i = 0; i < dp->nworkers; i++) {
 		w = dp->w[i];

@@ -100,6 +100,27 @@ int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
 	}
 }
 
+/* Older libc headers lack them (asm-generic/socket.h, Linux 5.11). */
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL	69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET	70
+#endif
+
+int dp_xsk_busy_poll(struct dp_xsk *x, unsigned int usec)
+{
+	int one = 1, us = (int)usec, budget = DP_XSK_BATCH;
+
+	if (setsockopt(x->fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &one,
+		       sizeof(one)) ||
+	    setsockopt(x->fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)) ||
+	    setsockopt(x->fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget,
+		       sizeof(budget)))
+		return -errno;
+	return 0;
+}
+
 void dp_xsk_close(struct dp_xsk *x)
 {
 	if (!x)

@@ -13,6 +13,7 @@
 #define MAVPN_CTL_DATAPATH_DP_XSK_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <xdp/xsk.h>
 
 #include "mavpn/datapath.h"
@@ -45,6 +46,16 @@ struct dp_xsk {
  */
 int dp_xsk_open(struct dp_xsk *x, const char *ifname, uint32_t queue,
 		int xskmap_fd, enum dp_xdp_mode mode);
+/* Kernel busy polling on @x (SO_BUSY_POLL @usec, preferred, a batch as
+ * budget); needs CAP_NET_ADMIN. 0 or -errno. */
+int dp_xsk_busy_poll(struct dp_xsk *x, unsigned int usec);
+/* One busy-poll pass of the device queue's NAPI in our context (with
+ * dp_xsk_busy_poll() set; without, a cheap no-op syscall). */
+static inline void dp_xsk_napi_poll(struct dp_xsk *x)
+{
+	if (x->fd >= 0)
+		recvfrom(x->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
 /* Accepts a zeroed or half-open struct. */
 void dp_xsk_close(struct dp_xsk *x);
 

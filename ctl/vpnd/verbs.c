@@ -135,6 +135,7 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 	jsonw_str(j, "xdp_mode", ds->xdp_mode ? ds->xdp_mode : "none");
 	jsonw_str(j, "xdp_mode_requested",
 		  datapath_xdp_mode_name(v->o->xdp_mode));
+	jsonw_u64(j, "busy_poll_us", v->o->busy_poll_us);
 	jsonw_obj_end(j);
 	jsonw_obj_begin(j, "dp_stats");
 	dp_stats_json(j, ds);
@@ -181,6 +182,8 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 	fprintf(f, "xdp mode:  %s (requested %s)\n",
 		ds->xdp_mode ? ds->xdp_mode : "none",
 		datapath_xdp_mode_name(v->o->xdp_mode));
+	if (v->o->busy_poll_us)
+		fprintf(f, "busy poll: %u us\n", v->o->busy_poll_us);
 	fputs("keys:\n", f);
 	counters_text(f, NULL, keys_desc, v->cnt, KEYS__COUNT, 2);
 	fputs("datapath:\n", f);

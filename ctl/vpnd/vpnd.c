@@ -326,6 +326,7 @@ static int vpnd_datapath_start(struct vpnd *v)
 		.port = v->o->port,
 		.workers = v->o->workers,
 		.xdp_mode = v->o->xdp_mode,
+		.busy_poll_us = v->o->busy_poll_us,
 		.overlay_ip = v->st.overlay_ip,
 		.overlay_plen = v->st.overlay_plen,
 		.worker_init = vpnd_worker_init,
@@ -562,7 +563,7 @@ static void usage_main(FILE *f)
 		"                   (--token TOKEN | --token-file FILE|-)\n"
 		"       vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
-		"                [--xdp-mode auto|copy|zerocopy]\n"
+		"                [--xdp-mode auto|copy|zerocopy] [--busy-poll USEC]\n"
 		"       vpnd COMMAND --help\n");
 }
 
@@ -589,7 +590,7 @@ static void usage_run(FILE *f)
 	fprintf(f,
 		"usage: vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
-		"                [--xdp-mode auto|copy|zerocopy]\n"
+		"                [--xdp-mode auto|copy|zerocopy] [--busy-poll USEC]\n"
 		"\n"
 		"Run the daemon in the foreground until SIGINT/SIGTERM.\n"
 		"  --state DIR       enrolled state directory\n"
@@ -601,6 +602,10 @@ static void usage_run(FILE *f)
 		"  --xdp-mode MODE   AF_XDP on the underlay: auto (zero copy where the\n"
 		"                    driver has it, else copy; default), copy, zerocopy\n"
 		"                    (fail if the driver cannot)\n"
+		"  --busy-poll USEC  kernel busy polling on the AF_XDP sockets: a worker\n"
+		"                    with nothing to do polls the NIC for up to USEC\n"
+		"                    microseconds before it sleeps (0..1000, default 0:\n"
+		"                    off; costs CPU, see docs/performance.md)\n"
 		"  --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                    (off by default; use a local address)\n"
 		"  -v, --verbose     debug logging\n",
@@ -715,6 +720,7 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "xdp-mode", required_argument, NULL, 'x' },
+		{ "busy-poll", required_argument, NULL, 'b' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -762,6 +768,13 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 				return cli_fail(cli, CLI_EXIT_USAGE,
 						"bad --xdp-mode \"%s\" (auto, copy or zerocopy)",
 						optarg);
+			break;
+		case 'b':
+			if (parse_long(optarg, 0, 1000, &n))
+				return cli_fail(cli, CLI_EXIT_USAGE,
+						"bad --busy-poll \"%s\" (0..1000 microseconds)",
+						optarg);
+			o.busy_poll_us = (unsigned int)n;
 			break;
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_run(stdout); return 0;

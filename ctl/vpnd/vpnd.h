@@ -64,6 +64,7 @@ struct vpnd_opts {
 	const char *sock_path;
 	int workers;
 	enum dp_xdp_mode xdp_mode;	/* --xdp-mode */
+	unsigned int busy_poll_us;	/* --busy-poll, 0: off */
 	uint16_t port;
 	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
 };

@@ -41,6 +41,15 @@ struct dp_config {
 	enum dp_xdp_mode xdp_mode;	/* underlay sockets; the overlay veth
 					 * is always copy */
 	/*
+	 * Kernel busy polling (vpnd run --busy-poll USEC), 0: off. Every
+	 * AF_XDP socket gets SO_BUSY_POLL=USEC, SO_PREFER_BUSY_POLL and
+	 * SO_BUSY_POLL_BUDGET (a batch), and a worker whose rings ran dry
+	 * drives the devices' NAPI from its own context (recvfrom() on its
+	 * sockets) for up to USEC before it sleeps in poll(). Off by
+	 * default: it lost on 2 vCPUs (docs/performance.md).
+	 */
+	unsigned int busy_poll_us;
+	/*
 	 * Run first in every worker thread, e.g. to drop capabilities (they
 	 * are per thread); non-zero fails datapath_start(). NULL: nothing.
 	 * A worker needs CAP_NET_ADMIN (next-hop resolution asks the kernel
@@ -168,6 +177,7 @@ struct dp_peer_stats {
 
 struct dp_stats {
 	int workers;
+	unsigned int busy_poll_us;		/* as configured; 0: off */
 	/* underlay AF_XDP: "zerocopy", "copy", or "udp" (no XSK: the
 	 * kernel's UDP socket) */
 	const char *xdp_mode;

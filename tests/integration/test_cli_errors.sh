@@ -149,6 +149,7 @@ expect 2 'vpnd run' 'bad --workers "0"' "$BIN/vpnd" run --state "$T/h" --iface l
 expect 2 'vpnd run' 'bad --port "http"' "$BIN/vpnd" run --state "$T/h" --iface lo --port http
 expect 2 'vpnd run' 'bad --metrics "9100"' "$BIN/vpnd" run --state "$T/h" --iface lo --metrics 9100
 expect 2 'vpnd run' 'bad --xdp-mode "fast"' "$BIN/vpnd" run --state "$T/h" --iface lo --xdp-mode fast
+expect 2 'vpnd run' 'bad --busy-poll "1001"' "$BIN/vpnd" run --state "$T/h" --iface lo --busy-poll 1001
 expect 2 'vpnd enroll' 'malformed --token' "$BIN/vpnd" enroll --state "$T/h" --server 127.0.0.1:1 --token garbage
 [ -e "$T/h" ] && bad "vpnd enroll with a malformed token created $T/h"
 # --token-file FILE|- (the token stays out of /proc/PID/cmdline)
