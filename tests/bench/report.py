@@ -30,7 +30,7 @@ metrics = [  # key, label, higher is better
     ("first", "first packet ms", False),
     ("cpu", "CPU s per Gbit", False),
 ]
-order = [n for n in ("plain", "mavpn", "mavpn-w2", "mavpn-base", "wireguard-go", "openvpn", "nebula")
+order = [n for n in ("plain", "mavpn", "mavpn-w2", "mavpn-bp", "mavpn-base", "wireguard-go", "openvpn", "nebula")
          if n in res]
 peers = [n for n in order if not n.startswith("mavpn")]
 

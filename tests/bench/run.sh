@@ -15,7 +15,9 @@
 # BENCH_BRNF=1 leaves br_netfilter's hooks on for the bridge (the default
 # turns bridge-nf-call-{iptables,ip6tables,arptables} off in the switch's
 # namespace: they charge every contender's bridged frames to iptables).
-# BENCH_BASE_BIN=DIR also measures DIR/vpnd as "mavpn-base" (e.g. the
+# BENCH_SCALE=0 skips tests/bench/scale.sh (BENCH_PEERS="1 16 256" peers,
+# 1 and 10,000 flows; build/bench/scale.txt). BENCH_BP=USEC (default 50; 0 skips) also measures vpnd --busy-poll USEC
+# as "mavpn-bp". BENCH_BASE_BIN=DIR also measures DIR/vpnd as "mavpn-base" (e.g. the
 # build of an older commit) with the default workers, for an A/B in one run.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
@@ -128,6 +130,16 @@ if start_authsrv && start_host h1 && start_host h2; then
 		MV_VPND_ARGS="--workers 2"
 		restart_mavpn && measure mavpn-w2 "$ip2" "$(first_ping_ms h1 "$ip2")"
 		MV_VPND_ARGS=
+	fi
+	# kernel busy polling on the AF_XDP sockets (BENCH_BP=0 skips)
+	if [ "${BENCH_BP:-50}" != 0 ]; then
+		MV_VPND_ARGS="--busy-poll ${BENCH_BP:-50}"
+		restart_mavpn && measure mavpn-bp "$ip2" "$(first_ping_ms h1 "$ip2")"
+		MV_VPND_ARGS=
+	fi
+	# cost growth: 1/16/256 peers, 10,000 flows (BENCH_SCALE=0 skips)
+	if [ "${BENCH_SCALE:-1}" = 1 ]; then
+		. "$(dirname "$0")/scale.sh"
 	fi
 	if [ -n "${BENCH_BASE_BIN:-}" ] && [ -x "$BENCH_BASE_BIN/vpnd" ]; then
 		bin=$MV_BIN
