@@ -462,13 +462,18 @@ void dns_tick(struct dns *d, uint64_t now_ms)
 
 /* ---- split DNS with systemd-resolved ---- */
 
-/* resolved is ours only if it serves our network namespace: it runs in
- * PID 1's, and it is running if its varlink socket accepts (connecting
- * does not start it, unlike a D-Bus call). */
+/* resolved is ours only if it serves our network namespace, and running
+ * if its varlink socket accepts (connecting does not start it, unlike a
+ * D-Bus call); the listener's credentials name its process, whose network
+ * namespace must be ours (links are per namespace: "mavpn0" elsewhere is
+ * another link). */
 static const char *dns_resolved_absent(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat self, init;
+	struct stat self, them;
+	struct ucred uc = { 0 };
+	socklen_t ulen = sizeof(uc);
+	char path[64];
 	int fd, ret;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -476,13 +481,16 @@ static const char *dns_resolved_absent(void)
 		return "no socket";
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", DNS_RESOLVED_SOCK);
 	ret = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	if (!ret)
+		ret = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen);
 	close(fd);
 	if (ret)
 		return "systemd-resolved is not running";
-	if (stat("/proc/self/ns/net", &self) || stat("/proc/1/ns/net", &init))
-		return "cannot compare network namespaces with PID 1";
-	if (self.st_ino != init.st_ino || self.st_dev != init.st_dev)
-		return "vpnd runs in another network namespace than systemd-resolved";
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)uc.pid);
+	if (uc.pid <= 0 || stat("/proc/self/ns/net", &self) || stat(path, &them))
+		return "cannot tell systemd-resolved's network namespace";
+	if (self.st_ino != them.st_ino || self.st_dev != them.st_dev)
+		return "systemd-resolved serves another network namespace";
 	return NULL;
 }
 
