@@ -162,6 +162,11 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
 	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a %.o,$^) $(LDLIBS_CRYPTO)
 
+# The policy parser: an operator's file, evaluated against hosts' requests.
+$(B)/fuzz/fuzz_policy: tests/fuzz/fuzz_policy.c authsrv/policy.c authsrv/authsrv.c $(LIB_SRCS)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude -fsanitize=fuzzer,address,undefined -o $@ $(filter %.c %.a %.o,$^) $(LDLIBS_CRYPTO)
+
 # The signer's request parser: input from the less-trusted server process.
 $(B)/fuzz/fuzz_signer_req: tests/fuzz/fuzz_signer_req.c authsrv/signer.c authsrv/pki.c authsrv/authsrv.c $(LIB_SRCS)
 	@mkdir -p $(@D)

@@ -146,6 +146,8 @@ static int admin_server_verb(struct server *srv, const char *verb,
 		audit_write(srv->audit, &(struct audit_rec){ .event = "policy_set",
 			.reason = srv->policy ? "policy loaded" :
 						"no policy: all may talk" });
+		/* cached flow decisions on the hosts: gone before we answer */
+		keysvc_flow_flush(srv->keys);
 		fprintf(out, "%d\n", policy_nrules(srv->policy));
 		return 0;
 	}

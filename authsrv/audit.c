@@ -77,6 +77,8 @@ void audit_write(struct audit *a, const struct audit_rec *r)
 		jsonw_str(j, "addr", r->addr);
 	if (r->app)
 		jsonw_str(j, "app", r->app);
+	if (r->user)
+		jsonw_str(j, "user", r->user);
 	if (r->key_id)
 		jsonw_u64(j, "key_id", r->key_id);
 	if (r->reason)

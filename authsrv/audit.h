@@ -2,7 +2,8 @@
 /*
  * authsrv audit log: DIR/audit.log, one JSON object per line, appended
  * with one write(2) each. Fields (absent when not applicable):
- *   ts (RFC 3339 UTC), event, host, peer, addr, app, key_id, reason.
+ *   ts (RFC 3339 UTC), event, host, peer, addr, app, user, key_id,
+ *   reason.
  * "host" is the host the event is about (the requester for keys), "peer"
  * the other host of a key event, "addr" the network peer address.
  * Never key material.
@@ -19,11 +20,13 @@ struct audit;
 
 struct audit_rec {
 	const char *event;	/* enroll, enroll_refused, auth, auth_refused,
-				 * key_grant, key_deny */
+				 * key_grant, key_deny, flow_allow,
+				 * flow_deny, ... */
 	const char *host;
 	const char *peer;
 	const char *addr;
 	const char *app;
+	const char *user;	/* "NAME(UID)" or "UID" of the flow */
 	uint32_t key_id;	/* 0 = absent */
 	const char *reason;
 };

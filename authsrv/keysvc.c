@@ -99,6 +99,18 @@ static const char *keysvc_proto_name(uint8_t proto, char buf[8])
 	return buf;
 }
 
+/* "NAME(UID)", "UID" or "" (not carried) of a request. */
+static const char *keysvc_user(const struct ctlmsg *m, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if ((m->present & CTLA_BIT(CTLA_UID)) &&
+	    (m->present & CTLA_BIT(CTLA_USER)))
+		snprintf(buf, len, "%s(%u)", m->user, m->uid);
+	else if (m->present & CTLA_BIT(CTLA_UID))
+		snprintf(buf, len, "%u", m->uid);
+	return buf;
+}
+
 /* Policy check; on refusal @reason says who, from what, to whom. */
 static bool keysvc_policy_allows(const struct keysvc *k,
 				 const struct reg_host *a,
@@ -110,21 +122,29 @@ static bool keysvc_policy_allows(const struct keysvc *k,
 	struct policy_who wb = { .name = b->name, .tags = b->tags };
 	struct policy_req rq = {
 		.app = (m->present & CTLA_BIT(CTLA_APP)) ? m->app : NULL,
+		.has_uid = !!(m->present & CTLA_BIT(CTLA_UID)),
+		.has_gid = !!(m->present & CTLA_BIT(CTLA_GID)),
+		.uid = m->uid, .gid = m->gid,
+		.user = (m->present & CTLA_BIT(CTLA_USER)) ? m->user : NULL,
+		.group = (m->present & CTLA_BIT(CTLA_GROUP)) ? m->group : NULL,
 		.proto = (m->present & CTLA_BIT(CTLA_PROTO)) ? m->proto : 0,
 		.port = (m->present & CTLA_BIT(CTLA_DST_PORT)) ? m->dst_port : 0,
 	};
-	char flow[32] = "", pn[8], full[CTLMSG_APP_MAX + 3 * CTLMSG_NAME_MAX];
+	char flow[32] = "", pn[8], full[CTLMSG_APP_MAX + 4 * CTLMSG_NAME_MAX];
+	char user[CTLMSG_NAME_MAX + 16], by[CTLMSG_NAME_MAX + 24] = "";
 
 	if (policy_allows(k->policy, &wa, &wb, &rq))
 		return true;
+	if (keysvc_user(m, user, sizeof(user))[0])
+		snprintf(by, sizeof(by), " user %s", user);
 	if (rq.proto && rq.port)
 		snprintf(flow, sizeof(flow), " %s/%u",
 			 keysvc_proto_name(rq.proto, pn), rq.port);
 	else if (rq.proto)
 		snprintf(flow, sizeof(flow), " %s",
 			 keysvc_proto_name(rq.proto, pn));
-	snprintf(full, sizeof(full), "policy: %s (app %s) may not reach %s%s",
-		 a->name, rq.app ? rq.app : "-", b->name, flow);
+	snprintf(full, sizeof(full), "policy: %s (app %s%s) may not reach %s%s",
+		 a->name, rq.app ? rq.app : "-", by, b->name, flow);
 	full[len - 1] = '\0';	/* the wire's reason size */
 	memcpy(reason, full, len);
 	return false;
@@ -242,6 +262,89 @@ void keysvc_key_req(struct keysvc *k, struct session *a,
 		return;
 	}
 	grant_start(k->grants, a, b, m->req_id, m->overlay_ip, app, now);
+}
+
+/*
+ * FLOW_REQ: may this flow of @a (application, user, destination as
+ * addressed, protocol, port) start? Answered at once with FLOW_VERDICT and
+ * the TTL vpnd caches it for; no key is involved (vpnd asks for one after
+ * an allow if it has none). Denials are audited with the user, allows too
+ * (one line per decision and TTL, not per packet).
+ */
+void keysvc_flow_req(struct keysvc *k, struct session *a,
+		     const struct ctlmsg *m)
+{
+	const char *app = (m->present & CTLA_BIT(CTLA_APP)) ? m->app : NULL;
+	char ip[INET_ADDRSTRLEN], user[CTLMSG_NAME_MAX + 16];
+	struct reg_host ha, hb;
+	struct ctlmsg r;
+	bool allow = false;
+	int ret;
+
+	inet_ntop(AF_INET, &m->overlay_ip, ip, sizeof(ip));
+	ctlmsg_init(&r, CTLMSG_FLOW_VERDICT);
+	r.req_id = m->req_id;
+	r.overlay_ip = m->overlay_ip;
+	r.lifetime = k->cfg.flow_ttl;
+	r.present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP) |
+		    CTLA_BIT(CTLA_VERDICT) | CTLA_BIT(CTLA_LIFETIME) |
+		    CTLA_BIT(CTLA_REASON);
+	hb.name[0] = '\0';
+	ret = registry_host_by_name(k->reg, a->name, &ha);
+	if (ret || ha.revoked) {
+		snprintf(r.reason, sizeof(r.reason), "%s", ret == -EIO ?
+			 "registry error" : "this host is revoked");
+	} else if ((ret = keysvc_dst_host(k, m->overlay_ip, &hb))) {
+		snprintf(r.reason, sizeof(r.reason), ret == -ENOENT ?
+			 "no host has overlay address %s" :
+			 "registry error looking up %s", ip);
+		hb.name[0] = '\0';
+	} else if (!strcmp(hb.name, a->name)) {
+		snprintf(r.reason, sizeof(r.reason),
+			 "%s is the requesting host's own address", ip);
+	} else if (hb.revoked) {
+		snprintf(r.reason, sizeof(r.reason), "peer %s is revoked",
+			 hb.name);
+	} else if (keysvc_policy_allows(k, &ha, &hb, m, r.reason,
+					sizeof(r.reason))) {
+		allow = true;
+		snprintf(r.reason, sizeof(r.reason), "allowed");
+	}
+	r.verdict = allow;
+	session_send(a, &r);
+	keysvc_user(m, user, sizeof(user));
+	audit_write(k->audit, &(struct audit_rec){
+		.event = allow ? "flow_allow" : "flow_deny", .host = a->name,
+		.peer = hb.name[0] ? hb.name : ip, .app = app,
+		.user = user[0] ? user : NULL, .reason = r.reason });
+	if (!allow)
+		log_info("flow denied host=%s dst=%s proto=%u port=%u user=%s reason=\"%s\"",
+			 a->name, ip, m->proto, m->dst_port,
+			 user[0] ? user : "-", r.reason);
+}
+
+bool keysvc_policy_open(const struct keysvc *k)
+{
+	return k->policy == NULL;
+}
+
+void keysvc_flow_flush(struct keysvc *k)
+{
+	struct session *s;
+	struct ctlmsg m;
+	int n = 0;
+
+	ctlmsg_init(&m, CTLMSG_FLOW_FLUSH);
+	m.policy_open = k->policy == NULL;
+	m.present = CTLA_BIT(CTLA_POLICY_OPEN);
+	for (s = k->online.sessions(k->online.arg); s; s = s->next) {
+		if (s->dead || s->state != SESS_ONLINE)
+			continue;
+		session_send(s, &m);
+		n++;
+	}
+	log_info("flow decisions flushed on hosts=%d policy_open=%u", n,
+		 m.policy_open);
 }
 
 void keysvc_push_ack(struct keysvc *k, struct session *b,

@@ -18,11 +18,13 @@
 #ifndef AUTHSRV_KEYSVC_H
 #define AUTHSRV_KEYSVC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mavpn/ctlmsg.h"
 
 #define KEYSVC_LIFETIME_S	300	/* default of --key-lifetime */
+#define KEYSVC_FLOW_TTL_S	60	/* default of --flow-ttl */
 
 struct audit;
 struct metrics;
@@ -37,6 +39,8 @@ struct keysvc_cfg {
 	uint32_t key_lifetime;		/* seconds, --key-lifetime */
 	uint32_t key_max_packets;	/* --key-packets, 0 = not sent */
 	uint32_t key_rate;		/* --key-rate, 0 = unlimited */
+	uint32_t flow_ttl;		/* --flow-ttl: seconds a host caches
+					 * a flow decision */
 };
 
 /* The server's online sessions, by host name and by overlay address. */
@@ -61,6 +65,13 @@ void keysvc_key_req(struct keysvc *k, struct session *a,
 		    const struct ctlmsg *m);
 void keysvc_push_ack(struct keysvc *k, struct session *b,
 		     const struct ctlmsg *m);
+/* FLOW_REQ from @a: FLOW_VERDICT at once (policy, revocation). */
+void keysvc_flow_req(struct keysvc *k, struct session *a,
+		     const struct ctlmsg *m);
+/* true while no policy is stored (HELLO_ACK's policy_open). */
+bool keysvc_policy_open(const struct keysvc *k);
+/* The policy changed: FLOW_FLUSH to every online host. */
+void keysvc_flow_flush(struct keysvc *k);
 /* @s leaves ONLINE: deny what waits for it, forget what it asked for. */
 void keysvc_session_gone(struct keysvc *k, struct session *s);
 

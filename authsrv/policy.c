@@ -25,9 +25,17 @@ struct policy_who_pat {
 	char v[CTLMSG_NAME_MAX];
 };
 
+/* user or group term: an id, or a name */
+struct policy_id_pat {
+	bool set, by_id;
+	uint32_t id;
+	char name[CTLMSG_NAME_MAX];
+};
+
 struct policy_rule {
 	struct policy_who_pat src, dst;
 	char app[CTLMSG_APP_MAX];	/* "" = any */
+	struct policy_id_pat user, group;
 	uint8_t proto;			/* 0 = any */
 	uint16_t port_lo, port_hi;	/* 0 = any */
 };
@@ -112,6 +120,37 @@ static int parse_ports(const char *s, uint16_t *lo, uint16_t *hi)
 	return 0;
 }
 
+/* A user or group name as the hosts' user databases allow them
+ * (useradd's default rule, plus '.'), or a decimal id. */
+static int parse_id(const char *s, struct policy_id_pat *u)
+{
+	long n;
+	size_t i;
+
+	if (u->set)
+		return -EINVAL;		/* said twice */
+	u->set = true;
+	if (s[0] >= '0' && s[0] <= '9') {
+		if (parse_long(s, 0, 0xfffffffeL, &n))
+			return -EINVAL;
+		u->by_id = true;
+		u->id = (uint32_t)n;
+		return 0;
+	}
+	if (strlen(s) >= sizeof(u->name) ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return -EINVAL;
+	for (i = 1; s[i]; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-' || s[i] == '.' ||
+		      (s[i] == '$' && !s[i + 1])))
+			return -EINVAL;
+	snprintf(u->name, sizeof(u->name), "%s", s);
+	return 0;
+}
+
 /* One non-empty line (comment stripped) into @r. */
 static int parse_rule(char *line, int ln, struct policy_rule *r, char *err,
 		      size_t errlen)
@@ -150,6 +189,16 @@ static int parse_rule(char *line, int ln, struct policy_rule *r, char *err,
 			    strlen(tok[i + 1]) >= sizeof(r->app))
 				return perr(err, errlen, ln, "bad app pattern");
 			snprintf(r->app, sizeof(r->app), "%s", tok[i + 1]);
+		} else if (!strcmp(tok[i], "user")) {
+			if (parse_id(tok[i + 1], &r->user))
+				return perr(err, errlen, ln,
+					    "bad user \"%.40s\" (NAME or UID, once)",
+					    tok[i + 1]);
+		} else if (!strcmp(tok[i], "group")) {
+			if (parse_id(tok[i + 1], &r->group))
+				return perr(err, errlen, ln,
+					    "bad group \"%.40s\" (NAME or GID, once)",
+					    tok[i + 1]);
 		} else if (!strcmp(tok[i], "proto")) {
 			if (parse_proto(tok[i + 1], &r->proto))
 				return perr(err, errlen, ln,
@@ -162,7 +211,7 @@ static int parse_rule(char *line, int ln, struct policy_rule *r, char *err,
 					    tok[i + 1]);
 		} else {
 			return perr(err, errlen, ln,
-				    "unknown word \"%.40s\" (app, proto, port)",
+				    "unknown word \"%.40s\" (app, user, group, proto, port)",
 				    tok[i]);
 		}
 	}
@@ -260,6 +309,39 @@ static bool who_match(const struct policy_who_pat *w,
 	return false;
 }
 
+static bool id_match(const struct policy_id_pat *u, bool has_id,
+		     uint32_t id, const char *name)
+{
+	if (!u->set)
+		return true;
+	if (u->by_id)
+		return has_id && id == u->id;
+	return name && !strcmp(name, u->name);
+}
+
+bool policy_may_reach(const struct policy *p, const struct policy_who *a,
+		      const struct policy_who *b, uint8_t proto,
+		      uint16_t port)
+{
+	const struct policy_rule *r;
+	int i;
+
+	if (!p)
+		return true;
+	for (i = 0; i < p->n; i++) {
+		r = &p->r[i];
+		if (!who_match(&r->src, a) || !who_match(&r->dst, b))
+			continue;
+		if (r->proto && proto && proto != r->proto)
+			continue;
+		if (r->port_lo && port && (port < r->port_lo ||
+					   port > r->port_hi))
+			continue;
+		return true;
+	}
+	return false;
+}
+
 bool policy_allows(const struct policy *p, const struct policy_who *a,
 		   const struct policy_who *b, const struct policy_req *rq)
 {
@@ -273,6 +355,9 @@ bool policy_allows(const struct policy *p, const struct policy_who *a,
 		if (!who_match(&r->src, a) || !who_match(&r->dst, b))
 			continue;
 		if (r->app[0] && (!rq->app || fnmatch(r->app, rq->app, 0)))
+			continue;
+		if (!id_match(&r->user, rq->has_uid, rq->uid, rq->user) ||
+		    !id_match(&r->group, rq->has_gid, rq->gid, rq->group))
 			continue;
 		if (r->proto && rq->proto != r->proto)
 			continue;

@@ -209,6 +209,7 @@ static int server_open_state(struct server *srv, const struct serve_opts *o)
 		.key_lifetime = o->key_lifetime,
 		.key_max_packets = o->key_max_packets,
 		.key_rate = o->key_rate,
+		.flow_ttl = KEYSVC_FLOW_TTL_S,
 	};
 	char path[4096], chain[4096], key[4096], ca[4096], err[256];
 	char where[4096];

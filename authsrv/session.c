@@ -382,8 +382,10 @@ static void session_hello(struct server *srv, struct session *s,
 	snprintf(r.name, sizeof(r.name), "%s", s->name);
 	r.overlay_ip = s->overlay_ip;
 	r.overlay_plen = srv->overlay_plen;
+	r.policy_open = keysvc_policy_open(srv->keys);
 	r.present = CTLA_BIT(CTLA_NAME) | CTLA_BIT(CTLA_OVERLAY_IP) |
-		    CTLA_BIT(CTLA_OVERLAY_PLEN) | CTLA_BIT(CTLA_DOMAIN);
+		    CTLA_BIT(CTLA_OVERLAY_PLEN) | CTLA_BIT(CTLA_DOMAIN) |
+		    CTLA_BIT(CTLA_POLICY_OPEN);
 	snprintf(r.domain, sizeof(r.domain), "%s", srv->domain);
 	keysvc_hello_routes(srv->keys, s->name, &r);
 	session_send(s, &r);
@@ -455,6 +457,9 @@ static void session_dispatch(struct server *srv, struct session *s,
 			return;
 		case CTLMSG_KEY_PUSH_ACK:
 			keysvc_push_ack(srv->keys, s, m);
+			return;
+		case CTLMSG_FLOW_REQ:
+			keysvc_flow_req(srv->keys, s, m);
 			return;
 		case CTLMSG_RESOLVE_REQ:
 			session_resolve(srv, s, m);

@@ -20,6 +20,18 @@
  *                    (or lo): one that arrives on the underlay in clear
  *                    would reach a service without any key (ingress drop).
  *
+ * Per-flow decisions (issue 12 item 1). Once the server has a policy
+ * (`flows_open` = 0), an attached application's flow (cgroup, uid,
+ * destination, protocol, port) also needs the server's decision, cached in
+ * `flows` by vpnd with a TTL: a cached deny is EPERM at connect()/sendmsg()
+ * and a drop at egress; a flow without a decision passes the socket layer
+ * but its packets are dropped at egress (reported: vpnd asks the server;
+ * TCP retransmits its SYN, ping its next echo) until the decision is in.
+ * Passive traffic needs no decision of ours: accepted TCP connections
+ * (marked by sockops) and UDP answers to a peer that reached us through
+ * the overlay (`replies`, filled at ingress). So a key pushed to us lets us
+ * receive and answer; a new flow of ours needs policy in our direction.
+ *
  * Every program runs for every socket of the machine, so each one first
  * checks that the socket lives in vpnd's own network namespace: the
  * sock_addr and sock programs compare bpf_get_netns_cookie() with the
@@ -80,6 +92,26 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Per-flow decisions of the server, cached by vpnd (TTL in the value). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SHIM_FLOWS_MAX);
+	__type(key, struct shim_fkey);
+	__type(value, struct shim_fval);
+} flows SEC(".maps");
+
+/* UDP flows peers opened to us through the overlay -> last seen (ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SHIM_REPLIES_MAX);
+	__type(key, struct shim_rkey);
+	__type(value, __u64);
+} replies SEC(".maps");
+
+/* 1: the server has no policy, every attached flow is allowed without a
+ * decision; 0: decisions needed. Written by vpnd (HELLO_ACK, FLOW_FLUSH). */
+volatile __u32 flows_open = 0;
 
 /* Overlay prefix and gateway routes; filled by vpnd. */
 struct {
@@ -178,11 +210,12 @@ static __always_inline int skb_allowed(struct __sk_buff *skb)
  * depend on reporting.
  */
 static __always_inline void report(__u32 daddr, __u16 dport, __u8 proto,
-				   __u8 hook, __u8 verdict, __u64 cgroup_id)
+				   __u8 hook, __u8 verdict, __u64 cgroup_id,
+				   __u32 uid, __u32 gid)
 {
 	struct shim_flow_key key = {
 		.cgroup_id = cgroup_id, .daddr = daddr, .dport = dport,
-		.proto = proto, .verdict = verdict,
+		.proto = proto, .verdict = verdict, .uid = uid,
 	};
 	struct shim_event *e;
 	__u64 now, *last;
@@ -220,8 +253,43 @@ static __always_inline void report(__u32 daddr, __u16 dport, __u8 proto,
 	}
 	e->verdict = verdict;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->uid = uid;
+	e->gid = gid;
+	e->pad2 = 0;
 	bpf_ringbuf_submit(e, 0);
 	count(SHIM_CNT_EVENTS);
+}
+
+/*
+ * The cached decision for @k: 1 allow, 0 deny, -1 none (or expired). Sets
+ * *@refresh when an allowed flow is near its expiry (vpnd renews it).
+ */
+static __always_inline int flow_verdict(const struct shim_fkey *k,
+					int *refresh)
+{
+	struct shim_fval *v = bpf_map_lookup_elem(&flows, k);
+	__u64 now;
+
+	if (!v)
+		return -1;
+	now = bpf_ktime_get_ns();
+	if (now >= v->expires_ns)
+		return -1;
+	if (!v->allow)
+		return 0;
+	if (v->expires_ns - now < SHIM_FLOW_REFRESH_NS)
+		*refresh = 1;
+	return 1;
+}
+
+/* A UDP datagram to @peer:@pport from our port @lport answers a flow the
+ * peer opened through the overlay. */
+static __always_inline int is_reply(__u32 peer, __u16 pport, __u16 lport)
+{
+	struct shim_rkey k = { .peer = peer, .pport = pport, .lport = lport };
+	__u64 *t = bpf_map_lookup_elem(&replies, &k);
+
+	return t && bpf_ktime_get_ns() - *t < SHIM_REPLY_NS;
 }
 
 /* ---- report: attached cgroups ------------------------------------------ */
@@ -230,6 +298,7 @@ static __always_inline int shim_report(struct bpf_sock_addr *ctx, __u8 hook,
 				       int v6)
 {
 	__u32 daddr;
+	__u64 ug;
 
 	if (bpf_get_netns_cookie(ctx) != netns_cookie)
 		return 1;
@@ -237,9 +306,16 @@ static __always_inline int shim_report(struct bpf_sock_addr *ctx, __u8 hook,
 	if (!daddr || !is_protected(daddr))
 		return 1;
 	count(SHIM_CNT_SEEN);
+	/* an answer to a peer's UDP flow needs no decision: not reported */
+	if (ctx->protocol == SHIM_IPPROTO_UDP && ctx->sk &&
+	    is_reply(daddr, bpf_ntohs((__u16)ctx->user_port),
+		     (__u16)ctx->sk->src_port))
+		return 1;
+	ug = bpf_get_current_uid_gid();
 	/* user_port holds the port in network order in its low 16 bits. */
 	report(daddr, bpf_ntohs((__u16)ctx->user_port), (__u8)ctx->protocol,
-	       hook, SHIM_VERDICT_REPORT, bpf_get_current_cgroup_id());
+	       hook, SHIM_VERDICT_REPORT, bpf_get_current_cgroup_id(),
+	       (__u32)ug, (__u32)(ug >> 32));
 	return 1;
 }
 
@@ -269,20 +345,52 @@ int shim_sendmsg6(struct bpf_sock_addr *ctx)
 
 /* ---- enforce: cgroup2 root --------------------------------------------- */
 
-/* 1: allow, 0: EPERM to the caller. */
+/*
+ * 1: allow, 0: EPERM to the caller. An attached caller is refused only by
+ * a cached deny; a flow without a decision passes here (its packets wait
+ * at egress) and is reported by the report set.
+ */
 static __always_inline int enf_addr(struct bpf_sock_addr *ctx, __u8 hook,
 				    int v6)
 {
+	struct shim_fkey k = {};
+	struct bpf_sock *sk;
+	int refresh = 0;
 	__u32 daddr;
+	__u16 dport;
+	__u64 ug;
 
 	if (bpf_get_netns_cookie(ctx) != netns_cookie)
 		return 1;
 	daddr = dst4(ctx, v6);
-	if (!daddr || !is_protected(daddr) || current_allowed())
+	if (!daddr || !is_protected(daddr))
 		return 1;
-	count(SHIM_CNT_BLOCKED);
-	report(daddr, bpf_ntohs((__u16)ctx->user_port), (__u8)ctx->protocol,
-	       hook, SHIM_VERDICT_BLOCKED, bpf_get_current_cgroup_id());
+	dport = bpf_ntohs((__u16)ctx->user_port);
+	ug = bpf_get_current_uid_gid();
+	if (!current_allowed()) {
+		count(SHIM_CNT_BLOCKED);
+		report(daddr, dport, (__u8)ctx->protocol, hook,
+		       SHIM_VERDICT_BLOCKED, bpf_get_current_cgroup_id(),
+		       (__u32)ug, (__u32)(ug >> 32));
+		return 0;
+	}
+	if (flows_open)
+		return 1;
+	/* an unconnected UDP server answering a peer's datagram */
+	sk = ctx->sk;
+	if (ctx->protocol == SHIM_IPPROTO_UDP && sk &&
+	    is_reply(daddr, dport, (__u16)sk->src_port))
+		return 1;
+	k.cgroup_id = bpf_get_current_cgroup_id();
+	k.uid = (__u32)ug;
+	k.daddr = daddr;
+	k.dport = dport;
+	k.proto = (__u8)ctx->protocol;
+	if (flow_verdict(&k, &refresh) != 0)
+		return 1;
+	count(SHIM_CNT_FLOW_DENIED);
+	report(daddr, dport, (__u8)ctx->protocol, hook, SHIM_VERDICT_DENIED,
+	       k.cgroup_id, (__u32)ug, (__u32)(ug >> 32));
 	return 0;
 }
 
@@ -322,7 +430,7 @@ int enf_sock_create(struct bpf_sock *sk)
 	mark = bpf_sk_storage_get(&ours, sk, NULL,
 				  BPF_SK_STORAGE_GET_F_CREATE);
 	if (mark)
-		*mark = 1;
+		*mark = SHIM_MARK_CREATED;
 	return 1;
 }
 
@@ -347,7 +455,7 @@ int enf_sockops(struct bpf_sock_ops *skops)
 	mark = bpf_sk_storage_get(&ours, sk, NULL,
 				  BPF_SK_STORAGE_GET_F_CREATE);
 	if (mark)
-		*mark = 1;
+		*mark = SHIM_MARK_PASSIVE;
 	return 1;
 }
 
@@ -362,12 +470,19 @@ int enf_sockops(struct bpf_sock_ops *skops)
  * the VPN. A TCP/UDP socket with no mark was created while no enforcement
  * was linked (connected before vpnd started): its packets to protected
  * destinations are checked here, in our netns, where the kernel lets
- * cgroup_skb read the netns cookie.
+ * cgroup_skb read the netns cookie. Every packet of an attached
+ * application to a protected destination (TCP, UDP, raw, ICMP) then needs
+ * its flow's decision while a policy is in force (see the top), unless it
+ * answers a peer's flow (accepted connection, `replies`).
  */
 SEC("cgroup_skb/egress")
 int enf_egress(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
+	struct shim_fkey k = {};
+	__u16 ports[2] = {}, sport = 0, dport = 0;
+	int tcpudp, refresh = 0, v;
+	__u8 *mark, vihl, proto;
 	__u32 daddr;
 
 	if (!sk)
@@ -375,9 +490,12 @@ int enf_egress(struct __sk_buff *skb)
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 1;
-	if (sk->type != SHIM_SOCK_RAW && (sk->protocol == SHIM_IPPROTO_TCP ||
-					   sk->protocol == SHIM_IPPROTO_UDP)) {
-		if (!skb_netns || bpf_sk_storage_get(&ours, sk, NULL, 0))
+	mark = bpf_sk_storage_get(&ours, sk, NULL, 0);
+	tcpudp = sk->type != SHIM_SOCK_RAW &&
+		 (sk->protocol == SHIM_IPPROTO_TCP ||
+		  sk->protocol == SHIM_IPPROTO_UDP);
+	if (tcpudp && !mark) {
+		if (!skb_netns)
 			return 1;
 		/* a SYN-ACK is charged to its listener: passive, passes */
 		if (sk->state == BPF_TCP_LISTEN ||
@@ -385,19 +503,62 @@ int enf_egress(struct __sk_buff *skb)
 			return 1;
 		if (bpf_get_netns_cookie(skb) != netns_cookie)
 			return 1;
-	} else if (!bpf_sk_storage_get(&ours, sk, NULL, 0)) {
+	} else if (!mark) {
 		return 1;
 	}
+	/* an accepted connection answers a peer's flow */
+	if (mark && *mark == SHIM_MARK_PASSIVE)
+		return 1;
 	if (skb->protocol != bpf_htons(SHIM_ETH_P_IP))
 		return 1;
 	/* cgroup_skb data starts at the IP header; daddr is at 16. */
 	if (bpf_skb_load_bytes(skb, 16, &daddr, sizeof(daddr)))
 		return 1;
-	if (!is_protected(daddr) || skb_allowed(skb))
+	if (!is_protected(daddr))
 		return 1;
-	count(SHIM_CNT_BLOCKED_PKT);
-	report(daddr, 0, (__u8)sk->protocol, SHIM_HOOK_EGRESS,
-	       SHIM_VERDICT_BLOCKED, bpf_skb_cgroup_id(skb));
+	if (!skb_allowed(skb)) {
+		/* marked TCP/UDP sockets were judged at connect()/sendmsg() */
+		if (tcpudp && mark)
+			return 1;
+		count(SHIM_CNT_BLOCKED_PKT);
+		report(daddr, 0, (__u8)sk->protocol, SHIM_HOOK_EGRESS,
+		       SHIM_VERDICT_BLOCKED, bpf_skb_cgroup_id(skb),
+		       bpf_get_socket_uid(skb), SHIM_GID_NONE);
+		return 0;
+	}
+	if (flows_open)
+		return 1;
+	/* The flow as the packet says it (a raw socket writes its own
+	 * headers): protocol, and ports for TCP/UDP. Unreadable: dropped. */
+	if (bpf_skb_load_bytes(skb, 0, &vihl, 1) ||
+	    bpf_skb_load_bytes(skb, 9, &proto, 1))
+		return 0;
+	if (proto == SHIM_IPPROTO_TCP || proto == SHIM_IPPROTO_UDP) {
+		if (bpf_skb_load_bytes(skb, (vihl & 0xf) * 4, ports,
+				       sizeof(ports)))
+			return 0;
+		sport = bpf_ntohs(ports[0]);
+		dport = bpf_ntohs(ports[1]);
+	}
+	if (proto == SHIM_IPPROTO_UDP && is_reply(daddr, dport, sport))
+		return 1;
+	k.cgroup_id = bpf_skb_cgroup_id(skb);
+	k.uid = bpf_get_socket_uid(skb);
+	k.daddr = daddr;
+	k.dport = dport;
+	k.proto = proto;
+	v = flow_verdict(&k, &refresh);
+	if (v == 1) {
+		if (refresh)
+			report(daddr, dport, proto, SHIM_HOOK_EGRESS,
+			       SHIM_VERDICT_REPORT, k.cgroup_id, k.uid,
+			       SHIM_GID_NONE);
+		return 1;
+	}
+	count(v ? SHIM_CNT_UNDECIDED : SHIM_CNT_FLOW_DENIED);
+	report(daddr, dport, proto, SHIM_HOOK_EGRESS,
+	       v ? SHIM_VERDICT_UNDECIDED : SHIM_VERDICT_DENIED, k.cgroup_id,
+	       k.uid, SHIM_GID_NONE);
 	return 0;
 }
 
@@ -405,20 +566,41 @@ int enf_egress(struct __sk_buff *skb)
  * The kernel accepts a packet for any of its addresses on any interface
  * (weak host model): without this, a host on the underlay could talk to a
  * service bound to our overlay address in clear, past every key check.
+ * UDP that came in through the overlay is remembered (`replies`): our
+ * socket may answer that peer's flow (egress, sendmsg).
  */
 SEC("cgroup_skb/ingress")
 int enf_ingress(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
+	struct shim_rkey rk = {};
+	__u16 ports[2];
+	__u8 vihl, proto;
 	__u32 daddr;
+	__u64 now;
 
 	if (!sk || skb->protocol != bpf_htons(SHIM_ETH_P_IP))
 		return 1;
-	if (skb->ifindex == overlay_ifindex || skb->ifindex == SHIM_LO_IFINDEX)
+	if (skb->ifindex == SHIM_LO_IFINDEX)
 		return 1;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || !bpf_sk_storage_get(&ours, sk, NULL, 0))
 		return 1;
+	if (overlay_ifindex && skb->ifindex == overlay_ifindex) {
+		if (sk->protocol != SHIM_IPPROTO_UDP ||
+		    bpf_skb_load_bytes(skb, 0, &vihl, 1) ||
+		    bpf_skb_load_bytes(skb, 9, &proto, 1) ||
+		    proto != SHIM_IPPROTO_UDP ||
+		    bpf_skb_load_bytes(skb, 12, &rk.peer, sizeof(rk.peer)) ||
+		    bpf_skb_load_bytes(skb, (vihl & 0xf) * 4, ports,
+				       sizeof(ports)))
+			return 1;
+		rk.pport = bpf_ntohs(ports[0]);
+		rk.lport = bpf_ntohs(ports[1]);
+		now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&replies, &rk, &now, BPF_ANY);
+		return 1;
+	}
 	if (bpf_skb_load_bytes(skb, 16, &daddr, sizeof(daddr)) ||
 	    daddr != self_ip)
 		return 1;

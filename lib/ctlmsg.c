@@ -65,6 +65,12 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_MAX_PACKETS]	= FIELD(CTLA_K_BE32, max_packets),
 	[CTLA_ROUTE]		= FIELD(CTLA_K_ROUTE, routes),
 	[CTLA_ENDPOINT]		= FIELD(CTLA_K_ENDPOINT, endpoints),
+	[CTLA_UID]		= FIELD(CTLA_K_BE32, uid),
+	[CTLA_GID]		= FIELD(CTLA_K_BE32, gid),
+	[CTLA_USER]		= FIELD(CTLA_K_STRING, user),
+	[CTLA_GROUP]		= FIELD(CTLA_K_STRING, group),
+	[CTLA_VERDICT]		= FIELD(CTLA_K_U8, verdict),
+	[CTLA_POLICY_OPEN]	= FIELD(CTLA_K_U8, policy_open),
 	[CTLA_DOMAIN]		= FIELD(CTLA_K_STRING, domain),
 };
 
@@ -106,6 +112,10 @@ static const uint64_t ctlmsg_required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_PING]		= B(REQ_ID),
 	[CTLMSG_PONG]		= B(REQ_ID),
 	[CTLMSG_KEY_REVOKE]	= B(NAME) | B(OVERLAY_IP),
+	[CTLMSG_FLOW_REQ]	= B(REQ_ID) | B(OVERLAY_IP) | B(PROTO),
+	[CTLMSG_FLOW_VERDICT]	= B(REQ_ID) | B(OVERLAY_IP) | B(VERDICT) |
+				  B(LIFETIME),
+	[CTLMSG_FLOW_FLUSH]	= B(POLICY_OPEN),
 	/* overlay_ip is absent for a host without an IPv4 overlay address. */
 	[CTLMSG_NAME_ADD]	= B(NAME),
 	[CTLMSG_NAME_DEL]	= B(NAME),
@@ -130,6 +140,9 @@ static const char *const ctlmsg_names[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_PING]		= "PING",
 	[CTLMSG_PONG]		= "PONG",
 	[CTLMSG_KEY_REVOKE]	= "KEY_REVOKE",
+	[CTLMSG_FLOW_REQ]	= "FLOW_REQ",
+	[CTLMSG_FLOW_VERDICT]	= "FLOW_VERDICT",
+	[CTLMSG_FLOW_FLUSH]	= "FLOW_FLUSH",
 	[CTLMSG_NAME_ADD]	= "NAME_ADD",
 	[CTLMSG_NAME_DEL]	= "NAME_DEL",
 	[CTLMSG_NAMES_END]	= "NAMES_END",

@@ -97,7 +97,7 @@ static int tlsconn_client_hello_cb(SSL *ssl, int *al, void *arg)
 }
 
 static const unsigned char tlsconn_server_alpn[] = {
-	sizeof(TLSCONN_ALPN_CTL) - 1, 'm', 'a', 'v', 'p', 'n', '/', '1',
+	sizeof(TLSCONN_ALPN_CTL) - 1, 'm', 'a', 'v', 'p', 'n', '/', '2',
 	sizeof(TLSCONN_ALPN_ENROLL) - 1, 'm', 'a', 'v', 'p', 'n', '-', 'e',
 	'n', 'r', 'o', 'l', 'l', '/', '1',
 };

@@ -29,6 +29,9 @@ static const char *const verdict_names[] = {
 	[FLOWLOG_GRANTED] = "key-granted",
 	[FLOWLOG_DENIED] = "key-denied",
 	[FLOWLOG_BLOCKED] = "blocked",
+	[FLOWLOG_FLOW_ASKED] = "flow-asked",
+	[FLOWLOG_FLOW_ALLOWED] = "flow-allowed",
+	[FLOWLOG_FLOW_DENIED] = "flow-denied",
 };
 
 static const char *const hook_names[] = {
@@ -84,6 +87,7 @@ void flowlog_add(struct flowlog *fl, const struct flowlog_entry *e)
 	d->ts_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	d->comm[sizeof(d->comm) - 1] = '\0';
 	d->app[sizeof(d->app) - 1] = '\0';
+	d->user[sizeof(d->user) - 1] = '\0';
 	fl->head = (fl->head + 1) % FLOWLOG_MAX;
 	if (fl->n < FLOWLOG_MAX)
 		fl->n++;
@@ -101,6 +105,33 @@ void flowlog_settle(struct flowlog *fl, uint32_t dst, enum flowlog_verdict v)
 		    (e->via ? e->via : e->daddr) == dst)
 			e->verdict = v;
 	}
+}
+
+void flowlog_settle_flow(struct flowlog *fl, uint32_t daddr, uint16_t dport,
+			 uint8_t proto, uint32_t uid, enum flowlog_verdict v)
+{
+	struct flowlog_entry *e;
+	unsigned int i;
+
+	for (i = 0; i < fl->n; i++) {
+		e = &fl->e[i];
+		if (e->verdict == FLOWLOG_FLOW_ASKED && e->daddr == daddr &&
+		    e->dport == dport && e->proto == proto && e->uid == uid)
+			e->verdict = v;
+	}
+}
+
+/* "NAME(UID)", "UID" or "-" */
+static const char *user_str(const struct flowlog_entry *e, char *buf,
+			    size_t len)
+{
+	if (e->uid == SHIM_GID_NONE)
+		snprintf(buf, len, "-");
+	else if (e->user[0])
+		snprintf(buf, len, "%s(%u)", e->user, e->uid);
+	else
+		snprintf(buf, len, "%u", e->uid);
+	return buf;
 }
 
 static const struct flowlog_entry *nth(const struct flowlog *fl,
@@ -139,6 +170,13 @@ static char *format_json(const struct flowlog *fl)
 		jsonw_u64(j, "ts_ms", e->ts_ms);
 		jsonw_str(j, "app", e->app[0] ? e->app : NULL);
 		jsonw_u64(j, "pid", e->pid);
+		if (e->uid == SHIM_GID_NONE) {
+			jsonw_null(j, "uid");
+			jsonw_null(j, "user");
+		} else {
+			jsonw_u64(j, "uid", e->uid);
+			jsonw_str(j, "user", e->user[0] ? e->user : NULL);
+		}
 		jsonw_str(j, "comm", e->comm);
 		jsonw_str(j, "dst", inet_ntop(AF_INET, &e->daddr, ip,
 					      sizeof(ip)));
@@ -189,6 +227,7 @@ char *flowlog_format(const struct flowlog *fl, bool json)
 {
 	char ip[INET_ADDRSTRLEN], dst[32], t[32], pb[8];
 	char comm[4 * SHIM_COMM_LEN + 1], app[4 * CTLMSG_APP_MAX + 1];
+	char user[CTLMSG_NAME_MAX + 16], ueb[4 * sizeof(user) + 1];
 	const struct flowlog_entry *e;
 	char *text = NULL;
 	size_t len = 0;
@@ -200,18 +239,20 @@ char *flowlog_format(const struct flowlog *fl, bool json)
 	f = open_memstream(&text, &len);
 	if (!f)
 		return NULL;
-	fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7s %-16s %s\n", "TIME",
-		"VERDICT", "DESTINATION", "PROTO", "HOOK", "PID", "COMM",
-		"APP");
+	fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7s %-16s %-16s %s\n",
+		"TIME", "VERDICT", "DESTINATION", "PROTO", "HOOK", "PID",
+		"USER", "COMM", "APP");
 	for (i = 0; i < fl->n; i++) {
 		e = nth(fl, i);
 		fmt_time(e->ts_ms, t);
 		snprintf(dst, sizeof(dst), "%s:%u",
 			 inet_ntop(AF_INET, &e->daddr, ip, sizeof(ip)),
 			 e->dport);
-		fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7u %-16s %s\n", t,
-			flowlog_verdict_name(e->verdict), dst,
+		fprintf(f, "%-24s %-14s %-21s %-5s %-8s %7u %-16s %-16s %s\n",
+			t, flowlog_verdict_name(e->verdict), dst,
 			proto_name(e->proto, pb), hook_name(e->hook), e->pid,
+			text_escape(user_str(e, user, sizeof(user)), ueb,
+				    sizeof(ueb)),
 			e->comm[0] ? text_escape(e->comm, comm, sizeof(comm)) :
 				     "-",
 			e->app[0] ? text_escape(e->app, app, sizeof(app)) :

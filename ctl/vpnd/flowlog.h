@@ -23,6 +23,9 @@ enum flowlog_verdict {
 	FLOWLOG_GRANTED,	/* the server granted the key */
 	FLOWLOG_DENIED,		/* the server refused, or no answer */
 	FLOWLOG_BLOCKED,	/* not an attached cgroup: EPERM / dropped */
+	FLOWLOG_FLOW_ASKED,	/* the flow's decision was asked for */
+	FLOWLOG_FLOW_ALLOWED,	/* the server allowed this flow */
+	FLOWLOG_FLOW_DENIED,	/* the server refused this flow (EPERM / drop) */
 };
 
 struct flowlog_entry {
@@ -34,6 +37,8 @@ struct flowlog_entry {
 	uint8_t hook;			/* enum shim_hook, 0: data plane */
 	uint8_t verdict;		/* enum flowlog_verdict */
 	uint32_t pid;
+	uint32_t uid;			/* SHIM_GID_NONE: unknown (data plane) */
+	char user[CTLMSG_NAME_MAX];	/* uid's name on this host, "" */
 	char comm[SHIM_COMM_LEN];
 	char app[CTLMSG_APP_MAX];	/* cgroup path, "" for the data plane */
 };
@@ -47,6 +52,11 @@ void flowlog_add(struct flowlog *fl, const struct flowlog_entry *e);
 /* The answer for key destination @dst (overlay IP) arrived: entries still
  * REQUESTED/PENDING for it become @v. */
 void flowlog_settle(struct flowlog *fl, uint32_t dst, enum flowlog_verdict v);
+
+/* The server decided the flow of the entry whose @daddr, @dport, @proto
+ * and @uid match and that is still FLOW_ASKED: it becomes @v. */
+void flowlog_settle_flow(struct flowlog *fl, uint32_t daddr, uint16_t dport,
+			 uint8_t proto, uint32_t uid, enum flowlog_verdict v);
 
 /* Oldest first, text or one JSON array; malloc'd, NULL on ENOMEM. */
 char *flowlog_format(const struct flowlog *fl, bool json);

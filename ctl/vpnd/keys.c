@@ -12,7 +12,9 @@
  * refuses.
  */
 #include <errno.h>
+#include <grp.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,50 @@
 const struct counter_desc keys_desc[KEYS__COUNT] = {
 	KEYS_COUNTERS(KEYS_DESC)
 };
+
+/* ---- users ------------------------------------------------------------- */
+
+/* @u for @uid/@gid (SHIM_GID_NONE: the user's primary group), with their
+ * names from this host's user database. */
+static void keys_user(struct flow_user *u, uint32_t uid, uint32_t gid)
+{
+	char buf[4096];
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+
+	memset(u, 0, sizeof(*u));
+	u->has = true;
+	u->uid = uid;
+	u->gid = gid;
+	if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &pwp) && pwp) {
+		snprintf(u->user, sizeof(u->user), "%s", pw.pw_name);
+		if (gid == SHIM_GID_NONE)
+			u->gid = pw.pw_gid;
+	}
+	if (u->gid != SHIM_GID_NONE &&
+	    !getgrgid_r(u->gid, &gr, buf, sizeof(buf), &grp) && grp)
+		snprintf(u->group, sizeof(u->group), "%s", gr.gr_name);
+}
+
+static void keys_put_user(struct ctlmsg *m, const struct flow_user *u)
+{
+	if (!u->has)
+		return;
+	m->uid = u->uid;
+	m->present |= CTLA_BIT(CTLA_UID);
+	if (u->gid != SHIM_GID_NONE) {
+		m->gid = u->gid;
+		m->present |= CTLA_BIT(CTLA_GID);
+	}
+	if (u->user[0]) {
+		snprintf(m->user, sizeof(m->user), "%s", u->user);
+		m->present |= CTLA_BIT(CTLA_USER);
+	}
+	if (u->group[0]) {
+		snprintf(m->group, sizeof(m->group), "%s", u->group);
+		m->present |= CTLA_BIT(CTLA_GROUP);
+	}
+}
 
 /* ---- key requests ------------------------------------------------------ */
 
@@ -89,6 +135,7 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 		m->dst_port = f->dport;
 		m->present |= CTLA_BIT(CTLA_DST_PORT);
 	}
+	keys_put_user(m, &f->u);
 	ret = chan_send(v->ch, m);
 	if (ret < 0) {
 		f->state = FLOW_WAITING;	/* sent when the link is back */
@@ -105,7 +152,8 @@ static void flow_send(struct vpnd *v, struct flow *f, uint64_t now)
 /* A flow towards @dst started (shim) or a packet waits for it (datapath);
  * @renew: the key is still live but due for renewal. */
 static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
-			 uint16_t dport, uint8_t proto, bool renew)
+			 uint16_t dport, uint8_t proto,
+			 const struct flow_user *u, bool renew)
 {
 	uint64_t now = mono_ms();
 	struct flow *f = NULL;
@@ -132,6 +180,10 @@ static void flow_trigger(struct vpnd *v, uint32_t dst, const char *app,
 	f->until = now + VPND_KEY_REQ_MS;
 	f->dport = dport;
 	f->proto = proto;
+	if (u)
+		f->u = *u;
+	else
+		memset(&f->u, 0, sizeof(f->u));
 	snprintf(f->app, sizeof(f->app), "%s", app ? app : "");
 	f->state = FLOW_WAITING;
 	if (chan_up(v->ch))
@@ -239,6 +291,151 @@ static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
 	return 0;
 }
 
+/* ---- per-flow decisions ------------------------------------------------ */
+
+/*
+ * While the server has a policy, every new flow of an attached application
+ * (cgroup, uid, destination, protocol, port) needs the server's decision:
+ * the shim drops its packets at egress and reports it, we send FLOW_REQ,
+ * and the FLOW_VERDICT goes into the kernel's `flows` map with its TTL
+ * (the shim then passes or refuses the flow itself). One FLOW_REQ per flow
+ * in flight; an allowed flow still in use near its expiry is asked again
+ * before it runs out. FLOW_FLUSH (policy changed), KEY_REVOKE and every
+ * HELLO_ACK forget all cached decisions at once.
+ */
+#define VPND_FLOW_REQ_MS	5000
+
+static struct fdec *fdec_find(struct vpnd *v, const struct shim_fkey *k)
+{
+	int i;
+
+	for (i = 0; i < VPND_MAX_FDECS; i++)
+		if (v->fdecs[i].req_id &&
+		    !memcmp(&v->fdecs[i].k, k, sizeof(*k)))
+			return &v->fdecs[i];
+	return NULL;
+}
+
+static struct fdec *fdec_by_req(struct vpnd *v, uint32_t req_id)
+{
+	int i;
+
+	for (i = 0; i < VPND_MAX_FDECS; i++)
+		if (v->fdecs[i].req_id == req_id)
+			return &v->fdecs[i];
+	return NULL;
+}
+
+/* No decision cached for @k, or an allowed one close to its end. */
+static bool fdec_needed(struct vpnd *v, const struct shim_fkey *k)
+{
+	uint64_t left;
+	bool allow;
+
+	if (shim_flow_get(v->shim, k, &left, &allow))
+		return true;
+	return allow && left < SHIM_FLOW_REFRESH_NS;
+}
+
+static void fdec_ask(struct vpnd *v, const struct shim_fkey *k,
+		     const struct flow_user *u, const char *app)
+{
+	uint64_t now = mono_ms();
+	struct fdec *d = fdec_find(v, k);
+	struct ctlmsg *m;
+	int i;
+
+	if (d && now < d->until)
+		return;			/* asked already */
+	for (i = 0; i < VPND_MAX_FDECS && !d; i++)
+		if (!v->fdecs[i].req_id || now >= v->fdecs[i].until)
+			d = &v->fdecs[i];
+	if (!d) {
+		v->cnt[KEYS_REQUESTS_DROPPED]++;
+		if (log_ratelimited(&v->flows_full_rl))
+			log_warn("flow: too many flows waiting for a decision");
+		return;
+	}
+	if (!chan_up(v->ch))
+		return;			/* the next packet asks again */
+	m = chan_msg(v->ch, CTLMSG_FLOW_REQ);
+	m->req_id = ++v->next_req_id;
+	m->overlay_ip = k->daddr;
+	m->proto = k->proto;
+	m->present = CTLA_BIT(CTLA_REQ_ID) | CTLA_BIT(CTLA_OVERLAY_IP) |
+		     CTLA_BIT(CTLA_PROTO);
+	if (k->dport) {
+		m->dst_port = k->dport;
+		m->present |= CTLA_BIT(CTLA_DST_PORT);
+	}
+	if (app && app[0]) {
+		snprintf(m->app, sizeof(m->app), "%s", app);
+		m->present |= CTLA_BIT(CTLA_APP);
+	}
+	keys_put_user(m, u);
+	d->k = *k;
+	d->req_id = m->req_id;
+	d->until = now + VPND_FLOW_REQ_MS;
+	d->u = *u;
+	snprintf(d->app, sizeof(d->app), "%s", app ? app : "");
+	if (chan_send(v->ch, m) < 0) {
+		d->req_id = 0;
+		return;
+	}
+	v->cnt[KEYS_FLOW_REQUESTS]++;
+}
+
+static void fdec_verdict(struct vpnd *v, const struct ctlmsg *m)
+{
+	struct fdec *d = fdec_by_req(v, m->req_id);
+	char ip[INET_ADDRSTRLEN];
+	uint32_t dst;
+	int ret;
+
+	if (!d)
+		return;		/* flushed meanwhile: the next packet asks */
+	ret = shim_flow_set(v->shim, &d->k, m->verdict, m->lifetime);
+	if (ret)
+		log_warn("flow: cannot cache the decision: %s", strerror(-ret));
+	flowlog_settle_flow(v->fl, d->k.daddr, d->k.dport, d->k.proto,
+			    d->k.uid, m->verdict ? FLOWLOG_FLOW_ALLOWED :
+						   FLOWLOG_FLOW_DENIED);
+	if (!m->verdict) {
+		v->cnt[KEYS_FLOW_DENIED]++;
+		log_info("flow: denied dst=%s proto=%u port=%u uid=%u app=\"%s\" reason=\"%s\"",
+			 vpnd_ip4(d->k.daddr, ip), d->k.proto, d->k.dport,
+			 d->k.uid, d->app, m->reason);
+		d->req_id = 0;
+		return;
+	}
+	v->cnt[KEYS_FLOW_ALLOWED]++;
+	log_debug("flow: allowed dst=%s proto=%u port=%u uid=%u ttl=%u",
+		  vpnd_ip4(d->k.daddr, ip), d->k.proto, d->k.dport, d->k.uid,
+		  m->lifetime);
+	/* the flow may start: a key for it if there is none */
+	dst = gw_key_dst(v->gw, d->k.daddr);
+	if (!dst)
+		dst = d->k.daddr;
+	flow_trigger(v, dst, d->app, d->k.dport, d->k.proto, &d->u, false);
+	d->req_id = 0;
+}
+
+static void fdec_flush(struct vpnd *v, bool open, const char *why)
+{
+	int n;
+
+	v->policy_open = open;
+	shim_set_open(v->shim, open);
+	memset(v->fdecs, 0, sizeof(v->fdecs));
+	n = shim_flow_flush(v->shim);
+	if (n < 0)
+		log_warn("flow: cannot flush cached decisions: %s",
+			 strerror(-n));
+	v->cnt[KEYS_FLOW_FLUSHES]++;
+	log_info("flow: cached decisions flushed n=%d why=%s policy=%s", n,
+		 why, open ? "none (all allowed)" : "per flow");
+}
+
 /* ---- key renewal and revocation ---------------------------------------- */
 
 /*
@@ -297,6 +494,7 @@ static void renew_schedule(struct vpnd *v, const struct ctlmsg *m,
 	if (f) {
 		r->dport = f->dport;
 		r->proto = f->proto;
+		r->u = f->u;
 		snprintf(r->app, sizeof(r->app), "%s", f->app);
 	}
 }
@@ -320,7 +518,8 @@ void keys_renew_tick(struct vpnd *v, uint64_t now)
 		r->at = UINT64_MAX;	/* until the grant reschedules it */
 		v->cnt[KEYS_RENEWALS]++;
 		log_info("key: renewing dst=%s", vpnd_ip4(r->dst, ip));
-		flow_trigger(v, r->dst, r->app, r->dport, r->proto, true);
+		flow_trigger(v, r->dst, r->app, r->dport, r->proto, &r->u,
+			     true);
 	}
 }
 
@@ -339,6 +538,9 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 	f = flow_find(v, m->overlay_ip);
 	if (f)
 		f->state = FLOW_FREE;
+	/* decisions about flows to it (or through it) go too */
+	if (!v->policy_open)
+		fdec_flush(v, false, "peer revoked");
 	/* The server repeats every revocation at each HELLO: only one that
 	 * took keys away is worth a warning and the counter. */
 	if (ret == -ENOENT) {
@@ -433,6 +635,9 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		break;
 	case CTLMSG_HELLO_ACK:
 		dns_on_chan_msg(v->dns, m);	/* the domain; a new name list */
+		/* What we cached under another session may be stale. */
+		fdec_flush(v, (m->present & CTLA_BIT(CTLA_POLICY_OPEN)) &&
+			   m->policy_open, "hello");
 		/* Gateway routes: ours, and the LANs behind other hosts. */
 		ret = gw_hello(v->gw, m->routes, m->n_routes, &ch);
 		if (ret)
@@ -462,6 +667,12 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		break;
 	case CTLMSG_KEY_REVOKE:
 		key_revoked(v, m);
+		break;
+	case CTLMSG_FLOW_VERDICT:
+		fdec_verdict(v, m);
+		break;
+	case CTLMSG_FLOW_FLUSH:
+		fdec_flush(v, m->policy_open, "policy changed");
 		break;
 	default:
 		log_warn("chan: unexpected message type=%s",
@@ -502,9 +713,14 @@ void keys_on_shim_event(void *arg, const struct shim_event *e)
 	struct vpnd *v = arg;
 	struct flowlog_entry fe = {
 		.daddr = e->daddr, .dport = e->dport, .proto = e->proto,
-		.hook = e->hook, .pid = e->pid,
+		.hook = e->hook, .pid = e->pid, .uid = e->uid,
+	};
+	struct shim_fkey k = {
+		.cgroup_id = e->cgroup_id, .uid = e->uid, .daddr = e->daddr,
+		.dport = e->dport, .proto = e->proto,
 	};
 	uint32_t dst = e->daddr;
+	struct flow_user u;
 
 	/* A LAN behind a gateway: the key is the gateway's. */
 	fe.via = gw_key_dst(v->gw, dst);
@@ -512,9 +728,19 @@ void keys_on_shim_event(void *arg, const struct shim_event *e)
 		dst = fe.via;
 	memcpy(fe.comm, e->comm, sizeof(fe.comm));
 	shim_cgroup_path(v->shim, e->cgroup_id, fe.app, sizeof(fe.app));
-	if (e->verdict == SHIM_VERDICT_BLOCKED) {
-		fe.verdict = FLOWLOG_BLOCKED;
+	keys_user(&u, e->uid, e->gid);
+	memcpy(fe.user, u.user, sizeof(fe.user));
+	if (e->verdict == SHIM_VERDICT_BLOCKED ||
+	    e->verdict == SHIM_VERDICT_DENIED) {
+		fe.verdict = e->verdict == SHIM_VERDICT_BLOCKED ?
+			     FLOWLOG_BLOCKED : FLOWLOG_FLOW_DENIED;
 		flowlog_add(v->fl, &fe);
+		return;
+	}
+	if (!v->policy_open && fdec_needed(v, &k)) {
+		fe.verdict = FLOWLOG_FLOW_ASKED;
+		flowlog_add(v->fl, &fe);
+		fdec_ask(v, &k, &u, fe.app);
 		return;
 	}
 	if (datapath_has_key(v->dp, dst))
@@ -525,7 +751,7 @@ void keys_on_shim_event(void *arg, const struct shim_event *e)
 		fe.verdict = FLOWLOG_REQUESTED;
 	flowlog_add(v->fl, &fe);
 	if (fe.verdict == FLOWLOG_REQUESTED)
-		flow_trigger(v, dst, fe.app, e->dport, e->proto, false);
+		flow_trigger(v, dst, fe.app, e->dport, e->proto, &u, false);
 }
 
 void keys_dp_requests(struct vpnd *v)
@@ -540,13 +766,14 @@ void keys_dp_requests(struct vpnd *v)
 		log_warn("datapath: request fd read failed err=\"%s\"",
 			 strerror(errno));
 	while (datapath_next_request(v->dp, &dst) == 1) {
-		struct flowlog_entry fe = { .daddr = dst };
+		struct flowlog_entry fe = { .daddr = dst,
+					    .uid = SHIM_GID_NONE };
 
 		v->cnt[KEYS_DP_REQUESTS]++;
 		if (flow_find(v, dst) || datapath_has_key(v->dp, dst))
 			continue;
 		fe.verdict = FLOWLOG_REQUESTED;
 		flowlog_add(v->fl, &fe);
-		flow_trigger(v, dst, NULL, 0, 0, false);
+		flow_trigger(v, dst, NULL, 0, 0, NULL, false);
 	}
 }

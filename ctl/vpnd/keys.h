@@ -26,7 +26,11 @@
 	X(RENEWALS, "renewals", "key_renewals", "Live keys renewed before they ran out.") \
 	X(REVOKED, "revoked", "key_revocations", "Peers the server revoked while we held keys with them.") \
 	X(REQUESTS_DROPPED, "requests_dropped", "key_requests_dropped", "Destinations not requested because the request table was full.") \
-	X(DP_REQUESTS, "datapath_requests", "datapath_key_requests", "Key requests triggered by packets at the interface layer.")
+	X(DP_REQUESTS, "datapath_requests", "datapath_key_requests", "Key requests triggered by packets at the interface layer.") \
+	X(FLOW_REQUESTS, "flow_requests", NULL, "FLOW_REQ sent: a new flow's decision asked of the server.") \
+	X(FLOW_ALLOWED, "flows_allowed", NULL, "Flows the server allowed (decision cached in the kernel).") \
+	X(FLOW_DENIED, "flows_denied", NULL, "Flows the server refused (EPERM / dropped until the TTL ends).") \
+	X(FLOW_FLUSHES, "flow_flushes", NULL, "Cached flow decisions dropped at once (policy changed, host revoked).")
 
 enum keys_counter {
 #define KEYS_ENUM(id, name, prom, help) KEYS_##id,

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -657,4 +658,66 @@ void shim_get_counters(const struct shim *s, struct shim_counters *c)
 	for (i = 0; i < SHIM_CNT_MAX; i++)
 		bpf_map__lookup_elem(s->skel->maps.counters, &i, sizeof(i),
 				     &c->cnt[i], sizeof(c->cnt[i]), 0);
+}
+
+/* ---- per-flow decisions (the `flows` map) ------------------------------ */
+
+static uint64_t shim_now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int shim_flow_get(const struct shim *s, const struct shim_fkey *k,
+		  uint64_t *left_ns, bool *allow)
+{
+	struct shim_fval v;
+	uint64_t now = shim_now_ns();
+
+	if (bpf_map__lookup_elem(s->skel->maps.flows, k, sizeof(*k), &v,
+				 sizeof(v), 0))
+		return -ENOENT;
+	if (now >= v.expires_ns)
+		return -ENOENT;
+	*left_ns = v.expires_ns - now;
+	*allow = v.allow;
+	return 0;
+}
+
+int shim_flow_set(struct shim *s, const struct shim_fkey *k, bool allow,
+		  uint32_t ttl_s)
+{
+	struct shim_fval v = { .allow = allow };
+
+	v.expires_ns = shim_now_ns() + (uint64_t)ttl_s * 1000000000ULL;
+	if (bpf_map__update_elem(s->skel->maps.flows, k, sizeof(*k), &v,
+				 sizeof(v), BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int shim_flow_flush(struct shim *s)
+{
+	struct bpf_map *m = s->skel->maps.flows;
+	struct shim_fkey k, next;
+	int n = 0;
+
+	/* Delete the successor each time: deleting the current key would
+	 * restart the walk from the beginning of the map. */
+	while (!bpf_map__get_next_key(m, NULL, &next, sizeof(next))) {
+		k = next;
+		if (bpf_map__delete_elem(m, &k, sizeof(k), 0))
+			return -errno;
+		n++;
+	}
+	return n;
+}
+
+void shim_set_open(struct shim *s, bool open)
+{
+	__atomic_store_n(&s->skel->bss->flows_open, open ? 1 : 0,
+			 __ATOMIC_RELEASE);
 }

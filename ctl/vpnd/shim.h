@@ -6,6 +6,7 @@
 #ifndef MAVPN_CTL_VPND_SHIM_H
 #define MAVPN_CTL_VPND_SHIM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,5 +78,19 @@ void shim_cgroup_path(struct shim *s, uint64_t cgroup_id, char *buf,
 		      size_t len);
 
 void shim_get_counters(const struct shim *s, struct shim_counters *c);
+
+/*
+ * Per-flow decisions of the server, cached in the kernel (`flows`, read by
+ * the enforcement programs). get: 0 with the time left and the verdict,
+ * -ENOENT if none or expired. set: for @ttl_s seconds. flush: forget them
+ * all (policy changed, a host revoked), returns how many or -errno.
+ * set_open: no policy on the server, attached flows need no decision.
+ */
+int shim_flow_get(const struct shim *s, const struct shim_fkey *k,
+		  uint64_t *left_ns, bool *allow);
+int shim_flow_set(struct shim *s, const struct shim_fkey *k, bool allow,
+		  uint32_t ttl_s);
+int shim_flow_flush(struct shim *s);
+void shim_set_open(struct shim *s, bool open);
 
 #endif /* MAVPN_CTL_VPND_SHIM_H */

@@ -16,6 +16,7 @@
 #include "mavpn/ctlmsg.h"
 #include "mavpn/linesock.h"
 #include "dns.h"
+#include "mavpn/shim_abi.h"
 #include "keys.h"
 #include "mavpn/datapath.h"
 #include "state.h"
@@ -23,6 +24,24 @@
 #define VPND_OVERLAY_IFNAME	"mavpn0"
 #define VPND_MAX_FLOWS		512
 #define VPND_MAX_RESOLVES	32
+#define VPND_MAX_FDECS		256	/* flow decisions in flight */
+
+/* Who opened a flow: the process's uid/gid and their names here. */
+struct flow_user {
+	bool has;			/* false: not known (data plane) */
+	uint32_t uid, gid;		/* gid SHIM_GID_NONE: not known */
+	char user[CTLMSG_NAME_MAX];	/* "" if the uid has no name */
+	char group[CTLMSG_NAME_MAX];
+};
+
+/* A FLOW_REQ in flight (keys.c): the flow's key in the `flows` map. */
+struct fdec {
+	struct shim_fkey k;
+	uint32_t req_id;		/* 0: slot free */
+	uint64_t until;			/* ms: given up after this */
+	struct flow_user u;
+	char app[CTLMSG_APP_MAX];
+};
 
 enum flow_state {
 	FLOW_FREE = 0,
@@ -38,6 +57,7 @@ struct flow {
 	uint64_t until;		/* give up / hold-down end (ms) */
 	uint16_t dport;		/* of the flow that asked, 0 = unknown */
 	uint8_t proto;
+	struct flow_user u;
 	char app[CTLMSG_APP_MAX];
 };
 
@@ -48,6 +68,7 @@ struct renew {
 	uint64_t pkts;		/* tx+rx packets when last granted */
 	uint16_t dport;
 	uint8_t proto;
+	struct flow_user u;
 	char app[CTLMSG_APP_MAX];
 };
 
@@ -87,6 +108,8 @@ struct vpnd {
 	bool stop;
 	uint32_t next_req_id;
 	unsigned long flows_full_rl;	/* log_ratelimited() state */
+	bool policy_open;		/* the server has no policy */
+	struct fdec fdecs[VPND_MAX_FDECS];
 	struct flow flows[VPND_MAX_FLOWS];
 	struct renew renews[VPND_MAX_FLOWS];
 	struct resolve resolves[VPND_MAX_RESOLVES];

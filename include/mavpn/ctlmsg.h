@@ -48,7 +48,11 @@ enum ctlmsg_type {
 	CTLMSG_PING		= 13,	/* req_id */
 	CTLMSG_PONG		= 14,	/* req_id */
 	CTLMSG_KEY_REVOKE	= 15,	/* name, overlay_ip: drop every key with that host */
-	/* 16..27: reserved for other work in progress; a gap is an unknown type. */
+	CTLMSG_FLOW_REQ		= 16,	/* req_id, overlay_ip (destination as addressed), proto,
+					 * dst_port?, app?, uid?, gid?, user?, group? */
+	CTLMSG_FLOW_VERDICT	= 17,	/* req_id, overlay_ip, verdict, lifetime (TTL s), reason? */
+	CTLMSG_FLOW_FLUSH	= 18,	/* policy_open: forget every cached flow decision */
+	/* 19..27: reserved for other work in progress; a gap is an unknown type. */
 	CTLMSG_NAME_ADD		= 28,	/* name, overlay_ip?: host NAME is known (DNS registry) */
 	CTLMSG_NAME_DEL		= 29,	/* name: host NAME is no longer known */
 	CTLMSG_NAMES_END	= 30,	/* end of the full name list that follows HELLO_ACK */
@@ -85,7 +89,15 @@ enum ctlmsg_attr {
 					 * the sender's candidate underlay endpoints
 					 * (its underlay interface's addresses, its UDP
 					 * port); KEY_GRANT/KEY_PUSH: the peer's */
-	/* 23..39: reserved for other work in progress; a gap is an unknown id. */
+	CTLA_UID		= 23,	/* be32: user id of the flow's process (FLOW_REQ, KEY_REQ) */
+	CTLA_GID		= 24,	/* be32: its primary group id */
+	CTLA_USER		= 25,	/* string: the uid's name on the host */
+	CTLA_GROUP		= 26,	/* string: the gid's name on the host */
+	CTLA_VERDICT		= 27,	/* u8: 1 allow, 0 deny (FLOW_VERDICT) */
+	CTLA_POLICY_OPEN	= 28,	/* u8: 1 no policy stored, every flow
+					 * allowed without asking; 0 decisions
+					 * needed (HELLO_ACK, FLOW_FLUSH) */
+	/* 29..39: reserved for other work in progress; a gap is an unknown id. */
 	CTLA_DOMAIN		= 40,	/* string, < CTLMSG_DOMAIN_MAX: HELLO_ACK:
 					 * the DNS domain of the overlay names */
 	CTLA_MAX
@@ -156,6 +168,11 @@ struct ctlmsg {
 	uint16_t dst_port;		/* host order */
 	uint8_t proto;
 	uint32_t max_packets;
+	uint32_t uid, gid;
+	char user[CTLMSG_NAME_MAX];
+	char group[CTLMSG_NAME_MAX];
+	uint8_t verdict;
+	uint8_t policy_open;
 	char csr[CTLMSG_PEM_MAX];
 	char cert[CTLMSG_PEM_MAX];
 	char ca[CTLMSG_PEM_MAX];

@@ -17,7 +17,7 @@
 
 #include "mavpn/ctlmsg.h"
 
-#define TLSCONN_ALPN_CTL	"mavpn/1"
+#define TLSCONN_ALPN_CTL	"mavpn/2"
 #define TLSCONN_ALPN_ENROLL	"mavpn-enroll/1"
 /* Name in the server certificate's subjectAltName, checked by clients. */
 #define TLSCONN_SERVER_NAME	"mavpn-authsrv"

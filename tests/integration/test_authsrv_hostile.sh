@@ -61,7 +61,7 @@ log_step "garbage after a real handshake closes only that connection"
 # A frame with version 7: a well-formed length, a malformed body.
 # The sleeps give s_client time to finish the handshake and read the answer.
 (mv_sleep 1; printf '\x00\x00\x00\x08\x07\x63\x00\x00\xde\xad\xbe\xef'; mv_sleep 2) | \
-	in_ns h3 timeout "$(mv_t 10)" openssl s_client -quiet -connect "$SRV" -alpn mavpn/1 \
+	in_ns h3 timeout "$(mv_t 10)" openssl s_client -quiet -connect "$SRV" -alpn mavpn/2 \
 	-cert "$MV_TMP/h3/host.pem" -key "$MV_TMP/h3/host.key" -CAfile "$MV_TMP/srv/ca.pem" \
 	> "$MV_TMP/garbage.out" 2>&1
 grep -aq "malformed message" "$MV_TMP/garbage.out" || fail "no ERROR 'malformed message' for the garbage"
@@ -72,7 +72,7 @@ body=$(vpnctl_on h1 run -- curl -sS --max-time "$(mv_t 10)" "http://$h2ip:8080/"
 [ "$(vpnctl_on h1 resolve h2)" = "$h2ip" ] || fail "h1's session does not answer"
 
 log_step "a burst of KEY_REQ from one real host is rate limited"
-# h3's own credential, the real protocol (TLS 1.3, ALPN mavpn/1, HELLO),
+# h3's own credential, the real protocol (TLS 1.3, ALPN mavpn/2, HELLO),
 # then 200 KEY_REQ for h2 in one write: the first 64 (the burst) are
 # served, the rest get KEY_DENY "rate limited" (plus the 32/s refill over
 # however long the server took: the bound is computed from the time, not
@@ -88,7 +88,7 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 ctx.load_verify_locations(ca)
 ctx.load_cert_chain(st + "/host.pem", st + "/host.key")
-ctx.set_alpn_protocols(["mavpn/1"])
+ctx.set_alpn_protocols(["mavpn/2"])
 s = ctx.wrap_socket(socket.create_connection((host, port), timeout=10 * scale),
                     server_hostname="mavpn-authsrv")
 def frame(t, attrs):  # version 2 (CTLMSG_VERSION)
@@ -180,7 +180,7 @@ good = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 good.minimum_version = ssl.TLSVersion.TLSv1_3
 good.load_verify_locations(ca)
 good.load_cert_chain(st + "/host.pem", st + "/host.key")
-good.set_alpn_protocols(["mavpn/1"])
+good.set_alpn_protocols(["mavpn/2"])
 
 def attempt(ctx):
     """'refused' (closed unanswered), 'failed' (an alert) or 'admitted'."""

@@ -72,7 +72,7 @@ in_ns h2 "$MV_BIN/vpnd" enroll --state "$MV_TMP/h3" --server "$MV_SUBNET.1:$MV_P
 	--token "$tok" >/dev/null || fail "enroll h3"
 # h3's real credential, TLS done, no HELLO yet; revoked once authenticated.
 (mv_sleep 4) | in_ns h2 timeout "$(mv_t 10)" openssl s_client -quiet -connect "$MV_SUBNET.1:$MV_PORT_SRV" \
-	-alpn mavpn/1 -cert "$MV_TMP/h3/host.pem" -key "$MV_TMP/h3/host.key" \
+	-alpn mavpn/2 -cert "$MV_TMP/h3/host.pem" -key "$MV_TMP/h3/host.key" \
 	-CAfile "$MV_TMP/srv/ca.pem" > "$MV_TMP/prehello.out" 2>&1 &
 sc=$!
 wait_for 1.5 "h3 authenticated" grep -q 'authenticated addr=198.18.0.12:[0-9]* host=h3' "$MV_TMP/authsrv2.log" ||

@@ -8,7 +8,7 @@
 # Refused: no client certificate (ERROR "client certificate required", then
 # close), TLS 1.2, a client certificate from another CA, no ALPN / a foreign
 # ALPN, key exchange with a group other than X25519, P-256, P-384 (ffdhe2048,
-# ffdhe4096, P-521). Accepted (control): h1's real credential with ALPN mavpn/1, server
+# ffdhe4096, P-521). Accepted (control): h1's real credential with ALPN mavpn/2, server
 # verified against the CA and the name mavpn-authsrv.
 set -u
 . "$(dirname "$0")/../lib/topo.sh"
@@ -37,23 +37,23 @@ sclient() { # name args...
 		</dev/null > "$MV_TMP/$n.out" 2>&1
 }
 
-log_step "control: h1's credential, ALPN mavpn/1"
-SCLIENT_OPTS="" sclient ok -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
+log_step "control: h1's credential, ALPN mavpn/2"
+SCLIENT_OPTS="" sclient ok -alpn mavpn/2 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
 	|| fail "s_client with a valid credential failed"
-grep -q "ALPN protocol: mavpn/1" "$MV_TMP/ok.out" || fail "no ALPN mavpn/1 negotiated"
+grep -q "ALPN protocol: mavpn/2" "$MV_TMP/ok.out" || fail "no ALPN mavpn/2 negotiated"
 grep -q "New, TLSv1.3" "$MV_TMP/ok.out" || fail "not TLS 1.3"
 grep -q "Verify return code: 0 (ok)" "$MV_TMP/ok.out" || fail "server certificate did not verify"
 grep -q '"event":"auth","host":"h1"' "$MV_TMP/srv/audit.log" || fail "no auth event for h1"
 
 log_step "no client certificate: ERROR and close"
-sclient nocert -alpn mavpn/1
-grep -q "ALPN protocol: mavpn/1" "$MV_TMP/nocert.out" || fail "handshake without cert did not get to ALPN"
+sclient nocert -alpn mavpn/2
+grep -q "ALPN protocol: mavpn/2" "$MV_TMP/nocert.out" || fail "handshake without cert did not get to ALPN"
 grep -q "client certificate required" "$MV_TMP/nocert.out" || fail "no ERROR 'client certificate required' received"
 grep -q '"event":"auth_refused".*"reason":"client certificate required"' "$MV_TMP/srv/audit.log" \
 	|| fail "no auth_refused in the audit log"
 
 log_step "TLS 1.2: refused in the handshake"
-if sclient tls12 -tls1_2 -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key"; then
+if sclient tls12 -tls1_2 -alpn mavpn/2 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key"; then
 	grep -q "Protocol  *: TLSv1.2" "$MV_TMP/tls12.out" && fail "TLS 1.2 session established"
 fi
 grep -qiE "alert protocol version|wrong version|no protocols available|unsupported protocol" "$MV_TMP/tls12.out" \
@@ -67,7 +67,7 @@ openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=h1" \
 	-keyout "$MV_TMP/evil.key" -out "$MV_TMP/evil.csr" >/dev/null 2>&1 || fail "evil csr"
 openssl x509 -req -in "$MV_TMP/evil.csr" -CA "$MV_TMP/evilca.pem" -CAkey "$MV_TMP/evilca.key" \
 	-CAcreateserial -days 1 -out "$MV_TMP/evil.pem" >/dev/null 2>&1 || fail "evil cert"
-sclient evil -alpn mavpn/1 -cert "$MV_TMP/evil.pem" -key "$MV_TMP/evil.key"
+sclient evil -alpn mavpn/2 -cert "$MV_TMP/evil.pem" -key "$MV_TMP/evil.key"
 grep -qiE "alert (unknown ca|bad certificate|certificate unknown|decrypt error)" "$MV_TMP/evil.out" \
 	|| fail "certificate of another CA not refused with an alert"
 [ "$(grep -c '"event":"auth","host":"h1"' "$MV_TMP/srv/audit.log")" = 1 ] \
@@ -77,12 +77,12 @@ log_step "key exchange groups: X25519, P-256, P-384 only (no ffdhe)"
 # Stop after the handshake (SCLIENT_OPTS=""): waiting for the server to
 # close races its close against unread bytes (a RST makes s_client exit 1).
 for g in X25519 P-256 P-384; do
-	SCLIENT_OPTS="" sclient "grp-$g" -groups "$g" -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
+	SCLIENT_OPTS="" sclient "grp-$g" -groups "$g" -alpn mavpn/2 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key" \
 		|| fail "group $g refused"
 	grep -q "New, TLSv1.3" "$MV_TMP/grp-$g.out" || fail "no session with group $g"
 done
 for g in ffdhe2048 ffdhe4096 P-521; do
-	SCLIENT_OPTS="" sclient "grp-$g" -groups "$g" -alpn mavpn/1 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key"
+	SCLIENT_OPTS="" sclient "grp-$g" -groups "$g" -alpn mavpn/2 -cert "$MV_TMP/h1/host.pem" -key "$MV_TMP/h1/host.key"
 	grep -q "New, TLSv1.3" "$MV_TMP/grp-$g.out" && fail "group $g accepted"
 	grep -qi "handshake failure" "$MV_TMP/grp-$g.out" || fail "group $g not refused with an alert"
 done

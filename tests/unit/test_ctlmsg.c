@@ -47,6 +47,10 @@ static const uint64_t required[CTLMSG_TYPE_MAX] = {
 	[CTLMSG_PING]		= B(REQ_ID),
 	[CTLMSG_PONG]		= B(REQ_ID),
 	[CTLMSG_KEY_REVOKE]	= B(NAME) | B(OVERLAY_IP),
+	[CTLMSG_FLOW_REQ]	= B(REQ_ID) | B(OVERLAY_IP) | B(PROTO),
+	[CTLMSG_FLOW_VERDICT]	= B(REQ_ID) | B(OVERLAY_IP) | B(VERDICT) |
+				  B(LIFETIME),
+	[CTLMSG_FLOW_FLUSH]	= B(POLICY_OPEN),
 	[CTLMSG_NAME_ADD]	= B(NAME),
 	[CTLMSG_NAME_DEL]	= B(NAME),
 	[CTLMSG_NAMES_END]	= 0,
@@ -193,6 +197,12 @@ static void set_attr(struct ctlmsg *m, unsigned int a)
 		assert_int_equal(ctlmsg_add_endpoint(m, &e6), 0);
 		break;
 	}
+	case CTLA_UID: m->uid = 1001; break;
+	case CTLA_GID: m->gid = 0xfffffffeu; break;
+	case CTLA_USER: strcpy(m->user, "alice"); break;
+	case CTLA_GROUP: strcpy(m->group, "staff"); break;
+	case CTLA_VERDICT: m->verdict = 1; break;
+	case CTLA_POLICY_OPEN: m->policy_open = 1; break;
 	default: fail_msg("no test value for attribute %u", a);
 	}
 	m->present |= CTLA_BIT(a);

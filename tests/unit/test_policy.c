@@ -60,7 +60,8 @@ static void test_decisions(void **state)
 	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		const struct decision *d = &table[i];
 		struct policy_who a = { d->a, d->a_tags }, b = { d->b, d->b_tags };
-		struct policy_req rq = { d->app, d->proto, d->port };
+		struct policy_req rq = { .app = d->app, .proto = d->proto,
+					 .port = d->port };
 
 		if (policy_allows(p, &a, &b, &rq) != d->allow)
 			fail_msg("row %zu: %s -> %s app %s %u/%u: want %s", i,
@@ -70,10 +71,66 @@ static void test_decisions(void **state)
 	policy_free(p);
 }
 
+/* user NAME|UID and group NAME|GID: by id or by the host's name for it */
+static void test_users(void **state)
+{
+	static const char text[] =
+		"allow h1 -> h2 user alice proto tcp port 22\n"
+		"allow h1 -> h2 user 1001 group 100\n"
+		"allow h1 -> h3 group ops\n"
+		"allow h1 -> h4 user svc_backup$ app */backup\n";
+	static const struct {
+		const char *b, *app;
+		bool has_uid, has_gid;
+		uint32_t uid, gid;
+		const char *user, *group;
+		uint16_t port;
+		bool allow;
+	} t[] = {
+		{ "h2", NULL, true, true, 1000, 1000, "alice", "alice", 22, true },
+		{ "h2", NULL, true, true, 1000, 1000, "alice", "alice", 23, false },
+		{ "h2", NULL, true, true, 1000, 1000, "bob", "alice", 22, false },
+		{ "h2", NULL, true, false, 1000, 0, NULL, NULL, 22, false },
+		{ "h2", NULL, false, false, 0, 0, NULL, NULL, 22, false },
+		{ "h2", NULL, true, true, 1001, 100, "carol", "users", 80, true },
+		{ "h2", NULL, true, true, 1001, 101, "carol", "users", 80, false },
+		{ "h2", NULL, true, false, 1001, 100, "carol", NULL, 80, false },
+		{ "h2", NULL, true, true, 1002, 100, "1001", "users", 80, false },
+		{ "h3", NULL, true, true, 5, 7, "x", "ops", 1, true },
+		{ "h3", NULL, true, true, 5, 7, "x", "ops2", 1, false },
+		{ "h3", NULL, true, true, 5, 7, "x", NULL, 1, false },
+		{ "h4", "/c/backup", true, true, 9, 9, "svc_backup$", "b", 1, true },
+		{ "h4", "/c/other", true, true, 9, 9, "svc_backup$", "b", 1, false },
+	};
+	struct policy_who a = { "h1", "" }, b;
+	char err[128];
+	struct policy *p = policy_parse(text, err, sizeof(err));
+	size_t i;
+
+	(void)state;
+	if (!p)
+		fail_msg("%s", err);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct policy_req rq = {
+			.app = t[i].app, .has_uid = t[i].has_uid,
+			.has_gid = t[i].has_gid, .uid = t[i].uid,
+			.gid = t[i].gid, .user = t[i].user,
+			.group = t[i].group, .proto = 6, .port = t[i].port,
+		};
+
+		b.name = t[i].b;
+		b.tags = "";
+		if (policy_allows(p, &a, &b, &rq) != t[i].allow)
+			fail_msg("row %zu: want %s", i,
+				 t[i].allow ? "allow" : "deny");
+	}
+	policy_free(p);
+}
+
 static void test_default_and_empty(void **state)
 {
 	struct policy_who a = { "x", "" }, b = { "y", "" };
-	struct policy_req rq = { NULL, 0, 0 };
+	struct policy_req rq = { .app = NULL };
 	char err[128];
 	struct policy *p;
 
@@ -105,6 +162,16 @@ static void test_errors(void **state)
 		{ "allow a -> tag:.web\n", "line 1: bad destination" },
 		{ "allow mavpn-authsrv -> b\n", "line 1: bad source" },
 		{ "allow a -> host:b-\n", "line 1: bad destination" },
+		{ "allow a -> b user\n", "line 1: \"user\" needs a value" },
+		{ "allow a -> b user Alice\n", "line 1: bad user" },
+		{ "allow a -> b user 4294967295\n", "line 1: bad user" },
+		{ "allow a -> b user -1\n", "line 1: bad user" },
+		{ "allow a -> b user a b\n", "line 1: \"b\" needs a value" },
+		{ "allow a -> b user a user b\n", "line 1: bad user" },
+		{ "allow a -> b group 1x\n", "line 1: bad group" },
+		{ "allow a -> b group a:b\n", "line 1: bad group" },
+		{ "allow a -> b group abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz01\n",
+		  "line 1: bad group" },
 	};
 	char err[128];
 	size_t i;
@@ -165,6 +232,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decisions),
 		cmocka_unit_test(test_default_and_empty),
+		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names_and_tags),
 	};
