@@ -583,6 +583,8 @@ int enf_ingress(struct __sk_buff *skb)
 		return 1;
 	if (skb->ifindex == SHIM_LO_IFINDEX)
 		return 1;
+	if (skb_netns && bpf_get_netns_cookie(skb) != netns_cookie)
+		return 1;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || !bpf_sk_storage_get(&ours, sk, NULL, 0))
 		return 1;
