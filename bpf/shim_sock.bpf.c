@@ -58,6 +58,9 @@
 #define SHIM_IPPROTO_TCP	6
 #define SHIM_IPPROTO_UDP	17
 #define SHIM_SOCK_RAW		3
+#define SHIM_ETH_HLEN		14
+#define SHIM_TC_ACT_OK		0
+#define SHIM_TC_ACT_SHOT	2
 
 /* Set by vpnd before load. */
 const volatile __u64 netns_cookie = 0;
@@ -108,6 +111,25 @@ struct {
 	__type(key, struct shim_rkey);
 	__type(value, __u64);
 } replies SEC(".maps");
+
+/* LANs behind us (our own gateway routes): their traffic is forwarded
+ * into the overlay by design. Filled by vpnd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SHIM_PROTECTED_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct shim_prefix);
+	__type(value, __u8);
+} own_lan SEC(".maps");
+
+/* ifindex (in our netns) -> 1: forwarded traffic that came in there may
+ * enter the overlay (an attached network namespace's veth). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SHIM_FWD_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} fwd_allowed SEC(".maps");
 
 /* 1: the server has no policy, every attached flow is allowed without a
  * decision; 0: decisions needed. Written by vpnd (HELLO_ACK, FLOW_FLUSH). */
@@ -608,6 +630,38 @@ int enf_ingress(struct __sk_buff *skb)
 		return 1;
 	count(SHIM_CNT_BLOCKED_IN);
 	return 0;
+}
+
+/*
+ * tc egress on mavpn0. The socket programs above see only sockets of our
+ * network namespace; a packet routed into mavpn0 from elsewhere has no
+ * socket here (skb->sk NULL, skb->ingress_ifindex = where it came in):
+ * a container whose netns the host routes (and NATs) would reach every
+ * protected peer with no application of it attached. Such a packet
+ * passes only if it came in on an attached namespace's interface
+ * (`fwd_allowed`, `vpnctl attach --netns`) or from a LAN behind us
+ * (source in our own gateway routes, `own_lan`); anything else is
+ * dropped and counted. Locally sent packets (a socket, or none and no
+ * ingress interface) were judged by the socket programs.
+ */
+SEC("tc")
+int enf_forward(struct __sk_buff *skb)
+{
+	struct shim_prefix k = { .prefixlen = 32 };
+	__u32 ifi = skb->ingress_ifindex;
+
+	if (skb->sk || !ifi || skb->protocol != bpf_htons(SHIM_ETH_P_IP))
+		return SHIM_TC_ACT_OK;
+	if (bpf_map_lookup_elem(&fwd_allowed, &ifi))
+		return SHIM_TC_ACT_OK;
+	/* mavpn0 is Ethernet: the IPv4 source is at 14 + 12 */
+	if (bpf_skb_load_bytes(skb, SHIM_ETH_HLEN + 12, &k.addr,
+			       sizeof(k.addr)))
+		return SHIM_TC_ACT_SHOT;
+	if (bpf_map_lookup_elem(&own_lan, &k))
+		return SHIM_TC_ACT_OK;
+	count(SHIM_CNT_BLOCKED_FWD);
+	return SHIM_TC_ACT_SHOT;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/net_namespace.h>
 #include <linux/neighbour.h>
 #include <linux/veth.h>
 
@@ -662,4 +663,87 @@ int nl_neigh_events(struct nl *nl, nl_neigh_fn fn, void *arg)
 	int ret = nl_events(nl, nl_neigh_ev_cb, &ev);
 
 	return ret < 0 ? ret : ev.count;
+}
+
+/* ---- network namespaces ----------------------------------------------- */
+
+struct nl_nsid_arg {
+	int32_t nsid;
+	bool found;
+};
+
+static void nl_nsid_cb(void *arg, const struct nlmsghdr *h)
+{
+	const struct rtattr *tb[NETNSA_MAX + 1] = { 0 };
+	struct nl_nsid_arg *a = arg;
+
+	if (h->nlmsg_type != RTM_NEWNSID ||
+	    nl_attr_parse(h, sizeof(struct rtgenmsg), tb, NETNSA_MAX) ||
+	    !tb[NETNSA_NSID] ||
+	    nl_attr_get(tb[NETNSA_NSID], &a->nsid, sizeof(a->nsid)))
+		return;
+	a->found = true;
+}
+
+struct nl_peers_arg {
+	int32_t nsid;
+	int *ifindex;
+	int max, n;
+};
+
+static void nl_peers_cb(void *arg, const struct nlmsghdr *h)
+{
+	const struct rtattr *tb[IFLA_MAX + 1] = { 0 };
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+	struct nl_peers_arg *a = arg;
+	int32_t id;
+
+	if (h->nlmsg_type != RTM_NEWLINK ||
+	    nl_attr_parse(h, sizeof(*ifi), tb, IFLA_MAX) ||
+	    !tb[IFLA_LINK_NETNSID] ||
+	    nl_attr_get(tb[IFLA_LINK_NETNSID], &id, sizeof(id)) ||
+	    id != a->nsid)
+		return;
+	if (a->n < a->max)
+		a->ifindex[a->n] = ifi->ifi_index;
+	a->n++;
+}
+
+static int nl_link_dump(struct nl *nl, nl_msg_fn fn, void *arg)
+{
+	char buf[NL_REQBUF] __attribute__((aligned(4)));
+	struct nl_msg m;
+
+	if (!nl_msg_init(&m, buf, sizeof(buf), RTM_GETLINK, NLM_F_DUMP,
+			 sizeof(struct ifinfomsg)))
+		return m.err;
+	return nl_transact(nl, &m, fn, arg);
+}
+
+int nl_netns_peers(struct nl *nl, int netns_fd, int *ifindex, int max)
+{
+	char buf[NL_REQBUF] __attribute__((aligned(4)));
+	struct nl_peers_arg pa = { .ifindex = ifindex, .max = max };
+	struct nl_nsid_arg na = { 0 };
+	struct nl_msg m;
+	int ret;
+
+	/* A dump gives every peer namespace of our links an id. */
+	ret = nl_link_dump(nl, NULL, NULL);
+	if (ret)
+		return ret;
+	if (!nl_msg_init(&m, buf, sizeof(buf), RTM_GETNSID, 0,
+			 sizeof(struct rtgenmsg)))
+		return m.err;
+	nl_attr_put_u32(&m, NETNSA_FD, (uint32_t)netns_fd);
+	ret = nl_transact(nl, &m, nl_nsid_cb, &na);
+	if (ret)
+		return ret;
+	if (!na.found || na.nsid < 0)
+		return 0;		/* no link of ours reaches it */
+	pa.nsid = na.nsid;
+	ret = nl_link_dump(nl, nl_peers_cb, &pa);
+	if (ret)
+		return ret;
+	return pa.n;
 }

@@ -20,8 +20,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "mavpn/cli.h"
 #include "mavpn/ctlproto.h"
@@ -139,14 +141,22 @@ static int simple(const struct vpnctl *v, const char *verb, const char *arg)
 	return 0;
 }
 
+static bool is_netns(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == NSFS_MAGIC;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vpnctl [--sock PATH] [--json] COMMAND [ARG]\n"
 		"\n"
 		"commands:\n"
-		"  attach CGROUP_DIR   protect every process in that cgroup (v2)\n"
-		"  detach CGROUP_DIR   stop protecting it\n"
+		"  attach CGROUP_DIR|NETNS  protect every process in that cgroup (v2),\n"
+		"                      or let that network namespace's forwarded traffic in\n"
+		"  detach CGROUP_DIR|NETNS  stop it\n"
 		"  run [--] CMD [ARG]...  run CMD in a fresh attached cgroup\n"
 		"  status              this host, the server link, workers\n"
 		"  peers               peers with live keys and their counters\n"
@@ -167,8 +177,8 @@ static const struct {
 	const char *args;	/* NULL: takes no argument */
 	const char *help;
 } cmds[] = {
-	{ "attach", "CGROUP_DIR", "Attach vpnd's socket shim to a cgroup v2 directory: its processes (and\nits descendants') may reach protected destinations (the overlay and\ngateway routes), and their flows request keys ahead. Processes in no\nattached cgroup get EPERM. vpnd remembers the list across restarts." },
-	{ "detach", "CGROUP_DIR", "Detach vpnd's socket shim from a cgroup v2 directory: its processes\nlose access to protected destinations (pass-through for the rest)." },
+	{ "attach", "CGROUP_DIR|NETNS", "Attach vpnd's socket shim to a cgroup v2 directory: its processes (and\nits descendants') may reach protected destinations (the overlay and\ngateway routes), and their flows request keys ahead. Processes in no\nattached cgroup get EPERM. vpnd remembers the list across restarts.\nNETNS (a named network namespace, /run/netns/NAME; a container's by its\nPID: ip netns attach NAME PID first): traffic this host forwards from that namespace into the overlay (a\ncontainer it routes or NATs) is let in; from namespaces not attached it\nis dropped. Resolved to this host's links into it (veth) at attach." },
+	{ "detach", "CGROUP_DIR|NETNS", "Detach vpnd's socket shim from a cgroup v2 directory (its processes\nlose access to protected destinations), or stop letting in a network\nnamespace's forwarded traffic." },
 	{ "status", NULL, "Show this host, the server link, the workers and counters." },
 	{ "peers", NULL, "List peers with live keys and their traffic counters." },
 	{ "flows", NULL, "List the last 256 flows towards protected destinations: time,\nverdict (pass, key-requested, key-pending, key-granted, key-denied,\nblocked), destination, protocol, hook, pid, comm and application\n(cgroup path; \"-\" when the data plane saw the packet)." },
@@ -376,7 +386,11 @@ int main(int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	/* vpnd runs elsewhere: send it an absolute path. */
 	if (!strcmp(verb, "attach") || !strcmp(verb, "detach")) {
-		if (realpath(arg, path))
+		/* a namespace file (/proc/PID/ns/net is a magic link
+		 * realpath cannot follow): absolute as given */
+		if (is_netns(arg) && arg[0] == '/')
+			;
+		else if (realpath(arg, path))
 			arg = path;
 		else if (!strcmp(verb, "attach")) {
 			fail(v, "cannot attach \"%s\": %s", arg, strerror(errno));

@@ -185,9 +185,16 @@ void route_apply(struct route *rt, const struct gw *g,
 	if (!ch->n)
 		return;
 	/* Deletes come first in @ch: a prefix that moves is freed first. */
-	for (i = 0; i < ch->n; i++)
-		if (!ch->c[i].r.own)
-			route_net(rt, &ch->c[i]);
+	for (i = 0; i < ch->n; i++) {
+		const struct gw_change *c = &ch->c[i];
+
+		if (!c->r.own)
+			route_net(rt, c);
+		else if (c->r.prefix.family == AF_INET &&
+			 shim_own_lan(rt->shim, c->r.prefix.v4,
+				      c->r.prefix.plen, c->op != GW_DEL))
+			log_warn("gw: cannot tell the shim about our LAN");
+	}
 	n = gw_routes(g, r, GW_ROUTES_MAX);
 	for (j = 0; j < n; j++)
 		dr[j] = (struct dp_route){ .prefix = r[j].prefix,

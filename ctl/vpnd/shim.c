@@ -244,6 +244,62 @@ static int shim_enf_attach(struct shim *s)
 	return err;
 }
 
+/*
+ * tc egress on the overlay interface (enf_forward): forwarded traffic from
+ * namespaces that are not attached is dropped there. The filter lives as
+ * long as the interface (the data plane deletes it at stop; after a crash
+ * the next start deletes the old one).
+ */
+static int shim_fwd_attach(struct shim *s, int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_EGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1,
+		    .prog_fd = bpf_program__fd(s->skel->progs.enf_forward));
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		log_err("shim: cannot add a clsact qdisc to the overlay: %s",
+			strerror(-err));
+		return err;
+	}
+	opts.flags = BPF_TC_F_REPLACE;
+	err = bpf_tc_attach(&hook, &opts);
+	if (err) {
+		log_err("shim: cannot attach the forwarding check: %s",
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int shim_own_lan(struct shim *s, uint32_t net, uint8_t plen, bool add)
+{
+	struct shim_prefix k = { .prefixlen = plen, .addr = net };
+	uint8_t one = 1;
+
+	if (plen > 32)
+		return -EINVAL;
+	if (!add)
+		return bpf_map__delete_elem(s->skel->maps.own_lan, &k,
+					    sizeof(k), 0);
+	return bpf_map__update_elem(s->skel->maps.own_lan, &k, sizeof(k),
+				    &one, sizeof(one), BPF_ANY);
+}
+
+int shim_fwd_allow(struct shim *s, int ifindex, bool add)
+{
+	uint32_t k = (uint32_t)ifindex;
+	uint8_t one = 1;
+
+	if (!add)
+		return bpf_map__delete_elem(s->skel->maps.fwd_allowed, &k,
+					    sizeof(k), 0);
+	return bpf_map__update_elem(s->skel->maps.fwd_allowed, &k, sizeof(k),
+				    &one, sizeof(one), BPF_ANY);
+}
+
 int shim_set_overlay(struct shim *s, const char *overlay_ifname)
 {
 	unsigned int ifindex = if_nametoindex(overlay_ifname);
@@ -254,7 +310,7 @@ int shim_set_overlay(struct shim *s, const char *overlay_ifname)
 	}
 	__atomic_store_n(&s->skel->bss->overlay_ifindex, ifindex,
 			 __ATOMIC_RELEASE);
-	return 0;
+	return shim_fwd_attach(s, (int)ifindex);
 }
 
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,

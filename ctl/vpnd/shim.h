@@ -36,7 +36,8 @@ extern const struct counter_desc shim_desc[SHIM_CNT_MAX];
 struct shim *shim_open(uint32_t net, uint8_t plen, uint32_t self_ip,
 		       shim_event_fn fn, void *arg);
 /* The overlay interface, once it exists: packets for @self_ip are
- * accepted only from there (and lo). 0 or -ENODEV. */
+ * accepted only from there (and lo), and forwarded packets enter it only
+ * from attached namespaces or our own LANs (tc egress). 0 or -errno. */
 int shim_set_overlay(struct shim *s, const char *overlay_ifname);
 /* Detach everything, unload. Accepts NULL. */
 void shim_close(struct shim *s);
@@ -56,6 +57,13 @@ int shim_poll(struct shim *s);
 int shim_attach(struct shim *s, const char *path);
 /* Detach and disallow; -ENOENT if @path is not attached. */
 int shim_detach(struct shim *s, const char *path);
+
+/* Our own gateway routes: forwarded traffic from there may enter the
+ * overlay. Network order. */
+int shim_own_lan(struct shim *s, uint32_t net, uint8_t plen, bool add);
+/* Forwarded traffic that came in on @ifindex (our netns) may enter the
+ * overlay: the host side of an attached network namespace's veth. */
+int shim_fwd_allow(struct shim *s, int ifindex, bool add);
 
 /* Add / remove a protected prefix (network order), e.g. a gateway route. */
 int shim_protect(struct shim *s, uint32_t net, uint8_t plen);

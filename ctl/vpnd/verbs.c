@@ -9,7 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "mavpn/nl.h"
 
 #include "mavpn/counters.h"
 #include "mavpn/jsonw.h"
@@ -151,6 +157,11 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 	for (i = 0; (p = shim_attached(v->shim, i)); i++)
 		jsonw_str(j, NULL, p);
 	jsonw_arr_end(j);
+	jsonw_arr_begin(j, "attached_netns");
+	for (i = 0; i < VPND_MAX_NETNS; i++)
+		if (v->netns[i].path[0])
+			jsonw_str(j, NULL, v->netns[i].path);
+	jsonw_arr_end(j);
 	jsonw_obj_end(j);
 	jsonw_obj_end(j);
 }
@@ -192,6 +203,9 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 	counters_text(f, NULL, shim_desc, sc->cnt, SHIM_CNT_MAX, 2);
 	for (i = 0; (p = shim_attached(v->shim, i)); i++)
 		fprintf(f, "attached:  %s\n", p);
+	for (i = 0; i < VPND_MAX_NETNS; i++)
+		if (v->netns[i].path[0])
+			fprintf(f, "attached:  netns %s\n", v->netns[i].path);
 }
 
 static void do_status(struct vpnd *v, struct linesock_req *r)
@@ -341,16 +355,143 @@ static void do_flows(struct vpnd *v, struct linesock_req *r)
 	free(body);
 }
 
+/* An open network namespace file (/run/netns/X), -ENOTDIR if @path is
+ * not one (a cgroup directory then), -EACCES for another process's
+ * /proc/PID/ns/net (vpnd keeps no CAP_SYS_PTRACE). */
+static int netns_open(const char *path)
+{
+	struct statfs st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == EACCES && !strncmp(path, "/proc/", 6) ?
+		       -EACCES : -ENOTDIR;
+	if (fstatfs(fd, &st) || st.f_type != NSFS_MAGIC) {
+		close(fd);
+		return -ENOTDIR;
+	}
+	return fd;
+}
+
+static struct vpnd_netns *netns_find(struct vpnd *v, const char *path)
+{
+	int i;
+
+	for (i = 0; i < VPND_MAX_NETNS; i++)
+		if (v->netns[i].path[0] && !strcmp(v->netns[i].path, path))
+			return &v->netns[i];
+	return NULL;
+}
+
+/*
+ * attach/detach of a network namespace: traffic the host forwards from it
+ * into the overlay (a container routed or NATed by the host) passes the
+ * shim's forwarding check only while it is attached. The namespace is
+ * known by our links whose other end lives there (veth), resolved now:
+ * attach again after its links change.
+ */
+static void do_attach_netns(struct vpnd *v, struct linesock_req *r,
+			    const char *path, int fd, bool attach)
+{
+	const char *verb = attach ? "attach" : "detach";
+	struct vpnd_netns *ns = netns_find(v, path);
+	int ifi[VPND_NETNS_LINKS], n, i;
+	char body[PATH_MAX + 64];
+	struct nl nl;
+
+	if (!attach) {
+		close(fd);
+		if (!ns) {
+			linesock_reply_err(r, "cannot detach \"%s\": not attached",
+					   path);
+			return;
+		}
+		for (i = 0; i < ns->n; i++)
+			shim_fwd_allow(v->shim, ns->ifindex[i], false);
+		ns->path[0] = '\0';
+		goto done;
+	}
+	if (ns) {
+		close(fd);
+		linesock_reply_err(r, "cannot attach \"%s\": already attached",
+				   path);
+		return;
+	}
+	for (i = 0; i < VPND_MAX_NETNS && !ns; i++)
+		if (!v->netns[i].path[0])
+			ns = &v->netns[i];
+	if (!ns) {
+		close(fd);
+		linesock_reply_err(r, "cannot attach \"%s\": %d namespaces attached already",
+				   path, VPND_MAX_NETNS);
+		return;
+	}
+	n = nl_open(&nl);
+	if (!n) {
+		n = nl_netns_peers(&nl, fd, ifi, VPND_NETNS_LINKS);
+		nl_close(&nl);
+	}
+	close(fd);
+	if (n < 0) {
+		linesock_reply_err(r, "cannot attach \"%s\": %s", path,
+				   strerror(-n));
+		return;
+	}
+	if (n == 0) {
+		linesock_reply_err(r, "cannot attach \"%s\": no interface of this host leads into that network namespace",
+				   path);
+		return;
+	}
+	if (n > VPND_NETNS_LINKS)
+		n = VPND_NETNS_LINKS;
+	for (i = 0; i < n; i++)
+		shim_fwd_allow(v->shim, ifi[i], true);
+	snprintf(ns->path, sizeof(ns->path), "%s", path);
+	memcpy(ns->ifindex, ifi, sizeof(ifi));
+	ns->n = n;
+done:
+	log_info("shim: %sed netns=\"%s\" links=%d", verb, path,
+		 attach ? ns->n : 0);
+	if (linesock_req_flag(r)) {
+		struct jsonw *j = jsonw_new();
+
+		if (j) {
+			jsonw_obj_begin(j, NULL);
+			jsonw_str(j, attach ? "attached" : "detached", path);
+			jsonw_obj_end(j);
+		}
+		reply_json(r, j);
+		return;
+	}
+	snprintf(body, sizeof(body), "%sed %s\n", verb, path);
+	linesock_reply_ok(r, body);
+}
+
 static void do_attach(struct vpnd *v, struct linesock_req *r, const char *path,
 		      bool attach)
 {
 	const char *verb = attach ? "attach" : "detach";
 	char body[PATH_MAX + 64];
 	struct jsonw *j;
-	int ret;
+	int ret, fd;
 
 	if (!*path) {
-		linesock_reply_err(r, "%s needs a cgroup directory", verb);
+		linesock_reply_err(r, "%s needs a cgroup directory or a network namespace",
+				   verb);
+		return;
+	}
+	fd = netns_open(path);
+	if (fd >= 0) {
+		do_attach_netns(v, r, path, fd, attach);
+		return;
+	}
+	if (fd == -EACCES && attach) {
+		linesock_reply_err(r, "cannot attach \"%s\": vpnd may not open another process's namespace; name it (ip netns attach NAME PID) and attach /run/netns/NAME",
+				   path);
+		return;
+	}
+	if (!attach && netns_find(v, path)) {	/* the namespace is gone */
+		do_attach_netns(v, r, path, -1, false);
 		return;
 	}
 	ret = attach ? shim_attach(v->shim, path) : shim_detach(v->shim, path);

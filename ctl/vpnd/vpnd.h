@@ -25,6 +25,16 @@
 #define VPND_MAX_FLOWS		512
 #define VPND_MAX_RESOLVES	32
 #define VPND_MAX_FDECS		256	/* flow decisions in flight */
+#define VPND_MAX_NETNS		64	/* attached network namespaces */
+#define VPND_NETNS_LINKS	8	/* our links into one of them */
+
+/* An attached network namespace (verbs.c): its forwarded traffic may
+ * enter the overlay through these links of ours. */
+struct vpnd_netns {
+	char path[PATH_MAX];		/* "" = free */
+	int ifindex[VPND_NETNS_LINKS];
+	int n;
+};
 
 /* Who opened a flow: the process's uid/gid and their names here. */
 struct flow_user {
@@ -109,6 +119,7 @@ struct vpnd {
 	uint32_t next_req_id;
 	unsigned long flows_full_rl;	/* log_ratelimited() state */
 	bool policy_open;		/* the server has no policy */
+	struct vpnd_netns netns[VPND_MAX_NETNS];
 	struct fdec fdecs[VPND_MAX_FDECS];
 	struct flow flows[VPND_MAX_FLOWS];
 	struct renew renews[VPND_MAX_FLOWS];

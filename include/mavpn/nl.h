@@ -195,4 +195,12 @@ typedef void (*nl_neigh_fn)(void *arg, int ifindex, int family,
 			    const void *addr);
 int nl_neigh_events(struct nl *nl, nl_neigh_fn fn, void *arg);
 
+/*
+ * Our links whose other end lives in the network namespace @netns_fd (an
+ * open /run/netns/X or /proc/PID/ns/net): the host side of a container's
+ * veth. Up to @max ifindexes into @ifindex; returns how many there are
+ * (may exceed @max), 0 if none, or -errno.
+ */
+int nl_netns_peers(struct nl *nl, int netns_fd, int *ifindex, int max);
+
 #endif /* MAVPN_NL_H */

@@ -34,6 +34,10 @@
 #define SHIM_REPLIES_MAX	8192
 #define SHIM_REPLY_NS		120000000000ULL
 
+/* Interfaces whose forwarded traffic may enter the overlay (the host side
+ * of an attached network namespace's veth). */
+#define SHIM_FWD_MAX		256
+
 /* Socket-storage marks (the `ours` map). */
 #define SHIM_MARK_CREATED	1	/* sock_create in our netns */
 #define SHIM_MARK_PASSIVE	2	/* accepted (sockops): a peer's flow */
@@ -119,7 +123,8 @@ struct shim_prefix {
 	X(BLOCKED_PKT, "blocked_packets", "shim_blocked_packets", "Raw/ICMP packets the shim dropped at egress.") \
 	X(BLOCKED_IN, "blocked_inbound", "shim_blocked_inbound", "Packets to our overlay address that did not come through the overlay interface.") \
 	X(UNDECIDED, "undecided", NULL, "Packets of attached applications dropped while their flow waited for the server's decision.") \
-	X(FLOW_DENIED, "flow_denied", NULL, "Connections, sends and packets refused by a cached per-flow policy decision.")
+	X(FLOW_DENIED, "flow_denied", NULL, "Connections, sends and packets refused by a cached per-flow policy decision.") \
+	X(BLOCKED_FWD, "blocked_forwarded", NULL, "Packets forwarded into the overlay from a network namespace that is not attached (dropped on mavpn0).")
 
 enum shim_counter {
 #define SHIM_CNT_ENUM(id, name, prom, help) SHIM_CNT_##id,

@@ -78,7 +78,7 @@ in_cg "$cg" h1 bash -c "echo plaintext-udp > /dev/udp/$h2ip/9000"
 echo "curl (attached and not), ping and UDP from h1 got nothing"
 # Worst case: the leftover interface is gone too (deleted by hand, or a
 # restart failed half-way). The blackhole route keeps the prefix closed.
-in_ns h1 ip route show type blackhole | grep -q "^blackhole 100.80.0.0/16" \
+in_ns h1 ip route show type blackhole | grep -q "^blackhole ${MV_OVERLAY:-100.80.0.0/16}" \
 	|| fail "no blackhole route for the overlay"
 in_ns h1 ip link del mavpn0
 in_ns h1 curl -sS --max-time "$(mv_t 3)" "http://$h2ip:8080/" >/dev/null 2>&1 && fail "curl got through without mavpn0"
@@ -87,7 +87,7 @@ echo "mavpn0 deleted as well: $(in_ns h1 ip route get "$h2ip" 2>&1 | head -1)"
 mv_sleep 1	# the capture catches up
 kill "${MV_PIDS[-1]}"; wait "${MV_PIDS[-1]}" 2>/dev/null
 total=$(pcap_count "$MV_TMP/wire.pcap")
-leak=$(pcap_count "$MV_TMP/wire.pcap" "ip and (net 100.80.0.0/16 or tcp port 8080 or udp port 9000 or icmp)")
+leak=$(pcap_count "$MV_TMP/wire.pcap" "ip and (net ${MV_OVERLAY:-100.80.0.0/16} or tcp port 8080 or udp port 9000 or icmp)")
 ul=$(pcap_count "$MV_TMP/wire.pcap" udp port 51820 and src host 198.18.0.11)
 echo "capture while vpnd was dead: $total frames, $leak with overlay addresses/8080/9000/ICMP, $ul encrypted from h1"
 [ "$leak" -eq 0 ] || fail "plaintext to a protected destination on the wire"

@@ -86,8 +86,8 @@ mv_sleep 1	# the captures catch up
 kill "${MV_PIDS[-1]}" "${MV_PIDS[-2]}"; wait "${MV_PIDS[-1]}" "${MV_PIDS[-2]}" 2>/dev/null
 
 udp=$(pcap_count "$MV_TMP/wire.pcap" udp port 51820 and host 198.18.0.11 and host 198.18.0.12)
-leak=$(pcap_count "$MV_TMP/wire.pcap" "ip and (net 198.19.0.0/24 or net 100.80.0.0/16 or tcp port 8080 or icmp)")
-fwd=$(pcap_count "$MV_TMP/lan.pcap" tcp port 8080 and src net 100.80.0.0/16)
+leak=$(pcap_count "$MV_TMP/wire.pcap" "ip and (net 198.19.0.0/24 or net ${MV_OVERLAY:-100.80.0.0/16} or tcp port 8080 or icmp)")
+fwd=$(pcap_count "$MV_TMP/lan.pcap" tcp port 8080 and src net ${MV_OVERLAY:-100.80.0.0/16})
 echo "bridge: $udp encrypted UDP datagrams, $leak frames with LAN/overlay addresses, TCP 8080 or ICMP"
 echo "LAN link: $fwd TCP 8080 packets from the overlay (forwarded by the gateway)"
 [ "$udp" -ge 6 ] || fail "no encrypted traffic between h1 and the gateway"

@@ -163,12 +163,12 @@ vpnctl_on h2 detach "$cg" >/dev/null || fail "detach on h2"
 # srv has no vpnd: its connect() is not ours to refuse (no EPERM). It
 # reaches h2 in clear on the underlay, where h2's ingress program drops it:
 # h2's overlay address answers only through mavpn0.
-in_ns srv ip route add 100.80.0.0/16 dev eth0
+in_ns srv ip route add "${MV_OVERLAY:-100.80.0.0/16}" dev eth0
 r=$(in_ns srv python3 "$MV_TMP/try.py" tcp "$h2ip" 8080 2)
 [ "$r" != EPERM ] || fail "a namespace without vpnd got EPERM"
 [ "$r" != ok ] || fail "plaintext TCP from the underlay reached h2's overlay address"
 echo "namespace without vpnd, connect() to $h2ip in clear: $r (not EPERM, not accepted)"
-in_ns srv ip route del 100.80.0.0/16 dev eth0
+in_ns srv ip route del "${MV_OVERLAY:-100.80.0.0/16}" dev eth0
 bin=$(vpnctl_on h2 --json status | json_get 'd["shim"]["blocked_inbound"]')
 [ "$bin" -ge 1 ] || fail "h2 did not count the dropped inbound packet"
 echo "h2 dropped $bin packets for its overlay address that came from the underlay"

@@ -143,10 +143,13 @@ topo_down() {
 	rm -rf "$MV_TMP"
 }
 
-# authsrv in ns srv with a fresh state directory.
+# authsrv in ns srv with a fresh state directory, overlay $MV_OVERLAY if set
+# (a test that runs next to others picks its own: another run's shim on the
+# same machine must never see its overlay addresses as its own).
 # Further arguments go to `authsrv serve` (e.g. --key-lifetime 4).
 start_authsrv() { # [serve-args...]
-	"$MV_BIN/authsrv" init --state "$MV_TMP/srv" >"$MV_TMP/srv-init.log" 2>&1 || {
+	"$MV_BIN/authsrv" init --state "$MV_TMP/srv" ${MV_OVERLAY:+--overlay "$MV_OVERLAY"} \
+		>"$MV_TMP/srv-init.log" 2>&1 || {
 		cat "$MV_TMP/srv-init.log" >&2; return 1; }
 	bg_start "$MV_TMP/authsrv.log" $(nsx srv) "$MV_BIN/authsrv" serve \
 		--state "$MV_TMP/srv" --listen "0.0.0.0:$MV_PORT_SRV" "$@"
