@@ -160,7 +160,7 @@ static void usage(FILE *f)
 		"  run [--] CMD [ARG]...  run CMD in a fresh attached cgroup\n"
 		"  status              this host, the server link, workers\n"
 		"  peers               peers with live keys and their counters\n"
-		"  flows               recent flows: application, destination, verdict\n"
+		"  flows               recent flows: application, user, destination, verdict\n"
 		"  resolve NAME        overlay address of an enrolled host\n"
 		"\n"
 		"options:\n"
@@ -181,7 +181,7 @@ static const struct {
 	{ "detach", "CGROUP_DIR|NETNS", "Detach vpnd's socket shim from a cgroup v2 directory (its processes\nlose access to protected destinations), or stop letting in a network\nnamespace's forwarded traffic." },
 	{ "status", NULL, "Show this host, the server link, the workers and counters." },
 	{ "peers", NULL, "List peers with live keys and their traffic counters." },
-	{ "flows", NULL, "List the last 256 flows towards protected destinations: time,\nverdict (pass, key-requested, key-pending, key-granted, key-denied,\nblocked), destination, protocol, hook, pid, comm and application\n(cgroup path; \"-\" when the data plane saw the packet)." },
+	{ "flows", NULL, "List the last 256 flows towards protected destinations: time,\nverdict (pass, key-requested, key-pending, key-granted, key-denied,\nblocked, flow-asked, flow-allowed, flow-denied), destination, protocol,\nhook, pid, user (NAME(UID)), comm and application (cgroup path; \"-\"\nwhen the data plane saw the packet)." },
 	{ "resolve", "NAME", "Print the overlay address of the enrolled host NAME (asks the server)." },
 };
 
