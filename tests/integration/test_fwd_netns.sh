@@ -20,6 +20,7 @@ MV_OVERLAY=100.$((81 + RANDOM % 40)).0.0/16
 trap topo_down EXIT
 need_cmd curl
 need_cmd nft
+need_cmd sysctl
 
 blocked_fwd() { vpnctl_on h1 --json status | json_get 'd["shim"]["blocked_forwarded"]'; }
 c1_curl() { in_ns c1 curl -sS --max-time "$(mv_t "$1")" "http://$h2ip:8080/"; }
