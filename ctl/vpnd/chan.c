@@ -57,7 +57,7 @@ struct chan {
 	unsigned int nserv, cur;	/* the list in st->server */
 	unsigned int fails;		/* attempts failed in a row */
 	bool silent;			/* the link died without a word */
-	uint64_t ping_ms, dead_ms, setup_ms;
+	uint64_t ping_ms, dead_ms;
 	SSL_CTX *ctx;
 	int epfd;			/* inner epoll set: the socket, if any */
 	int sock;			/* while CONNECTING (tlsconn owns it after) */
@@ -148,7 +148,6 @@ struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
 	ch->nserv = (unsigned int)err;
 	ch->ping_ms = ch->nserv > 1 ? CHAN_PING_LIST_MS : CHAN_PING_MS;
 	ch->dead_ms = ch->nserv > 1 ? CHAN_DEAD_LIST_MS : CHAN_DEAD_MS;
-	ch->setup_ms = ch->nserv > 1 ? CHAN_SETUP_LIST_MS : CHAN_SETUP_MS;
 	srandom((unsigned int)(getpid() ^ mono_ms()));
 	ch->ctx = tlsconn_client_ctx(TLSCONN_ALPN_CTL, st->ca_path,
 				     st->cert_path, st->key_path);
@@ -257,7 +256,7 @@ static void chan_start(struct chan *ch, uint64_t now)
 
 	ch->reconnects++;
 	ch->stage = CHAN_CONNECTING;
-	ch->stage_deadline = now + ch->setup_ms;
+	ch->stage_deadline = now + CHAN_SETUP_MS;
 	fd = chan_tcp_connect(ch->host, ch->port, &why);
 	if (fd < 0) {
 		chan_down(ch, why ? why : "connect", why ? 0 : fd);

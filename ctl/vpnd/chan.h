@@ -26,10 +26,11 @@
 #define CHAN_SETUP_MS		10000
 /* With several servers (replicas), a silent one must be left within
  * seconds: PING more often, give up sooner, and move on (not the same
- * server again) when a link went silent. */
+ * server again) when a link went silent. (Setting a link up keeps
+ * CHAN_SETUP_MS: a server busy with a reconnect storm is slow, not dead,
+ * and a shorter bound would send its hosts on to the next one.) */
 #define CHAN_PING_LIST_MS	2000
 #define CHAN_DEAD_LIST_MS	5000
-#define CHAN_SETUP_LIST_MS	3000
 
 struct chan;
 

@@ -92,6 +92,7 @@ done
 dt=$((gone - t0))
 printf 'h1 dropped its keys with h2 after %d.%03ds (bound %ds)\n' $((dt / 1000000)) \
 	$((dt % 1000000 / 1000)) $((bound_us / 1000000))
+[ "$dt" -le "$bound_us" ] || fail "took longer than $((bound_us / 1000000)) s"
 grep -q "revocation from the registry host=h2 via=notify" "$MV_TMP/authsrv-r2.log" ||
 	fail "R2 did not act on the notification"
 wait_for 5 "R2 audited the revocation" grep -q '"event":"revoke","host":"h2".*channel closed' \
