@@ -531,6 +531,10 @@ int enf_egress(struct __sk_buff *skb)
 	/* an accepted connection answers a peer's flow */
 	if (mark && *mark == SHIM_MARK_PASSIVE)
 		return 1;
+	/* no policy: marked TCP/UDP sockets were judged at connect() and
+	 * sendmsg(); the per-packet checks below are for flow decisions */
+	if (tcpudp && mark && flows_open)
+		return 1;
 	if (skb->protocol != bpf_htons(SHIM_ETH_P_IP))
 		return 1;
 	/* cgroup_skb data starts at the IP header; daddr is at 16. */
