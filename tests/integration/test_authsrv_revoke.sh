@@ -50,10 +50,13 @@ log_step "revoke h2 on the running server"
 # The promise is 1 s from the admin command to h1 without keys; the time
 # measured includes starting `authsrv client revoke` and each `vpnctl
 # peers`, which is most of it on a slow machine: the bound is 1 s times
-# MV_TIME_SCALE. The poll runs one process per try (no JSON parser).
+# MV_TIME_SCALE. The poll runs one process per try (no JSON parser). The
+# command returns once the server has told the peers: the two parts are
+# printed apart (where the time went on a slow run).
 bound_us=$((1000000 * MV_TIME_SCALE))
-t0=${EPOCHREALTIME/./}
+ts=${EPOCHREALTIME/./}
 out=$("$MV_BIN/authsrv" client revoke h2 --state "$MV_TMP/srv") || fail "revoke: $out"
+t0=${EPOCHREALTIME/./}
 echo "$out"
 echo "$out" | grep -q "channel closed" || fail "revoke did not close h2's channel: $out"
 gone=""
@@ -61,14 +64,13 @@ while :; do
 	peers=$(vpnctl_on h1 peers) || fail "vpnctl peers"
 	now=${EPOCHREALTIME/./}
 	if [[ $'\n'$peers != *$'\n'"h2 "* ]]; then gone=$now; break; fi
-	[ $((now - t0)) -le "$bound_us" ] || break
+	[ $((now - ts)) -le "$bound_us" ] || break
 	sleep 0.05
 done
 [ -n "$gone" ] || fail "h1 still lists a key with h2 $((bound_us / 1000000)) s after the revocation"
-dt=$((gone - t0))
-printf 'h1 dropped its keys with h2 after %d.%03ds (bound %ds)\n' $((dt / 1000000)) \
-	$((dt % 1000000 / 1000)) $((bound_us / 1000000))
-[ "$dt" -le "$bound_us" ] || fail "took longer than $((bound_us / 1000000)) s"
+ms() { printf '%d.%03ds' $(($1 / 1000000)) $(($1 % 1000000 / 1000)); }
+echo "revoke command $(ms $((t0 - ts))), then h1 dropped its keys with h2 after $(ms $((gone - t0))): $(ms $((gone - ts))) in all (bound $((bound_us / 1000000))s)"
+[ $((gone - ts)) -le "$bound_us" ] || fail "took longer than $((bound_us / 1000000)) s"
 grep -q "peer revoked by the server name=h2" "$MV_TMP/vpnd-h1.log" || fail "h1 did not log the revocation"
 
 log_step "no traffic from or to the revoked host"
