@@ -75,21 +75,28 @@ bg_start "$MV_TMP/tcpdump.log" $(nsx sw) tcpdump -i br0 -U --immediate-mode -n -
 	udp and dst host 198.18.0.12 and dst port 51820
 wait_for 10 "tcpdump running" grep -q listening "$MV_TMP/tcpdump.log"
 newmac=02:00:5e:10:$(printf '%02x:%02x' $((RANDOM % 256)) $((RANDOM % 256)))
-# in the attached cgroup; bash execs nsenter execs ping: one PID to wait for
+# in the attached cgroup; bash execs nsenter execs ping: one PID to signal.
+# It runs until the new MAC has carried enough (however slow the machine),
+# then SIGINT makes it print its statistics.
 bg_start "$MV_TMP/ping.log" bash -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" \
-	$(nsx h1) ping -i 0.05 -c 80 -W "$(mv_t 1)" "$h2ip"
+	$(nsx h1) ping -i 0.05 -c 4000 -W "$(mv_t 1)" "$h2ip"
+pingpid=${MV_PIDS[-1]}
 # The MAC changes while the pings flow: some seen on the wire first.
 pings_seen() { [ "$(grep -c "> " "$MV_TMP/tcpdump.log")" -ge 5 ]; }
 wait_for 10 "pings on the wire" pings_seen || fail "no pings on the wire"
 in_ns h2 ip link set eth0 address "$newmac" || fail "set MAC"
 echo "h2 eth0 is now $newmac"
-wait "${MV_PIDS[-1]}" 2>/dev/null
-mv_sleep 0.5	# the capture catches up
+new_seen() { [ "$(grep -ci "> $newmac" "$MV_TMP/tcpdump.log")" -ge 20 ]; }
+wait_for 20 "20 datagrams to the new MAC" new_seen
+kill -INT "$pingpid"; wait "$pingpid" 2>/dev/null
 kill "${MV_PIDS[-2]}" 2>/dev/null
 tail -n 3 "$MV_TMP/ping.log"
+tx=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' "$MV_TMP/ping.log")
 rx=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$MV_TMP/ping.log")
 seen=$(grep -ci "> $newmac" "$MV_TMP/tcpdump.log")
-echo "after the MAC change: $seen datagrams to $newmac on the wire; $rx/80 pings answered"
-[ "$seen" -ge 10 ] || fail "h1 did not switch to h2's new MAC"
-[ "${rx:-0}" -ge 60 ] || fail "only ${rx:-0}/80 pings answered across the MAC change"
+echo "after the MAC change: $seen datagrams to $newmac on the wire; $rx/$tx pings answered"
+[ "$seen" -ge 20 ] || fail "h1 did not switch to h2's new MAC"
+# a few may be lost while the neighbour entry is re-resolved
+[ "${rx:-0}" -ge $((${tx:-0} - 10)) ] && [ "${tx:-0}" -gt 0 ] ||
+	fail "only ${rx:-0}/${tx:-0} pings answered across the MAC change"
 echo "PASS: pending drops counted, MTU/ICMP frag-needed, next-hop MAC followed"
