@@ -35,7 +35,10 @@ struct session;
 	X(KEY_REVOCATIONS, "key_revocations", "KEY_REVOKE messages sent (at a revocation, and repeated at each HELLO).") \
 	X(REFUSED_SOURCE, "connections_refused_source", "Connections refused at accept: their source address already holds its share of unauthenticated sessions.") \
 	X(REFUSED_FULL, "connections_refused_full", "Connections refused at accept: --max-sessions reached.") \
-	X(HANDSHAKE_TIMEOUTS, "handshake_timeouts", "Unauthenticated sessions closed by --handshake-timeout (no TLS handshake or no ENROLL_REQ in time).")
+	X(HANDSHAKE_TIMEOUTS, "handshake_timeouts", "Unauthenticated sessions closed by --handshake-timeout (no TLS handshake or no ENROLL_REQ in time).") \
+	X(DISCO_ANSWERED, "disco_answers", "Endpoint discovery requests answered (UDP, authenticated).") \
+	X(DISCO_REFUSED, "disco_refusals", "Endpoint discovery datagrams not answered: malformed, unknown probe id, bad tag or replayed.") \
+	X(DISCO_LIMITED, "disco_rate_limited", "Endpoint discovery datagrams not answered: over the per-host or the global rate.")
 
 enum metrics_counter {
 #define METRICS_CNT_ENUM(id, name, help) METRICS_CNT_##id,

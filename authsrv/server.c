@@ -25,6 +25,7 @@
 
 #include "admin.h"
 #include "audit.h"
+#include "disco.h"
 #include "authsrv.h"
 #include "gwindex.h"
 #include "keysvc.h"
@@ -47,7 +48,7 @@
 
 /* epoll tags for the non-session fds: only their addresses matter */
 static const char server_tag_listen, server_tag_signal, server_tag_admin;
-static const char server_tag_metrics;
+static const char server_tag_metrics, server_tag_disco;
 
 static void server_write_status(struct server *srv)
 {
@@ -124,6 +125,8 @@ static int server_run(struct server *srv)
 				metrics_process(srv->metrics);
 			} else if (srv->replica && p == srv->replica) {
 				replica_event(srv->replica);
+			} else if (p == &server_tag_disco) {
+				disco_process(srv);
 			} else if (p == &server_tag_admin) {
 				linesock_process(srv->admin);
 			} else if (p == &server_tag_signal) {
@@ -338,6 +341,12 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 			   strerror(errno));
 		return 1;
 	}
+	ret = disco_open(srv, sa);
+	if (ret) {
+		serve_fail("cannot listen on \"%s\" (UDP): %s\n", o->listen,
+			   strerror(-ret));
+		return 1;
+	}
 	srv->admin = admin_open(o->dir, srv);
 	if (!srv->admin) {
 		if (errno == EADDRINUSE)
@@ -356,7 +365,8 @@ static int server_open_fds(struct server *srv, const struct serve_opts *o,
 	}
 	if (server_add_fd(srv, srv->lfd, &server_tag_listen) ||
 	    server_add_fd(srv, srv->sigfd, &server_tag_signal) ||
-	    server_add_fd(srv, linesock_fd(srv->admin), &server_tag_admin)) {
+	    server_add_fd(srv, linesock_fd(srv->admin), &server_tag_admin) ||
+	    server_add_fd(srv, srv->ufd, &server_tag_disco)) {
 		serve_fail("epoll: %s\n", strerror(errno));
 		return 1;
 	}
@@ -381,6 +391,8 @@ static void server_close_fds(struct server *srv)
 	linesock_close(srv->admin);
 	if (srv->lfd >= 0)
 		close(srv->lfd);
+	if (srv->ufd >= 0)
+		close(srv->ufd);
 	if (srv->epfd >= 0)
 		close(srv->epfd);
 	if (srv->sigfd >= 0)
@@ -401,7 +413,7 @@ int server_serve(const struct serve_opts *o)
 		return 1;
 	}
 	srv->dir = o->dir;
-	srv->epfd = srv->lfd = srv->sigfd = -1;
+	srv->epfd = srv->lfd = srv->sigfd = srv->ufd = -1;
 	srv->max_sessions = o->max_sessions ? o->max_sessions :
 			   SERVER_MAX_SESSIONS;
 	server_raise_nofile(srv->max_sessions);

@@ -47,6 +47,7 @@ struct serve_opts {
 struct server {
 	const char *dir;
 	int epfd, lfd, sigfd;
+	int ufd;			/* UDP on the listen address: disco.h */
 	struct linesock *admin;		/* admin.h */
 	unsigned int max_sessions;
 	unsigned int preauth_max;	/* unauthenticated sessions per source */
@@ -71,6 +72,9 @@ struct server {
 	struct session *by_name[SESSION_ONLINE_BUCKETS];
 	struct session *by_ip[SESSION_ONLINE_BUCKETS];
 	struct session *by_src[SESSION_SRC_BUCKETS];	/* unauthenticated */
+	struct session *by_probe[SESSION_ONLINE_BUCKETS];	/* disco.h */
+	struct keyrate disco_rate;	/* DISCO_REQ of all hosts */
+	unsigned long disco_log_rl;	/* log_ratelimited() of refusals */
 	struct ratelimit rl;
 	unsigned long accept_log_rl;	/* log_ratelimited() of accept */
 	struct replica *replica;	/* replica.h; NULL: registry not shared */

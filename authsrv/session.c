@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "audit.h"
+#include "disco.h"
 #include "authsrv.h"
 #include "enroll.h"
 #include "keysvc.h"
@@ -67,6 +68,7 @@ static void session_online_del(struct server *srv, struct session *s)
 {
 	struct session **pp;
 
+	disco_session_end(srv, s);
 	if (!s->hashed)
 		return;
 	for (pp = &srv->by_name[session_hash_name(s->name)]; *pp;
@@ -388,7 +390,10 @@ static void session_hello(struct server *srv, struct session *s,
 		    CTLA_BIT(CTLA_POLICY_OPEN);
 	snprintf(r.domain, sizeof(r.domain), "%s", srv->domain);
 	keysvc_hello_routes(srv->keys, s->name, &r);
+	if (srv->ufd >= 0 && disco_session_start(srv, s, &r))
+		log_warn("no discovery key for host=%s", s->name);
 	session_send(s, &r);
+	ctlmsg_wipe(&r);
 	keysvc_hello_revokes(srv->keys, s);
 	names_hello(srv, s);
 	inet_ntop(AF_INET, &s->overlay_ip, addr, sizeof(addr));

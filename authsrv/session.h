@@ -21,6 +21,7 @@
 
 #include "authsrv.h"
 #include "keyrate.h"
+#include "mavpn/aead.h"
 #include "mavpn/ctlmsg.h"
 #include "mavpn/tlsconn.h"
 
@@ -69,6 +70,12 @@ struct session {
 	struct session *src_next;	/* unauthenticated-by-source chain */
 	struct session *name_next;	/* online-by-name chain */
 	struct session *ip_next;	/* online-by-overlay-IP chain */
+	/* endpoint discovery (disco.h), while online */
+	uint32_t probe_id;
+	struct aead *probe;		/* NULL: none */
+	uint64_t probe_ctr;		/* last DISCO_REQ counter answered */
+	struct keyrate probe_rate;
+	struct session *probe_next;	/* by-probe-id chain */
 };
 
 /* Queue @m; an output failure closes the session. */

@@ -71,6 +71,8 @@ static const struct ctla_desc ctla_table[CTLA_MAX] = {
 	[CTLA_GROUP]		= FIELD(CTLA_K_STRING, group),
 	[CTLA_VERDICT]		= FIELD(CTLA_K_U8, verdict),
 	[CTLA_POLICY_OPEN]	= FIELD(CTLA_K_U8, policy_open),
+	[CTLA_PROBE_ID]		= FIELD(CTLA_K_BE32, probe_id),
+	[CTLA_PROBE_KEY]	= FIELD(CTLA_K_KEY32, probe_key),
 	[CTLA_DOMAIN]		= FIELD(CTLA_K_STRING, domain),
 };
 

@@ -81,12 +81,22 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 		goto out;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", k->peer_name);
-	if (p->underlay_ip != k->peer_underlay_ip) {
+	p->path.ncand = k->ncand < 0 ? 0 : k->ncand > DP_CANDS_MAX ?
+			DP_CANDS_MAX : k->ncand;
+	memcpy(p->path.cand, k->cand, p->path.ncand * sizeof(k->cand[0]));
+	p->path.installed_s = real_s();
+	DP_STORE(p->path.rounds, 0);	/* probe the candidates again */
+	/* A renewal keeps a path that answers (probes found it, or the
+	 * peer roamed there); otherwise the server's choice. */
+	if (dp_probe_path_alive(dp, p)) {
+		/* keep p->underlay_ip and p->port */
+	} else if (p->underlay_ip != k->peer_underlay_ip) {
 		p->underlay_ip = k->peer_underlay_ip;
 		DP_STORE(p->mac, 0);	/* a new next hop, maybe */
 		p->neigh_at_ms = 0;
 	}
-	p->port = k->peer_port;
+	if (!dp_probe_path_alive(dp, p))
+		p->port = k->peer_port;
 	/* A responder keeps sending under its live key until the initiator,
 	 * which gets the new one a round trip later, uses it. The live key is
 	 * the one we send with now: cur, or an earlier renewal still waiting
@@ -216,6 +226,9 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->overlay_ip = p->overlay_ip;
 			o->underlay_ip = p->underlay_ip;
 			o->port = p->port;
+			o->path = dp_probe_path_alive(dp, p) ?
+				  DP_PATH_DIRECT : DP_PATH_UNKNOWN;
+			o->last_handshake = p->path.installed_s;
 			/* the key we send with */
 			o->key_id = dp_tx_session(p, mono_ms())->key_id;
 			dp_peer_counts(&dp->peers, p, o->cnt, o->drop);
@@ -224,6 +237,11 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 	}
 	pthread_rwlock_unlock(&dp->lock);
 	return n;
+}
+
+const char *datapath_path_name(enum dp_path_state s)
+{
+	return s == DP_PATH_DIRECT ? "direct" : "unconfirmed";
 }
 
 const char *datapath_xdp_mode_name(enum dp_xdp_mode m)

@@ -53,6 +53,7 @@
 #include "dp_bpf.h"
 #include "dp_ifconf.h"
 #include "dp_peer.h"
+#include "dp_probe.h"
 #include "dp_xsk.h"
 
 #define DP_REQ_MAX		1024	/* queued key requests */
@@ -151,6 +152,8 @@ struct datapath {
 
 	int stop;			/* atomic */
 
+	struct dp_disco disco;		/* endpoint discovery (dp_probe.c) */
+
 	/* gateway routes; changed under the wrlock, read under rdlock */
 	struct dp_route routes[DP_ROUTES_MAX];
 	int nroutes;
@@ -186,6 +189,42 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 			  uint32_t len, uint64_t now);
 unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now);
+
+/* dp_probe.c: discovery, path probes, keepalives */
+void dp_probe_init(struct datapath *dp);
+void dp_probe_fini(struct datapath *dp);
+/* worker 0, every loop: discovery requests, probe rounds, keepalives */
+void dp_probe_step(struct dp_worker *w, uint64_t now);
+/* An authenticated datagram came from @p's endpoint lately. */
+int dp_probe_path_alive(struct datapath *dp, const struct dp_peer *p);
+/* A datagram of a type other than data from @src:@sport (network order);
+ * the caller holds the rdlock. */
+void dp_probe_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
+		 uint32_t src, uint16_t sport, uint64_t now);
+/* A data packet from @p opened from @src:@sport: the path is alive, or
+ * the peer moved (roaming). */
+void dp_probe_data_rx(struct dp_worker *w, struct dp_peer *p, uint32_t src,
+		      uint16_t sport, uint64_t now);
+/*
+ * Datagrams between us and @p may leave from the flow-hash source port
+ * (dp_tx.c, for RSS) only when neither side is behind a NAT: we know it
+ * from discovery, the peer told us in its probes. Until then, and with a
+ * NAT, both sides send from their data port, the one whose NAT mapping
+ * the other knows. Both sides compute the same.
+ */
+static inline int dp_probe_hashed(const struct datapath *dp,
+				  const struct dp_peer *p)
+{
+	return __atomic_load_n(&p->path.peer_direct, __ATOMIC_RELAXED) &&
+	       !__atomic_load_n(&dp->disco.nat, __ATOMIC_RELAXED);
+}
+
+/* The outer UDP source port toward @p: @flow (the flow hash) or ours. */
+static inline uint16_t dp_probe_sport(const struct datapath *dp,
+				      const struct dp_peer *p, uint16_t flow)
+{
+	return dp_probe_hashed(dp, p) ? flow : dp->cfg.port;
+}
 
 /* dp_worker.c: the worker pool */
 int dp_workers_open(struct datapath *dp);

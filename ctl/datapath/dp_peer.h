@@ -82,6 +82,28 @@ struct dp_session {
 	struct dp_session *kid_next;	/* key-id hash chain */
 };
 
+/*
+ * The path to a peer (dp_probe.c): its candidates from the key install,
+ * the probe rounds and keepalives worker 0 sends, and what the workers
+ * learn from authenticated probes, answers and keepalives.
+ */
+struct dp_path {
+	int ncand;			/* written under the wrlock */
+	struct dp_endpoint cand[DP_CANDS_MAX];
+	int64_t installed_s;		/* real time of the last key install */
+	uint64_t token;			/* atomic: this probe round's */
+	int round_acked;		/* atomic: an answer took the round */
+	uint64_t round_ms;		/* worker 0: last round sent */
+	unsigned int rounds;		/* worker 0: rounds since a restart;
+					 * 0: start again (atomic store) */
+	uint64_t ka_ms;			/* worker 0: last keepalive */
+	uint64_t seen_pkts;		/* worker 0: tx+rx at the last step */
+	uint64_t active_ms;		/* worker 0: data seen either way */
+	uint64_t confirmed_ms;		/* atomic: authenticated from there */
+	int peer_direct;		/* atomic: the peer's last probe said it
+					 * is not behind a NAT (no PROBE_F_NAT) */
+};
+
 struct dp_peer {
 	uint32_t overlay_ip;		/* network order; the table key */
 	char name[DP_NAME_MAX];
@@ -121,6 +143,8 @@ struct dp_peer {
 	int requested;			/* key request queued, not answered */
 	uint64_t requested_ms;
 	uint64_t created_ms;		/* inserted; young peers are kept */
+
+	struct dp_path path;
 
 	/* counters of the slow paths, any thread (atomic adds): held
 	 * packets dropped, keys refused; cnt[] unused but for the sum */

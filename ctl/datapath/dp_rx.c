@@ -28,31 +28,11 @@ static void count_drop(struct dp_worker *w, enum dp_drop why,
 		DP_WINC(w->st.drop[why]);
 }
 
-/*
- * Roaming: a datagram that opened under the peer's key and passed the
- * replay check came from @src, not from the address we send to: the peer
- * moved, send there from now on (as WireGuard does). Only the address: the
- * source port may differ per flow, our datagrams go to the peer's port.
- */
-static void rx_roam(struct dp_worker *w, struct dp_peer *p, uint32_t src)
-{
-	char from[INET_ADDRSTRLEN], to[INET_ADDRSTRLEN];
-	uint32_t old = __atomic_exchange_n(&p->underlay_ip, src,
-					   __ATOMIC_RELAXED);
-
-	if (old == src)
-		return;
-	inet_ntop(AF_INET, &old, from, sizeof(from));
-	inet_ntop(AF_INET, &src, to, sizeof(to));
-	log_info("datapath: peer moved peer=%s underlay=%s new_underlay=%s",
-		 p->name, from, to);
-	dp_neigh_ask(w, p);
-}
-
 /* One UDP payload from the underlay, from the XSK or the kernel socket;
- * @src its outer source address (network order). */
+ * @src:@sport its outer source (network order). Types other than data
+ * (discovery, probes, keepalives) go to dp_probe.c. */
 static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
-		       uint32_t src, uint64_t now)
+		       uint32_t src, uint16_t sport, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	struct dp_decap_ctx c = {
@@ -71,6 +51,10 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	uint64_t addr;
 	uint8_t *f;
 
+	if (len && pl[0] != MAVPN_MSG_DATA) {
+		dp_probe_rx(w, pl, len, src, sport, now);
+		return;
+	}
 	if (len > DP_XSK_FRAME_SIZE - MAVPN_ETH_HLEN) {
 		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
 		return;
@@ -90,9 +74,7 @@ static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	memcpy(eth->dst, dp->ov_mac, DP_ETH_ALEN);
 	memcpy(eth->src, dp->far_mac, DP_ETH_ALEN);
 	eth->proto = htons(DP_ETH_P_IP);
-	if (src && src != __atomic_load_n(&s->peer->underlay_ip,
-					  __ATOMIC_RELAXED))
-		rx_roam(w, s->peer, src);
+	dp_probe_data_rx(w, s->peer, src, sport, now);
 	if (dp_xsk_tx(&w->ov, addr, MAVPN_ETH_HLEN + n)) {
 		DP_WINC(s->peer->wc[w->id].drop[DP_DROP_TX_FULL]);
 		return;
@@ -113,7 +95,8 @@ void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 		return;
 	}
 	rx_payload(w, pl, pllen,
-		   ((const struct dp_ip4 *)(f + MAVPN_ETH_HLEN))->saddr, now);
+		   ((const struct dp_ip4 *)(f + MAVPN_ETH_HLEN))->saddr,
+		   ((const struct dp_udp *)(pl - MAVPN_UDP_HLEN))->sport, now);
 }
 
 /* Datagrams the kernel delivered to our UDP socket (see xdp_underlay). */
@@ -136,7 +119,7 @@ unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now)
 		DP_WINC(w->st.frames[DP_FRAME_UNDERLAY]);
 		pthread_rwlock_rdlock(&dp->lock);
 		rx_payload(w, buf, len, from.sin_family == AF_INET ?
-			   from.sin_addr.s_addr : 0, now);
+			   from.sin_addr.s_addr : 0, from.sin_port, now);
 		pthread_rwlock_unlock(&dp->lock);
 	}
 	return n;

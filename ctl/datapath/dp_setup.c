@@ -203,6 +203,7 @@ struct datapath *datapath_start(const struct dp_config *cfg)
 	dp->net_mask = prefix_mask4(cfg->overlay_plen);
 	pthread_rwlock_init(&dp->lock, NULL);
 	pthread_mutex_init(&dp->req_lock, NULL);
+	dp_probe_init(dp);
 
 	dp->ul_ifindex = if_nametoindex(dp->ul_name);
 	if (!dp->ul_ifindex) {
@@ -303,6 +304,7 @@ err_fds:
 	if (dp->req_fd >= 0)
 		close(dp->req_fd);
 err_free:
+	dp_probe_fini(dp);
 	pthread_mutex_destroy(&dp->req_lock);
 	pthread_rwlock_destroy(&dp->lock);
 	free(dp);
@@ -350,6 +352,7 @@ void datapath_stop(struct datapath *dp)
 	close(dp->wake_fd);
 	close(dp->req_fd);
 	dp_peers_free(&dp->peers);	/* wipes every session's keys */
+	dp_probe_fini(dp);
 	pthread_mutex_destroy(&dp->req_lock);
 	pthread_rwlock_destroy(&dp->lock);
 	free(dp);

@@ -159,7 +159,7 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 		ip->csum = ip_csum(ip, sizeof(*ip));
 
 		udp = (struct dp_udp *)(ip + 1);
-		udp->sport = htons(flow_sport(pkt, len));
+		udp->sport = htons(dp_probe_sport(dp, p, flow_sport(pkt, len)));
 		udp->dport = htons(p->port);
 		udp->len = htons(udplen);
 		/* IPv4 allows no UDP checksum; the GCM tag covers the payload. */

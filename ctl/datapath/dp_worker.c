@@ -190,6 +190,7 @@ static void *worker_main(void *arg)
 		if (!w->id) {
 			dp_neigh_step(w, now);
 			hold_sweep(w, now);
+			dp_probe_step(w, now);
 		}
 		if (w->kn)
 			dp_kflush(w);

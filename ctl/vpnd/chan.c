@@ -51,6 +51,7 @@ struct chan {
 	uint32_t n_eps;			/* the candidates the server has */
 	struct ctlmsg_endpoint eps[CTLMSG_ENDPOINTS_MAX];
 	uint64_t eps_checked;		/* ms */
+	struct ctlmsg_endpoint refl;	/* port 0: none */
 	char host[STATE_SERVER_MAX];
 	char port[16];
 	char server[STATE_SERVER_MAX];	/* the current one, "HOST:PORT" */
@@ -278,8 +279,31 @@ void chan_set_iface(struct chan *ch, const char *ifname)
 	snprintf(ch->iface, sizeof(ch->iface), "%s", ifname ? ifname : "");
 }
 
-/* The IPv4 addresses of the underlay interface with our UDP port, in the
- * kernel's order (the primary address first). Returns how many. */
+void chan_set_reflexive(struct chan *ch, const struct ctlmsg_endpoint *ep)
+{
+	if (ep)
+		ch->refl = *ep;
+	else
+		memset(&ch->refl, 0, sizeof(ch->refl));
+}
+
+int chan_server_addr(const struct chan *ch, uint32_t *ip, uint16_t *port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+
+	if (ch->stage != CHAN_UP || !ch->tc ||
+	    getpeername(tlsconn_fd(ch->tc), (struct sockaddr *)&sa, &sl) ||
+	    sa.sin_family != AF_INET)
+		return -ENOTCONN;
+	*ip = sa.sin_addr.s_addr;
+	*port = ntohs(sa.sin_port);
+	return 0;
+}
+
+/* The discovered endpoint, then the IPv4 addresses of the underlay
+ * interface with our UDP port, in the kernel's order (the primary address
+ * first). Returns how many. */
 static uint32_t chan_local_endpoints(const struct chan *ch,
 				     struct ctlmsg_endpoint *eps)
 {
@@ -288,6 +312,11 @@ static uint32_t chan_local_endpoints(const struct chan *ch,
 
 	if (!ch->iface[0] || getifaddrs(&ifa) < 0)
 		return 0;
+	/* discovered (server-reflexive) first: behind a NAT the one that
+	 * works from outside; equal to a local one without a NAT */
+	if (ch->refl.port) {
+		eps[n++] = ch->refl;
+	}
 	for (i = ifa; i && n < CTLMSG_ENDPOINTS_MAX; i = i->ifa_next) {
 		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
 		    strcmp(i->ifa_name, ch->iface))
@@ -296,6 +325,9 @@ static uint32_t chan_local_endpoints(const struct chan *ch,
 		eps[n].family = AF_INET;
 		eps[n].port = ch->udp_port;
 		eps[n].v4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		if (ch->refl.port && eps[n].v4 == ch->refl.v4 &&
+		    eps[n].port == ch->refl.port)
+			continue;	/* no NAT: listed once */
 		n++;
 	}
 	freeifaddrs(ifa);

@@ -48,6 +48,13 @@ struct chan *chan_new(const struct vpnd_state *st, uint16_t udp_port,
 void chan_free(struct chan *ch);		/* accepts NULL */
 /* The underlay interface whose addresses HELLO reports as candidates. */
 void chan_set_iface(struct chan *ch, const char *ifname);
+/* One more candidate, our data port as the server sees it (discovery);
+ * NULL: none. A change is sent with the next endpoint check. */
+void chan_set_reflexive(struct chan *ch, const struct ctlmsg_endpoint *ep);
+/* The server's address and port of the connection that is up: 0 or
+ * -ENOTCONN. Its UDP port answers discovery (network order ip, host
+ * order port). */
+int chan_server_addr(const struct chan *ch, uint32_t *ip, uint16_t *port);
 
 int chan_fd(const struct chan *ch);		/* epoll it for EPOLLIN */
 void chan_process(struct chan *ch);		/* after chan_fd fired */

@@ -230,22 +230,42 @@ static void key_from_msg(struct dp_key *k, const struct ctlmsg *m,
 			 m->max_packets : 0;
 }
 
+/* Does the kernel route @ip (network order) out of our underlay? */
+static bool via_underlay(struct nl *nl, unsigned int ul, uint32_t ip)
+{
+	struct nl_route_hop hop;
+
+	return !nl_route_get(nl, AF_INET, &ip, &hop) && hop.oif == (int)ul;
+}
+
+/* Add @ip:@port to @k's candidates unless there or full. */
+static void key_add_cand(struct dp_key *k, uint32_t ip, uint16_t port)
+{
+	int i;
+
+	for (i = 0; i < k->ncand; i++)
+		if (k->cand[i].ip == ip && k->cand[i].port == port)
+			return;
+	if (k->ncand < DP_CANDS_MAX)
+		k->cand[k->ncand++] = (struct dp_endpoint){ ip, port };
+}
+
 /*
  * Where the peer's datagrams go: the first of its candidate endpoints the
  * kernel routes out of our underlay interface (a multi-homed peer reached
  * the server over another link), else the address its control connection
- * came from. Sets @k's peer_underlay_ip and peer_port.
+ * came from. Sets @k's peer_underlay_ip and peer_port, and its candidates
+ * for the data plane's probes: those routed out of our underlay, and the
+ * control connection's address with the peer's port.
  */
 static void key_pick_endpoint(struct vpnd *v, struct dp_key *k,
 			      const struct ctlmsg *m)
 {
-	struct nl_route_hop hop;
+	bool picked = false;
 	unsigned int ul;
 	struct nl nl;
 	uint32_t i;
 
-	if (!m->n_endpoints)
-		return;
 	ul = if_nametoindex(v->o->iface);
 	if (!ul || nl_open(&nl) < 0)
 		return;
@@ -254,14 +274,65 @@ static void key_pick_endpoint(struct vpnd *v, struct dp_key *k,
 
 		if (ep->family != AF_INET)
 			continue;	/* the data plane's underlay is IPv4 */
-		if (nl_route_get(&nl, AF_INET, &ep->v4, &hop) ||
-		    hop.oif != (int)ul)
+		if (!via_underlay(&nl, ul, ep->v4))
 			continue;
+		key_add_cand(k, ep->v4, ep->port);
+		if (picked)
+			continue;
+		picked = true;
 		k->peer_underlay_ip = ep->v4;
 		k->peer_port = ep->port;
-		break;
 	}
+	if (via_underlay(&nl, ul, m->underlay_ip))
+		key_add_cand(k, m->underlay_ip, m->udp_port);
 	nl_close(&nl);
+}
+
+/*
+ * Endpoint discovery: the server's HELLO_ACK gave a probe id and key; the
+ * data plane asks the server's UDP port from our data port, if the server
+ * is reached through our underlay (a multi-homed host that reaches it
+ * over a management link would learn that link's address: useless).
+ */
+static void keys_disco_start(struct vpnd *v, const struct ctlmsg *m)
+{
+	uint32_t need = CTLA_BIT(CTLA_PROBE_ID) | CTLA_BIT(CTLA_PROBE_KEY);
+	struct dp_endpoint srv;
+	char ip[INET_ADDRSTRLEN];
+	unsigned int ul;
+	struct nl nl;
+	bool ok;
+	int ret;
+
+	if ((m->present & need) != need ||
+	    chan_server_addr(v->ch, &srv.ip, &srv.port))
+		return;
+	ul = if_nametoindex(v->o->iface);
+	if (!ul || nl_open(&nl) < 0)
+		return;
+	ok = via_underlay(&nl, ul, srv.ip);
+	nl_close(&nl);
+	if (!ok) {
+		log_info("disco: server=%s not reached through iface=%s, no endpoint discovery",
+			 vpnd_ip4(srv.ip, ip), v->o->iface);
+		datapath_disco_set(v->dp, NULL, 0, NULL);
+		return;
+	}
+	ret = datapath_disco_set(v->dp, &srv, m->probe_id, m->probe_key);
+	if (ret)
+		log_warn("disco: cannot start: %s", strerror(-ret));
+}
+
+void keys_disco_tick(struct vpnd *v)
+{
+	struct ctlmsg_endpoint ep = { .family = AF_INET };
+	struct dp_endpoint d;
+
+	if (datapath_disco_result(v->dp, &d, NULL) != 1)
+		return;
+	ep.v4 = d.ip;
+	ep.port = d.port;
+	chan_set_reflexive(v->ch, &ep);
 }
 
 static int key_install(struct vpnd *v, const struct ctlmsg *m, int initiator)
@@ -638,6 +709,7 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 		/* What we cached under another session may be stale. */
 		fdec_flush(v, (m->present & CTLA_BIT(CTLA_POLICY_OPEN)) &&
 			   m->policy_open, "hello");
+		keys_disco_start(v, m);
 		/* Gateway routes: ours, and the LANs behind other hosts. */
 		ret = gw_hello(v->gw, m->routes, m->n_routes, &ch);
 		if (ret)

@@ -55,5 +55,7 @@ void keys_dp_requests(struct vpnd *v);
 /* timers */
 void keys_flow_expire(struct vpnd *v, uint64_t now);
 void keys_renew_tick(struct vpnd *v, uint64_t now);
+/* Our discovered endpoint into the candidates HELLO reports. */
+void keys_disco_tick(struct vpnd *v);
 
 #endif /* MAVPN_CTL_VPND_KEYS_H */

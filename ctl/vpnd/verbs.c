@@ -293,6 +293,10 @@ static void do_peers(struct vpnd *v, struct linesock_req *r)
 			/* where our datagrams go now (roaming moves it) */
 			snprintf(uip + strlen(uip), 8, ":%u", p->port);
 			jsonw_str(j, "endpoint", uip);
+			/* direct: an authenticated probe, answer, keepalive
+			 * or datagram came from the endpoint lately */
+			jsonw_str(j, "path", datapath_path_name(p->path));
+			jsonw_u64(j, "last_handshake", (uint64_t)p->last_handshake);
 			jsonw_u64(j, "key_id", p->key_id);
 			counters_json(j, NULL, datapath_peer_desc, p->cnt,
 				      DP_PEER__COUNT);

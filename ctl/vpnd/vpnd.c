@@ -159,6 +159,7 @@ static void on_tick(struct vpnd *v)
 	promhttp_tick(v->metrics);
 	keys_flow_expire(v, now);
 	keys_renew_tick(v, now);
+	keys_disco_tick(v);
 	verbs_resolve_expire(v, now);
 	dns_tick(v->dns, now);
 }
@@ -330,6 +331,7 @@ static int vpnd_datapath_start(struct vpnd *v)
 		.overlay_ip = v->st.overlay_ip,
 		.overlay_plen = v->st.overlay_plen,
 		.worker_init = vpnd_worker_init,
+		.keepalive_s = v->o->keepalive_s,
 	};
 
 	v->dp = datapath_start(&dc);
@@ -591,6 +593,7 @@ static void usage_run(FILE *f)
 		"usage: vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
 		"                [--xdp-mode auto|copy|zerocopy] [--busy-poll USEC]\n"
+		"                [--keepalive SECONDS]\n"
 		"\n"
 		"Run the daemon in the foreground until SIGINT/SIGTERM.\n"
 		"  --state DIR       enrolled state directory\n"
@@ -606,10 +609,13 @@ static void usage_run(FILE *f)
 		"                    with nothing to do polls the NIC for up to USEC\n"
 		"                    microseconds before it sleeps (0..1000, default 0:\n"
 		"                    off; costs CPU, see docs/performance.md)\n"
+		"  --keepalive SECONDS  keepalive to active peers and endpoint discovery\n"
+		"                    refresh, keeps NAT mappings open (default %u)\n"
 		"  --metrics ADDR:PORT  serve Prometheus metrics on http://ADDR:PORT/metrics\n"
 		"                    (off by default; use a local address)\n"
 		"  -v, --verbose     debug logging\n",
-		CTLPROTO_PATH_DEFAULT, MAVPN_UDP_PORT_DEFAULT);
+		CTLPROTO_PATH_DEFAULT, MAVPN_UDP_PORT_DEFAULT,
+		DP_KEEPALIVE_DEFAULT_S);
 }
 
 /*
@@ -721,6 +727,7 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "xdp-mode", required_argument, NULL, 'x' },
 		{ "busy-poll", required_argument, NULL, 'b' },
+		{ "keepalive", required_argument, NULL, 'a' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -775,6 +782,13 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 						"bad --busy-poll \"%s\" (0..1000 microseconds)",
 						optarg);
 			o.busy_poll_us = (unsigned int)n;
+			break;
+		case 'a':
+			if (parse_long(optarg, 1, 3600, &n))
+				return cli_fail(cli, CLI_EXIT_USAGE,
+						"bad --keepalive \"%s\" (1..3600 seconds)",
+						optarg);
+			o.keepalive_s = (uint32_t)n;
 			break;
 		case 'v': lvl = LOG_LVL_DEBUG; break;
 		case 'h': usage_run(stdout); return 0;

@@ -98,6 +98,7 @@ struct vpnd_opts {
 	unsigned int busy_poll_us;	/* --busy-poll, 0: off */
 	uint16_t port;
 	const char *metrics;		/* --metrics ADDR:PORT, NULL: off */
+	uint32_t keepalive_s;		/* --keepalive, 0: the default */
 };
 
 struct vpnd {

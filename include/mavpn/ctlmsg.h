@@ -36,7 +36,7 @@ enum ctlmsg_type {
 	CTLMSG_ENROLL_RESP	= 2,	/* name, overlay_ip, overlay_plen, cert, ca */
 	CTLMSG_HELLO		= 3,	/* udp_port, endpoint* (host is authenticated by its TLS cert);
 					 * again once online: new endpoint* only */
-	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen, route* */
+	CTLMSG_HELLO_ACK	= 4,	/* name, overlay_ip, overlay_plen, route*, probe_id?, probe_key? */
 	CTLMSG_KEY_REQ		= 5,	/* req_id, overlay_ip (destination), app?, dst_port?, proto? */
 	CTLMSG_KEY_GRANT	= 6,	/* req_id, key_id, key, lifetime, name, overlay_ip, underlay_ip, udp_port, max_packets?, route*, endpoint* */
 	CTLMSG_KEY_DENY		= 7,	/* req_id, overlay_ip, reason */
@@ -97,7 +97,14 @@ enum ctlmsg_attr {
 	CTLA_POLICY_OPEN	= 28,	/* u8: 1 no policy stored, every flow
 					 * allowed without asking; 0 decisions
 					 * needed (HELLO_ACK, FLOW_FLUSH) */
-	/* 29..39: reserved for other work in progress; a gap is an unknown id. */
+	/* 29, 32..39: reserved for other work in progress; a gap is an
+	 * unknown id. */
+	CTLA_PROBE_ID		= 30,	/* be32, HELLO_ACK: names this connection's
+					 * probe key in DISCO_REQ (mavpn/probe.h) */
+	CTLA_PROBE_KEY		= 31,	/* 32 bytes, HELLO_ACK: random, held by the
+					 * server for this connection only; the
+					 * host's discovery probes are sealed
+					 * with it */
 	CTLA_DOMAIN		= 40,	/* string, < CTLMSG_DOMAIN_MAX: HELLO_ACK:
 					 * the DNS domain of the overlay names */
 	CTLA_MAX
@@ -181,6 +188,8 @@ struct ctlmsg {
 	uint32_t n_endpoints;		/* CTLA_ENDPOINT set iff n_endpoints > 0 */
 	struct ctlmsg_endpoint endpoints[CTLMSG_ENDPOINTS_MAX];
 	char domain[CTLMSG_DOMAIN_MAX];
+	uint32_t probe_id;
+	uint8_t probe_key[CTLMSG_KEY_LEN];
 };
 
 /* Reset to an empty message of @type (all fields zero, present = 0). */

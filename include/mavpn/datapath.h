@@ -57,6 +57,18 @@ struct dp_config {
 	 */
 	int (*worker_init)(void *arg);
 	void *worker_arg;
+	/* NAT keepalive to active peers and discovery refresh, seconds
+	 * (vpnd run --keepalive); 0: DP_KEEPALIVE_DEFAULT_S. */
+	uint32_t keepalive_s;
+};
+
+#define DP_KEEPALIVE_DEFAULT_S	25
+#define DP_CANDS_MAX		8	/* a peer's candidate endpoints */
+
+/* An IPv4 underlay endpoint. */
+struct dp_endpoint {
+	uint32_t ip;			/* network order */
+	uint16_t port;			/* host order */
 };
 
 struct dp_key {
@@ -69,6 +81,11 @@ struct dp_key {
 	uint32_t peer_overlay_ip;	/* network order */
 	uint32_t peer_underlay_ip;	/* network order */
 	uint16_t peer_port;		/* host order */
+	/* Where else the peer may be reached (its local addresses, its
+	 * server-reflexive endpoint): probed all at once with the session
+	 * key, the first to answer becomes the path (docs/protocol.md). */
+	int ncand;
+	struct dp_endpoint cand[DP_CANDS_MAX];
 };
 
 /* The secret arrives as CTLA_KEY and is handed to aead_derive_keys(). */
@@ -138,7 +155,14 @@ enum dp_frame {
 	X(ICMP_TOO_BIG, "icmp_too_big", "ICMP fragmentation-needed answers sent for too-big packets with DF") \
 	X(HELD_EXPIRED, "held_expired", "held packets dropped because no key or next hop came within the hold time") \
 	X(HELD_CAP, "held_cap", "packets not held because all peers together already held the global maximum") \
-	X(PEERS_RECLAIMED, "peers_reclaimed", "key-less peer entries freed to make room in a full table")
+	X(PEERS_RECLAIMED, "peers_reclaimed", "key-less peer entries freed to make room in a full table") \
+	X(DISCO_SENT, "disco_sent", "endpoint discovery requests sent to the server from the data port") \
+	X(DISCO_ANSWERS, "disco_answers", "authenticated discovery answers from the server") \
+	X(PROBES_SENT, "probes_sent", "path probes sent to a peer's candidate endpoints") \
+	X(PROBE_ACKS, "probe_acks", "authenticated answers to our path probes") \
+	X(PROBES_ANSWERED, "probes_answered", "authenticated path probes of peers answered") \
+	X(KEEPALIVES_SENT, "keepalives_sent", "keepalives sent to active peers (NAT mappings)") \
+	X(PATH_CHANGES, "path_changes", "a peer's endpoint changed after an authenticated probe, answer or keepalive")
 
 enum dp_event {
 #define DP_EVENT_ENUM(id, name, help) DP_EVENT_##id,
@@ -166,10 +190,23 @@ enum dp_level {
 extern const struct counter_desc datapath_event_desc[DP_EVENT__COUNT];
 extern const struct counter_desc datapath_level_desc[DP_LEVEL__COUNT];
 
+/* How a peer is reached. */
+enum dp_path_state {
+	DP_PATH_UNKNOWN,	/* no probe answered yet: the endpoint the
+				 * server named */
+	DP_PATH_DIRECT,		/* an authenticated probe, answer, keepalive or
+				 * datagram came from the endpoint lately */
+};
+
+const char *datapath_path_name(enum dp_path_state s);
+
 struct dp_peer_stats {
 	char name[DP_NAME_MAX];
 	uint32_t overlay_ip, underlay_ip;	/* network order */
 	uint16_t port;
+	enum dp_path_state path;
+	int64_t last_handshake;			/* real seconds: last key
+						 * install, 0 never */
 	uint32_t key_id;
 	uint64_t cnt[DP_PEER__COUNT];
 	uint64_t drop[DP_DROP__COUNT];		/* counted on this peer */
@@ -239,6 +276,19 @@ struct dp_route {
 /* Replace the whole route table (at most DP_ROUTES_MAX, valid IPv4
  * prefixes). 0 or -errno. */
 int datapath_set_routes(struct datapath *dp, const struct dp_route *r, int n);
+
+/*
+ * Endpoint discovery: send authenticated DISCO_REQ from our data port to
+ * the server at @server (UDP), with the probe id and key the server gave
+ * in HELLO_ACK, until it answers, then every keepalive interval. NULL
+ * @server: stop. 0 or -errno.
+ */
+int datapath_disco_set(struct datapath *dp, const struct dp_endpoint *server,
+		       uint32_t probe_id, const uint8_t key[AEAD_KEY_LEN]);
+/* Our data port as the server sees it: 1 and @out, 0 if not known yet.
+ * @nat: 1 when it is not our own address and port (a NAT between). */
+int datapath_disco_result(struct datapath *dp, struct dp_endpoint *out,
+			  int *nat);
 
 /* True if a live key exists for @overlay_ip (network order). */
 int datapath_has_key(struct datapath *dp, uint32_t overlay_ip);

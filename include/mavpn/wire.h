@@ -20,6 +20,13 @@
 
 #define MAVPN_UDP_PORT_DEFAULT	51820
 #define MAVPN_MSG_DATA		1
+/* Datagram types 2..9 besides data (first byte of the UDP payload; layouts
+ * and codec in mavpn/probe.h, docs/protocol.md "Discovery and probes"). */
+#define MAVPN_MSG_DISCO_REQ	2	/* host -> server: where do you see me? */
+#define MAVPN_MSG_DISCO_RESP	3	/* server -> host: there */
+#define MAVPN_MSG_PROBE		4	/* host -> peer, under the session key */
+#define MAVPN_MSG_PROBE_ACK	5	/* peer -> host: the answer to a PROBE */
+#define MAVPN_MSG_KEEPALIVE	6	/* host -> peer: keeps NAT mappings open */
 #define MAVPN_WIRE_VERSION	1
 
 #define MAVPN_NONCE_LEN		12

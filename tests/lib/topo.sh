@@ -199,6 +199,45 @@ topo_add_lan() { # gateway-host lan-name last-octet
 	in_ns "$2" ip route add default via 198.19.0.1
 }
 
+# A host $1 behind a NAT router $2 (both new namespaces): $2's eth0 is on
+# br0 with $MV_SUBNET.$3, its lan0 10.$4.0.1/24 faces $1 (eth0 10.$4.0.2,
+# default route through $2). nftables on $2: masquerade out of eth0
+# ($5: "" endpoint-independent, as Linux keeps the source port when it is
+# free; "random": symmetric, a new port per destination), and the router
+# drops new connections from the WAN to itself, as home routers do (also
+# keeps a peer's early probe from leaving a conntrack entry that steals
+# the port its host's own mapping would get).
+topo_add_nat_host() { # host router wan-octet lan-octet [random]
+	local h=$1 r=$2 lan=10.$4.0 ns
+	need_cmd nft sysctl
+	topo_add_host "$r" "$3"
+	ns=$(ns_name "$h")
+	ip netns add "$ns"
+	MV_NETNS+=("$ns")
+	ip link add "n$MV_ID$h" type veth peer name eth0 netns "$ns"
+	ip link set "n$MV_ID$h" netns "$(ns_name "$r")"
+	in_ns "$r" ip link set "n$MV_ID$h" name lan0
+	in_ns "$r" ip addr add "$lan.1/24" dev lan0
+	in_ns "$r" ip link set lan0 up
+	in_ns "$r" sysctl -qw net.ipv4.ip_forward=1
+	in_ns "$r" nft -f - <<-EOF || return 1
+	table ip mvnat {
+		chain input {
+			type filter hook input priority filter; policy accept;
+			iifname "eth0" ct state new drop
+		}
+		chain post {
+			type nat hook postrouting priority srcnat;
+			oifname "eth0" masquerade ${5:-}
+		}
+	}
+	EOF
+	in_ns "$h" ip addr add "$lan.2/24" dev eth0
+	in_ns "$h" ip link set eth0 up
+	in_ns "$h" ip link set lo up
+	in_ns "$h" ip route add default via "$lan.1"
+}
+
 # The cgroup2 mount point (e.g. /sys/fs/cgroup/unified on hybrid hosts).
 cg_root() { awk '/ - cgroup2 / { print $5; exit }' /proc/self/mountinfo; }
 

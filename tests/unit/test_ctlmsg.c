@@ -203,6 +203,10 @@ static void set_attr(struct ctlmsg *m, unsigned int a)
 	case CTLA_GROUP: strcpy(m->group, "staff"); break;
 	case CTLA_VERDICT: m->verdict = 1; break;
 	case CTLA_POLICY_OPEN: m->policy_open = 1; break;
+	case CTLA_PROBE_ID: m->probe_id = 0xfeedf00d; break;
+	case CTLA_PROBE_KEY:
+		memset(m->probe_key, 0x5a, sizeof(m->probe_key));
+		break;
 	default: fail_msg("no test value for attribute %u", a);
 	}
 	m->present |= CTLA_BIT(a);

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Private to the data plane: endpoint discovery state (dp_probe.c). The
+ * control thread sets it (datapath_disco_set), worker 0 sends the
+ * requests, any worker may receive an answer: the mutex covers the AEAD
+ * context and the fields (one request per keepalive interval: slow path).
+ */
+#ifndef MAVPN_CTL_DATAPATH_DP_PROBE_H
+#define MAVPN_CTL_DATAPATH_DP_PROBE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "mavpn/datapath.h"
+
+#define DP_DISCO_RETRY_MS	1000	/* no answer yet: ask again */
+#define DP_DISCO_RETRY_MAX_MS	8000	/* ... backing off to this */
+#define DP_PROBE_RETRY_MS	1000	/* probe rounds while none answered */
+#define DP_PROBE_ROUNDS		10	/* fast rounds after a (re)start */
+#define DP_PROBE_STEP_MS	100	/* worker 0 looks at the peers */
+
+struct aead;
+
+struct dp_disco {
+	pthread_mutex_t lock;
+	int on;
+	struct dp_endpoint server;
+	uint32_t id;
+	struct aead *a;
+	uint64_t ctr;			/* last request's counter */
+	uint64_t next_ms;		/* next request due */
+	uint64_t retry_ms;		/* current retry interval */
+	int known;			/* result valid */
+	struct dp_endpoint result;
+	int nat;			/* atomic: result is not our own */
+	uint64_t step_ms;		/* worker 0: last peer step */
+};
+
+#endif /* MAVPN_CTL_DATAPATH_DP_PROBE_H */
