@@ -112,8 +112,13 @@ out:
 	pthread_rwlock_unlock(&dp->lock);
 	if (s)
 		dp_session_retire(&dp->peers, s);	/* not linked: frees */
-	if (!err)
+	if (!err) {
+		/* the first probe round at once: behind a NAT, the pushed
+		 * side's probe opens its mapping before the grant reaches
+		 * the requester and its held packets come */
+		DP_STORE(dp->disco.step_ms, 0);
 		dp_wake(dp->wake_fd);	/* the worker flushes held packets */
+	}
 	return err;
 }
 

@@ -354,9 +354,9 @@ void dp_probe_step(struct dp_worker *w, uint64_t now)
 	unsigned int h;
 
 	disco_step(w, now);
-	if (now - dp->disco.step_ms < DP_PROBE_STEP_MS)
+	if (now - DP_LOAD(dp->disco.step_ms) < DP_PROBE_STEP_MS)
 		return;
-	dp->disco.step_ms = now;
+	DP_STORE(dp->disco.step_ms, now);
 	pthread_rwlock_rdlock(&dp->lock);
 	for (h = 0; h < (1u << DP_HASH_BITS); h++)
 		for (p = dp->peers.by_ip[h]; p; p = p->ip_next)

@@ -33,7 +33,8 @@ struct dp_disco {
 	int known;			/* result valid */
 	struct dp_endpoint result;
 	int nat;			/* atomic: result is not our own */
-	uint64_t step_ms;		/* worker 0: last peer step */
+	uint64_t step_ms;		/* atomic: last peer step (worker 0); 0:
+					 * step now (a key was installed) */
 };
 
 #endif /* MAVPN_CTL_DATAPATH_DP_PROBE_H */
