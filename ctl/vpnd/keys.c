@@ -296,7 +296,7 @@ static void key_pick_endpoint(struct vpnd *v, struct dp_key *k,
  */
 static void keys_disco_start(struct vpnd *v, const struct ctlmsg *m)
 {
-	uint32_t need = CTLA_BIT(CTLA_PROBE_ID) | CTLA_BIT(CTLA_PROBE_KEY);
+	uint64_t need = CTLA_BIT(CTLA_PROBE_ID) | CTLA_BIT(CTLA_PROBE_KEY);
 	struct dp_endpoint srv;
 	char ip[INET_ADDRSTRLEN];
 	unsigned int ul;
