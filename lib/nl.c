@@ -536,6 +536,56 @@ int nl_route_get(struct nl *nl, int family, const void *dst,
 	return 0;
 }
 
+struct nl_default_res {
+	int oif;
+	uint32_t metric;
+};
+
+static void nl_default_cb(void *arg, const struct nlmsghdr *h)
+{
+	struct nl_default_res *res = arg;
+	const struct rtmsg *rtm = NLMSG_DATA(h);
+	const struct rtattr *tb[RTA_MAX + 1];
+	uint32_t oif = 0, metric = 0, table = rtm->rtm_table;
+
+	if (h->nlmsg_type != RTM_NEWROUTE ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(*rtm)) ||
+	    nl_attr_parse(h, sizeof(*rtm), tb, RTA_MAX) ||
+	    rtm->rtm_dst_len || rtm->rtm_type != RTN_UNICAST)
+		return;
+	nl_attr_get(tb[RTA_TABLE], &table, sizeof(table));
+	if (table != RT_TABLE_MAIN ||
+	    nl_attr_get(tb[RTA_OIF], &oif, sizeof(oif)) || !oif)
+		return;
+	nl_attr_get(tb[RTA_PRIORITY], &metric, sizeof(metric));
+	if (!res->oif || metric < res->metric) {
+		res->oif = (int)oif;
+		res->metric = metric;
+	}
+}
+
+int nl_route_default(struct nl *nl, int family, int *oif)
+{
+	char buf[NL_REQBUF] __attribute__((aligned(4)));
+	struct nl_default_res res = { 0 };
+	struct rtmsg *rtm;
+	struct nl_msg m;
+	int err;
+
+	rtm = nl_msg_init(&m, buf, sizeof(buf), RTM_GETROUTE, NLM_F_DUMP,
+			  sizeof(*rtm));
+	if (!rtm)
+		return m.err;
+	rtm->rtm_family = (uint8_t)family;
+	err = nl_transact(nl, &m, nl_default_cb, &res);
+	if (err)
+		return err;
+	if (!res.oif)
+		return -ENETUNREACH;
+	*oif = res.oif;
+	return 0;
+}
+
 /* ---- neighbours ---- */
 
 struct nl_neigh_res {

@@ -266,7 +266,7 @@ static void key_pick_endpoint(struct vpnd *v, struct dp_key *k,
 	struct nl nl;
 	uint32_t i;
 
-	ul = if_nametoindex(v->o->iface);
+	ul = if_nametoindex(v->iface);
 	if (!ul || nl_open(&nl) < 0)
 		return;
 	for (i = 0; i < m->n_endpoints; i++) {
@@ -307,14 +307,14 @@ static void keys_disco_start(struct vpnd *v, const struct ctlmsg *m)
 	if ((m->present & need) != need ||
 	    chan_server_addr(v->ch, &srv.ip, &srv.port))
 		return;
-	ul = if_nametoindex(v->o->iface);
+	ul = if_nametoindex(v->iface);
 	if (!ul || nl_open(&nl) < 0)
 		return;
 	ok = via_underlay(&nl, ul, srv.ip);
 	nl_close(&nl);
 	if (!ok) {
 		log_info("disco: server=%s not reached through iface=%s, no endpoint discovery",
-			 vpnd_ip4(srv.ip, ip), v->o->iface);
+			 vpnd_ip4(srv.ip, ip), v->iface);
 		datapath_disco_set(v->dp, NULL, 0, NULL);
 		return;
 	}

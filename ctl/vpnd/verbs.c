@@ -132,7 +132,8 @@ static void status_json(struct vpnd *v, struct jsonw *j,
 	jsonw_u64(j, "connect_attempts", chan_reconnects(v->ch));
 	jsonw_obj_end(j);
 	jsonw_obj_begin(j, "underlay");
-	jsonw_str(j, "iface", v->o->iface);
+	jsonw_str(j, "iface", v->iface);
+	jsonw_bool(j, "follows_default_route", v->follow);
 	jsonw_u64(j, "port", v->o->port);
 	jsonw_obj_end(j);
 	jsonw_str(j, "overlay_iface", VPND_OVERLAY_IFNAME);
@@ -184,7 +185,8 @@ static void status_text(struct vpnd *v, FILE *f, const struct dp_stats *ds,
 	else
 		fprintf(f, "server:    %s not connected (%u connect attempts)\n",
 			chan_server(v->ch), chan_reconnects(v->ch));
-	fprintf(f, "underlay:  %s udp port %u\n", v->o->iface, v->o->port);
+	fprintf(f, "underlay:  %s udp port %u%s\n", v->iface, v->o->port,
+		v->follow ? " (the default route's)" : "");
 	fprintf(f, "dns:       %s for *.%s (%u names)\n",
 		dns_listen_addr(v->dns, dns, sizeof(dns))[0] ? dns : "off",
 		dns_domain(v->dns)[0] ? dns_domain(v->dns) : "(unknown)",

@@ -3,7 +3,7 @@
  * vpnd: the per-host daemon.
  *
  *   vpnd enroll --state DIR --server HOST:PORT (--token TOKEN | --token-file FILE|-)
- *   vpnd run    --state DIR --iface IFACE [--sock PATH] [--workers N]
+ *   vpnd run    --state DIR [--iface IFACE] [--sock PATH] [--workers N]
  *               [--port UDP_PORT]
  *
  * run is one thread of control around one epoll set: the control channel
@@ -73,7 +73,7 @@
 #define VPND_CAPS_WORKER	CAPS_BIT(CAP_NET_ADMIN)
 
 enum { EV_CHAN = 1, EV_SHIM, EV_DPREQ, EV_CTLSOCK, EV_TIMER, EV_SIGNAL,
-       EV_METRICS, EV_DNS };
+       EV_METRICS, EV_DNS, EV_ROUTE };
 
 /* ---- logging ----------------------------------------------------------- */
 
@@ -164,6 +164,68 @@ static void on_tick(struct vpnd *v)
 	dns_tick(v->dns, now);
 }
 
+/*
+ * Without --iface the underlay is the interface of the default route
+ * (nl_route_default). 0, or -errno after one log line.
+ */
+static int vpnd_pick_iface(struct vpnd *v)
+{
+	struct nl nl = { .fd = -1 };
+	int err, oif = 0;
+
+	if (!v->follow) {
+		snprintf(v->iface, sizeof(v->iface), "%s", v->o->iface);
+		v->ul_ifindex = (int)if_nametoindex(v->iface);
+		return 0;
+	}
+	err = nl_open(&nl);
+	if (!err)
+		err = nl_route_default(&nl, AF_INET, &oif);
+	nl_close(&nl);
+	if (err || !if_indextoname((unsigned int)oif, v->iface)) {
+		log_err("run: no --iface and no IPv4 default route to take the underlay from");
+		return err ? err : -ENODEV;
+	}
+	v->ul_ifindex = oif;
+	log_info("run: underlay iface=%s (the default route's; followed)",
+		 v->iface);
+	return nl_open_events(&v->nl_route, RTMGRP_IPV4_ROUTE);
+}
+
+/*
+ * Route events while following the default route: when it moves to
+ * another interface, stop (exit status VPND_EXIT_MOVED) so that the
+ * service manager starts vpnd again on it. The data plane cannot move in
+ * place: it dropped the capabilities that attaching XDP and loading the
+ * programs for another interface need; the pinned enforcement keeps
+ * refusing unattached traffic meanwhile, and peers' keys are asked again.
+ */
+static void vpnd_nl_ignore(void *arg, const struct nlmsghdr *h)
+{
+	(void)arg;
+	(void)h;
+}
+
+static void vpnd_route_events(struct vpnd *v)
+{
+	char name[IF_NAMESIZE] = "";
+	struct nl nl = { .fd = -1 };
+	int oif = 0, err;
+
+	nl_events(&v->nl_route, vpnd_nl_ignore, NULL);
+	err = nl_open(&nl);
+	if (!err)
+		err = nl_route_default(&nl, AF_INET, &oif);
+	nl_close(&nl);
+	if (err || oif == v->ul_ifindex)
+		return;		/* no default route for now: keep ours */
+	if_indextoname((unsigned int)oif, name);
+	log_warn("run: the default route moved to iface=%s (underlay iface=%s): stopping for a restart on it",
+		 name, v->iface);
+	v->moved = true;
+	v->stop = true;
+}
+
 static void vpnd_loop(struct vpnd *v)
 {
 	struct signalfd_siginfo si;
@@ -199,6 +261,9 @@ static void vpnd_loop(struct vpnd *v)
 				break;
 			case EV_DNS:
 				dns_process(v->dns);
+				break;
+			case EV_ROUTE:
+				vpnd_route_events(v);
 				break;
 			case EV_TIMER:
 				on_tick(v);
@@ -269,6 +334,8 @@ static struct vpnd *vpnd_new(const struct vpnd_opts *o)
 		goto err_out;
 	v->o = o;
 	v->sfd = v->tfd = v->epfd = -1;
+	v->nl_route.fd = -1;
+	v->follow = !o->iface;
 	v->fl = flowlog_new();
 	if (!v->fl)
 		goto err_free;
@@ -322,7 +389,7 @@ static int vpnd_signals(struct vpnd *v)
 static int vpnd_datapath_start(struct vpnd *v)
 {
 	struct dp_config dc = {
-		.underlay_ifname = v->o->iface,
+		.underlay_ifname = v->iface,
 		.overlay_ifname = VPND_OVERLAY_IFNAME,
 		.port = v->o->port,
 		.workers = v->o->workers,
@@ -337,7 +404,7 @@ static int vpnd_datapath_start(struct vpnd *v)
 	v->dp = datapath_start(&dc);
 	if (!v->dp) {
 		log_err("run: data plane failed to start on iface=%s",
-			v->o->iface);
+			v->iface);
 		return errno ? -errno : -EIO;
 	}
 	return 0;
@@ -374,6 +441,8 @@ static int vpnd_loop_open(struct vpnd *v)
 		goto err_close;
 	}
 	err = ep_add(v->epfd, chan_fd(v->ch), EV_CHAN);
+	if (!err && v->follow)
+		err = ep_add(v->epfd, v->nl_route.fd, EV_ROUTE);
 	if (!err)
 		err = ep_add(v->epfd, shim_fd(v->shim), EV_SHIM);
 	if (!err)
@@ -458,6 +527,9 @@ static int vpnd_run(const struct vpnd_opts *o)
 	err = vpnd_signals(v);
 	if (err)
 		goto err_free;
+	err = vpnd_pick_iface(v);
+	if (err)
+		goto err_sfd;
 	/* Before the data plane: a second vpnd on the same socket must not
 	 * get as far as touching the first one's interfaces. */
 	v->cs = ctl_open(v, o->sock_path);
@@ -514,7 +586,7 @@ static int vpnd_run(const struct vpnd_opts *o)
 		err = -errno;
 		goto err_dns;
 	}
-	chan_set_iface(v->ch, o->iface);
+	chan_set_iface(v->ch, v->iface);
 	err = vpnd_loop_open(v);
 	if (err)
 		goto err_ch;
@@ -525,9 +597,9 @@ static int vpnd_run(const struct vpnd_opts *o)
 	datapath_stats(v->dp, &ds);
 	log_info("run: up name=%s overlay_ip=%s/%u iface=%s port=%u workers=%d sock=%s server=%s",
 		 v->st.name, vpnd_ip4(v->st.overlay_ip, ip), v->st.overlay_plen,
-		 o->iface, o->port, ds.workers, o->sock_path, v->st.server);
+		 v->iface, o->port, ds.workers, o->sock_path, v->st.server);
 	vpnd_loop(v);
-	err = 0;
+	err = v->moved ? VPND_EXIT_MOVED : 0;
 
 	/* Answer whoever still waits before the socket goes away. */
 	for (i = 0; i < VPND_MAX_RESOLVES; i++)
@@ -551,6 +623,7 @@ err_cs:
 	linesock_close(v->cs);
 err_sfd:
 	close(v->sfd);
+	nl_close(&v->nl_route);
 err_free:
 	vpnd_free(v);
 	return err;
@@ -563,7 +636,7 @@ static void usage_main(FILE *f)
 	fprintf(f,
 		"usage: vpnd enroll --state DIR --server HOST:PORT[,HOST:PORT...]\n"
 		"                   (--token TOKEN | --token-file FILE|-)\n"
-		"       vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
+		"       vpnd run --state DIR [--iface UNDERLAY_IFACE] [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
 		"                [--xdp-mode auto|copy|zerocopy] [--busy-poll USEC]\n"
 		"       vpnd COMMAND --help\n");
@@ -590,14 +663,17 @@ static void usage_enroll(FILE *f)
 static void usage_run(FILE *f)
 {
 	fprintf(f,
-		"usage: vpnd run --state DIR --iface UNDERLAY_IFACE [--sock PATH]\n"
+		"usage: vpnd run --state DIR [--iface UNDERLAY_IFACE] [--sock PATH]\n"
 		"                [--workers N] [--port UDP_PORT] [--metrics ADDR:PORT]\n"
 		"                [--xdp-mode auto|copy|zerocopy] [--busy-poll USEC]\n"
 		"                [--keepalive SECONDS]\n"
 		"\n"
 		"Run the daemon in the foreground until SIGINT/SIGTERM.\n"
 		"  --state DIR       enrolled state directory\n"
-		"  --iface IFACE     underlay interface (encrypted traffic)\n"
+		"  --iface IFACE     underlay interface (encrypted traffic); without it (or\n"
+		"                    \"default\") the default route's interface: when the\n"
+		"                    default route moves to another one, vpnd exits with\n"
+		"                    status 75 to be started again on it\n"
 		"  --sock PATH       control socket (default %s)\n"
 		"  --workers N       data-plane workers (default: min(online CPUs, underlay\n"
 		"                    rx queues))\n"
@@ -739,7 +815,7 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 	};
 	enum log_level lvl = LOG_LVL_INFO;
 	long n;
-	int c;
+	int c, ret;
 
 	while ((c = cli_getopt(cli, argc, argv, "hv", opts)) != -1) {
 		switch (c) {
@@ -799,11 +875,12 @@ static int cmd_run(const struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	if (!o.state_dir)
 		return cli_usage_fail(cli, "missing --state DIR");
-	if (!o.iface)
-		return cli_usage_fail(cli, "missing --iface UNDERLAY_IFACE");
+	if (o.iface && !strcmp(o.iface, "default"))
+		o.iface = NULL;	/* follow the default route */
 	log_init("vpnd", lvl);
 	vpnd_log_libs();
-	return vpnd_run(&o) ? 1 : 0;
+	ret = vpnd_run(&o);
+	return ret == VPND_EXIT_MOVED ? VPND_EXIT_MOVED : ret ? 1 : 0;
 }
 
 int main(int argc, char **argv)

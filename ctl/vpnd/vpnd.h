@@ -7,6 +7,7 @@
 #define MAVPN_CTL_VPND_VPND_H
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include "mavpn/linesock.h"
 #include "dns.h"
 #include "mavpn/shim_abi.h"
+#include "mavpn/nl.h"
 #include "keys.h"
 #include "mavpn/datapath.h"
 #include "state.h"
@@ -24,6 +26,10 @@
 #define VPND_OVERLAY_IFNAME	"mavpn0"
 #define VPND_MAX_FLOWS		512
 #define VPND_MAX_RESOLVES	32
+/* Exit status when the default route moved to another interface (no
+ * --iface): start vpnd again to follow it (EX_TEMPFAIL). */
+#define VPND_EXIT_MOVED		75
+
 #define VPND_MAX_FDECS		256	/* flow decisions in flight */
 #define VPND_MAX_NETNS		64	/* attached network namespaces */
 #define VPND_NETNS_LINKS	8	/* our links into one of them */
@@ -91,7 +97,7 @@ struct resolve {
 
 struct vpnd_opts {
 	const char *state_dir;
-	const char *iface;
+	const char *iface;		/* NULL: follow the default route */
 	const char *sock_path;
 	int workers;
 	enum dp_xdp_mode xdp_mode;	/* --xdp-mode */
@@ -103,6 +109,13 @@ struct vpnd_opts {
 
 struct vpnd {
 	const struct vpnd_opts *o;
+	/* the underlay: --iface, or the default route's interface (follow) */
+	char iface[IF_NAMESIZE];
+	int ul_ifindex;
+	bool follow;			/* no --iface: follow the default route */
+	bool moved;			/* the default route moved: exit for a
+					 * restart on the new interface */
+	struct nl nl_route;		/* follow: route events */
 	struct vpnd_state st;
 	uint32_t net, mask;		/* overlay prefix, network order */
 	struct datapath *dp;

@@ -165,6 +165,13 @@ struct nl_route_hop {
 int nl_route_get(struct nl *nl, int family, const void *dst,
 		 struct nl_route_hop *out);
 
+/*
+ * The interface of the default route of the main table (@family; the one
+ * with the lowest metric when there are several): 0 and *@oif, or
+ * -ENETUNREACH if there is none.
+ */
+int nl_route_default(struct nl *nl, int family, int *oif);
+
 /* ---- neighbours ---- */
 
 enum nl_neigh_state {

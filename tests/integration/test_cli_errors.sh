@@ -119,7 +119,7 @@ authsrv policy        |                                  | missing subcommand   
 authsrv policy set    | --state $T/srv                   | missing FILE                     | $T/policy --state $T/srv extra           | $T/policy --state
 vpnd                  |                                  | missing command                  | -                                        | -
 vpnd enroll           | --state $T/h --server 127.0.0.1:1 | missing --token TOKEN           | --state $T/h --server 127.0.0.1:1 --token t extra | --state $T/h --token
-vpnd run              | --state $T/h --sock $T/s         | missing --iface UNDERLAY_IFACE   | --state $T/h --iface lo extra            | --state $T/h --iface
+vpnd run              | --sock $T/s                     | missing --state DIR              | --state $T/h --iface lo extra            | --state $T/h --iface
 vpnctl                | --sock $T/s                      | missing command                  | -                                        | --sock
 vpnctl attach         |                                  | missing CGROUP_DIR               | $T a                                     | -
 vpnctl detach         |                                  | missing CGROUP_DIR               | $T a                                     | -

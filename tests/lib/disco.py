@@ -5,7 +5,8 @@ in a pcap, send datagrams to the server's UDP port and count answers.
   disco.py find PCAP          print "REQ|RESP src sport dst dport len hex"
   disco.py send HOST PORT HEX [COUNT]
                               send HEX COUNT times from one socket, wait
-                              1 s, print "answers=N bytes=M"
+                              1 s, print "answers=N bytes=M" (and on
+                              stderr "sent COUNT in SECONDS s")
 """
 import socket
 import struct
@@ -53,11 +54,13 @@ def main():
         count = int(sys.argv[5]) if len(sys.argv) > 5 else 1
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.setblocking(False)
+        start = time.time()
         for _ in range(count):
             try:
                 s.sendto(pkt, (host, port))
             except BlockingIOError:
                 time.sleep(0.001)
+        took = time.time() - start
         answers = nbytes = 0
         end = time.time() + 1.0
         while time.time() < end:
@@ -68,6 +71,7 @@ def main():
             except BlockingIOError:
                 time.sleep(0.01)
         print("answers=%d bytes=%d" % (answers, nbytes))
+        sys.stderr.write("sent %d in %.3f s\n" % (count, took))
         return 0
     return 2
 
