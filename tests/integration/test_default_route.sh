@@ -58,7 +58,7 @@ echo "vpnd exit status $rc"
 [ "$rc" -eq 75 ] || fail "vpnd exited with $rc, not 75"
 grep -q "the default route moved to iface=eth1 (underlay iface=eth0)" "$MV_TMP/vpnd-h1.log" \
 	|| fail "vpnd did not say why it stopped"
-mv "$MV_TMP/vpnd-h1.log" "$MV_TMP/vpnd-h1-first.log"
+cp "$MV_TMP/vpnd-h1.log" "$MV_TMP/vpnd-h1-first.log"
 
 log_step "started again, as its service manager would: eth1"
 run_h1 || fail "h1 did not come back"
