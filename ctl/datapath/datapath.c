@@ -91,6 +91,7 @@ int datapath_install_key(struct datapath *dp, const struct dp_key *k)
 	if (dp_probe_path_alive(dp, p)) {
 		/* keep p->underlay_ip and p->port */
 	} else if (p->underlay_ip != k->peer_underlay_ip) {
+		DP_STORE(p->path.confirmed_ms, 0);	/* not heard from there */
 		p->underlay_ip = k->peer_underlay_ip;
 		DP_STORE(p->mac, 0);	/* a new next hop, maybe */
 		p->neigh_at_ms = 0;
@@ -231,7 +232,7 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->overlay_ip = p->overlay_ip;
 			o->underlay_ip = p->underlay_ip;
 			o->port = p->port;
-			o->path = dp_probe_path_alive(dp, p) ?
+			o->path = DP_LOAD(p->path.confirmed_ms) ?
 				  DP_PATH_DIRECT : DP_PATH_UNKNOWN;
 			o->last_handshake = p->path.installed_s;
 			/* the key we send with */

@@ -296,7 +296,7 @@ static void do_peers(struct vpnd *v, struct linesock_req *r)
 			snprintf(uip + strlen(uip), 8, ":%u", p->port);
 			jsonw_str(j, "endpoint", uip);
 			/* direct: an authenticated probe, answer, keepalive
-			 * or datagram came from the endpoint lately */
+			 * or datagram came from the endpoint */
 			jsonw_str(j, "path", datapath_path_name(p->path));
 			jsonw_u64(j, "last_handshake", (uint64_t)p->last_handshake);
 			jsonw_u64(j, "key_id", p->key_id);

@@ -195,7 +195,7 @@ enum dp_path_state {
 	DP_PATH_UNKNOWN,	/* no probe answered yet: the endpoint the
 				 * server named */
 	DP_PATH_DIRECT,		/* an authenticated probe, answer, keepalive or
-				 * datagram came from the endpoint lately */
+				 * datagram came from the endpoint */
 };
 
 const char *datapath_path_name(enum dp_path_state s);
