@@ -74,6 +74,9 @@ int disco_session_start(struct server *srv, struct session *s,
 	s->probe_id = id;
 	s->probe_ctr = 0;
 	memset(&s->probe_rate, 0, sizeof(s->probe_rate));
+	memset(&s->relay_rate, 0, sizeof(s->relay_rate));
+	memset(&s->relay_win, 0, sizeof(s->relay_win));
+	s->udp_known = false;
 	s->probe_next = srv->by_probe[disco_hash(id)];
 	srv->by_probe[disco_hash(id)] = s;
 	ack->probe_id = id;
@@ -127,6 +130,8 @@ static size_t disco_answer(struct server *srv, const uint8_t *in, size_t len,
 	}
 	/* Authentic and new: the counter is used up even when limited. */
 	s->probe_ctr = h.counter;
+	s->udp_src = *from;
+	s->udp_known = true;
 	if (!keyrate_take(&s->probe_rate, DISCO_RATE, now)) {
 		metrics_count(srv->metrics, METRICS_CNT_DISCO_LIMITED);
 		return 0;
@@ -141,9 +146,47 @@ static size_t disco_answer(struct server *srv, const uint8_t *in, size_t len,
 	return PROBE_DISCO_LEN;
 }
 
+/* One RELAY: forward it, or count why not. */
+static void relay_forward(struct server *srv, const uint8_t *in, size_t len,
+			  const struct sockaddr_in *from, uint64_t now)
+{
+	uint8_t out[PROBE_RELAYED_HDR + PROBE_RELAY_MAX];
+	struct probe_relay r;
+	struct session *s, *d;
+
+	if (!keyrate_take(&srv->relay_rate, RELAY_RATE_ALL, now)) {
+		metrics_count(srv->metrics, METRICS_CNT_RELAY_LIMITED);
+		return;
+	}
+	if (probe_relay_peek(in, len, &r) || !(s = disco_find(srv, r.id)) ||
+	    s->dead || probe_relay_verify(s->probe, in, len) ||
+	    !replay_accept(&s->relay_win, r.counter)) {
+		metrics_count(srv->metrics, METRICS_CNT_RELAY_REFUSED);
+		return;
+	}
+	s->udp_src = *from;
+	s->udp_known = true;
+	if (!keyrate_take(&s->relay_rate, RELAY_RATE, now)) {
+		metrics_count(srv->metrics, METRICS_CNT_RELAY_LIMITED);
+		return;
+	}
+	d = session_find_online_ip(srv, r.dst);
+	if (!d || d == s || d->dead || !d->probe || !d->udp_known) {
+		metrics_count(srv->metrics, METRICS_CNT_RELAY_REFUSED);
+		return;
+	}
+	probe_relayed_hdr(out, s->overlay_ip);
+	memcpy(out + PROBE_RELAYED_HDR, r.inner, r.inner_len);
+	/* PROBE_RELAYED_HDR + inner < the RELAY's length: no amplification */
+	if (sendto(srv->ufd, out, PROBE_RELAYED_HDR + r.inner_len, MSG_DONTWAIT,
+		   (struct sockaddr *)&d->udp_src, sizeof(d->udp_src)) > 0)
+		metrics_count(srv->metrics, METRICS_CNT_RELAY_FORWARDED);
+}
+
 void disco_process(struct server *srv)
 {
-	uint8_t in[512], out[PROBE_DISCO_LEN];
+	uint8_t in[PROBE_RELAY_HDR + PROBE_RELAY_MAX + AEAD_TAG_LEN + 1];
+	uint8_t out[PROBE_DISCO_LEN];
 	uint64_t now = mono_ms();
 	int i;
 
@@ -159,6 +202,10 @@ void disco_process(struct server *srv)
 			break;
 		if (fl != sizeof(from) || from.sin_family != AF_INET)
 			continue;
+		if (n > 0 && in[0] == MAVPN_MSG_RELAY) {
+			relay_forward(srv, in, (size_t)n, &from, now);
+			continue;
+		}
 		alen = disco_answer(srv, in, (size_t)n, &from, out, now);
 		/* never more than what came in: no amplification */
 		if (alen && alen <= (size_t)n)

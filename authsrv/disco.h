@@ -14,6 +14,15 @@
  * hosts together (DISCO_RATE_ALL, checked before any crypto); what is
  * refused is counted (disco_refusals, disco_rate_limited) and never
  * answered.
+ *
+ * Relay: a RELAY sealed (GMAC) with the sender's probe key, with a counter
+ * new to the sender's replay window, addressed to the overlay address of
+ * another online host, is forwarded as RELAYED (smaller than what came)
+ * from this socket to where that host's authenticated discovery or relay
+ * datagrams last came from (its NAT's mapping toward us, kept open by its
+ * discovery refresh). Only ciphertext passes: the inner datagram is sealed
+ * under the two hosts' session key, which the server minted but does not
+ * keep. RELAY_RATE per host, RELAY_RATE_ALL in total (before any crypto).
  */
 #ifndef AUTHSRV_DISCO_H
 #define AUTHSRV_DISCO_H
@@ -27,6 +36,8 @@ struct session;
 
 #define DISCO_RATE		5	/* DISCO_REQ answered per s and host */
 #define DISCO_RATE_ALL		2000	/* DISCO_REQ looked at per s, all */
+#define RELAY_RATE		8192	/* RELAY forwarded per s and host */
+#define RELAY_RATE_ALL		65536	/* RELAY looked at per s, all */
 
 /* The UDP socket on @sa into srv->ufd: 0 or -errno. */
 int disco_open(struct server *srv, const struct sockaddr_in *sa);

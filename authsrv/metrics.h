@@ -38,7 +38,10 @@ struct session;
 	X(HANDSHAKE_TIMEOUTS, "handshake_timeouts", "Unauthenticated sessions closed by --handshake-timeout (no TLS handshake or no ENROLL_REQ in time).") \
 	X(DISCO_ANSWERED, "disco_answers", "Endpoint discovery requests answered (UDP, authenticated).") \
 	X(DISCO_REFUSED, "disco_refusals", "Endpoint discovery datagrams not answered: malformed, unknown probe id, bad tag or replayed.") \
-	X(DISCO_LIMITED, "disco_rate_limited", "Endpoint discovery datagrams not answered: over the per-host or the global rate.")
+	X(DISCO_LIMITED, "disco_rate_limited", "Endpoint discovery datagrams not answered: over the per-host or the global rate.") \
+	X(RELAY_FORWARDED, "relay_forwarded", "Datagrams relayed between two online hosts (ciphertext, UDP).") \
+	X(RELAY_REFUSED, "relay_refusals", "Relay datagrams dropped: malformed, unknown probe id, bad tag, replayed, destination not online or not reachable.") \
+	X(RELAY_LIMITED, "relay_rate_limited", "Relay datagrams dropped over the per-host or the global rate.")
 
 enum metrics_counter {
 #define METRICS_CNT_ENUM(id, name, help) METRICS_CNT_##id,

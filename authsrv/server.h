@@ -74,6 +74,7 @@ struct server {
 	struct session *by_src[SESSION_SRC_BUCKETS];	/* unauthenticated */
 	struct session *by_probe[SESSION_ONLINE_BUCKETS];	/* disco.h */
 	struct keyrate disco_rate;	/* DISCO_REQ of all hosts */
+	struct keyrate relay_rate;	/* RELAY of all hosts */
 	unsigned long disco_log_rl;	/* log_ratelimited() of refusals */
 	struct ratelimit rl;
 	unsigned long accept_log_rl;	/* log_ratelimited() of accept */

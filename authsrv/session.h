@@ -21,7 +21,10 @@
 
 #include "authsrv.h"
 #include "keyrate.h"
+#include <netinet/in.h>
+
 #include "mavpn/aead.h"
+#include "mavpn/replay.h"
 #include "mavpn/ctlmsg.h"
 #include "mavpn/tlsconn.h"
 
@@ -76,6 +79,11 @@ struct session {
 	uint64_t probe_ctr;		/* last DISCO_REQ counter answered */
 	struct keyrate probe_rate;
 	struct session *probe_next;	/* by-probe-id chain */
+	/* relay (disco.h): where its authenticated UDP last came from */
+	struct sockaddr_in udp_src;
+	bool udp_known;
+	struct replay relay_win;	/* RELAY counters */
+	struct keyrate relay_rate;
 };
 
 /* Queue @m; an output failure closes the session. */

@@ -165,3 +165,80 @@ int probe_peer_open(struct aead *a, const uint8_t *pl, size_t len,
 		return -EBADMSG;
 	return probe_body_get(out, b);
 }
+
+/* --- relay --------------------------------------------------------------- */
+
+static void relay_nonce(uint8_t n[AEAD_NONCE_LEN], uint64_t counter)
+{
+	disco_nonce(n, MAVPN_MSG_RELAY, counter);
+}
+
+int probe_relay_seal(struct aead *a, const struct probe_relay *r,
+		     uint8_t *out, size_t cap)
+{
+	uint8_t nonce[AEAD_NONCE_LEN];
+	size_t len = PROBE_RELAY_HDR + r->inner_len;
+	int n;
+
+	if (!r->inner_len || r->inner_len > PROBE_RELAY_MAX ||
+	    cap < len + AEAD_TAG_LEN)
+		return -EINVAL;
+	hdr_put(out, MAVPN_MSG_RELAY, r->id, r->counter);
+	memcpy(out + 16, &r->dst, 4);
+	memset(out + 20, 0, 4);
+	memmove(out + PROBE_RELAY_HDR, r->inner, r->inner_len);
+	relay_nonce(nonce, r->counter);
+	n = aead_seal(a, nonce, out, len, NULL, 0, out + len);
+	return n < 0 ? n : (int)(len + AEAD_TAG_LEN);
+}
+
+int probe_relay_peek(const uint8_t *pl, size_t len, struct probe_relay *r)
+{
+	if (len < PROBE_RELAY_HDR + 1 + AEAD_TAG_LEN ||
+	    len > PROBE_RELAY_HDR + PROBE_RELAY_MAX + AEAD_TAG_LEN ||
+	    pl[0] != MAVPN_MSG_RELAY || pl[1] != MAVPN_WIRE_VERSION || pl[2] ||
+	    pl[3] || get_be32(pl + 20))
+		return -EBADMSG;
+	r->id = get_be32(pl + 4);
+	r->counter = get_be64(pl + 8);
+	memcpy(&r->dst, pl + 16, 4);
+	r->inner = pl + PROBE_RELAY_HDR;
+	r->inner_len = len - PROBE_RELAY_HDR - AEAD_TAG_LEN;
+	return r->counter && r->dst ? 0 : -EBADMSG;
+}
+
+int probe_relay_verify(struct aead *a, const uint8_t *pl, size_t len)
+{
+	uint8_t nonce[AEAD_NONCE_LEN], none[1];
+	struct probe_relay r;
+	int n;
+
+	if (probe_relay_peek(pl, len, &r))
+		return -EBADMSG;
+	relay_nonce(nonce, r.counter);
+	n = aead_open(a, nonce, pl, len - AEAD_TAG_LEN, pl + len - AEAD_TAG_LEN,
+		      AEAD_TAG_LEN, none);
+	return n < 0 ? n : 0;
+}
+
+void probe_relayed_hdr(uint8_t out[PROBE_RELAYED_HDR], uint32_t src)
+{
+	out[0] = MAVPN_MSG_RELAYED;
+	out[1] = MAVPN_WIRE_VERSION;
+	out[2] = out[3] = 0;
+	memcpy(out + 4, &src, 4);
+}
+
+int probe_relayed_peek(const uint8_t *pl, size_t len, uint32_t *src,
+		       const uint8_t **inner, size_t *inner_len)
+{
+	if (len < PROBE_RELAYED_HDR + 1 ||
+	    len > PROBE_RELAYED_HDR + PROBE_RELAY_MAX ||
+	    pl[0] != MAVPN_MSG_RELAYED || pl[1] != MAVPN_WIRE_VERSION ||
+	    pl[2] || pl[3])
+		return -EBADMSG;
+	memcpy(src, pl + 4, 4);
+	*inner = pl + PROBE_RELAYED_HDR;
+	*inner_len = len - PROBE_RELAYED_HDR;
+	return 0;
+}

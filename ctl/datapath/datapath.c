@@ -232,7 +232,8 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 			o->overlay_ip = p->overlay_ip;
 			o->underlay_ip = p->underlay_ip;
 			o->port = p->port;
-			o->path = DP_LOAD(p->path.confirmed_ms) ?
+			o->path = dp_probe_relayed(p) ? DP_PATH_RELAY :
+				  DP_LOAD(p->path.confirmed_ms) ?
 				  DP_PATH_DIRECT : DP_PATH_UNKNOWN;
 			o->last_handshake = p->path.installed_s;
 			/* the key we send with */
@@ -247,7 +248,8 @@ int datapath_peer_stats(struct datapath *dp, struct dp_peer_stats *out,
 
 const char *datapath_path_name(enum dp_path_state s)
 {
-	return s == DP_PATH_DIRECT ? "direct" : "unconfirmed";
+	return s == DP_PATH_DIRECT ? "direct" : s == DP_PATH_RELAY ? "relay" :
+	       "unconfirmed";
 }
 
 const char *datapath_xdp_mode_name(enum dp_xdp_mode m)

@@ -189,6 +189,10 @@ void dp_rx_overlay_frame(struct dp_worker *w, const uint8_t *f,
 void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 			  uint32_t len, uint64_t now);
 unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now);
+/* One UDP payload from @src:@sport (network order; 0: it came through
+ * the relay); the caller holds the rdlock. */
+void dp_rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
+		   uint32_t src, uint16_t sport, uint64_t now);
 
 /* dp_probe.c: discovery, path probes, keepalives */
 void dp_probe_init(struct datapath *dp);
@@ -218,6 +222,16 @@ static inline int dp_probe_hashed(const struct datapath *dp,
 	return __atomic_load_n(&p->path.peer_direct, __ATOMIC_RELAXED) &&
 	       !__atomic_load_n(&dp->disco.nat, __ATOMIC_RELAXED);
 }
+
+/* Send to @p through the relay (no direct path answered)? */
+static inline int dp_probe_relayed(const struct dp_peer *p)
+{
+	return __atomic_load_n(&p->path.relay, __ATOMIC_RELAXED);
+}
+
+/* Seal @pkt under @s and send it to @p through the relay: 0 or -errno. */
+int dp_probe_relay_tx(struct dp_worker *w, struct dp_peer *p,
+		      struct dp_session *s, const uint8_t *pkt, uint32_t len);
 
 /* The outer UDP source port toward @p: @flow (the flow hash) or ours. */
 static inline uint16_t dp_probe_sport(const struct datapath *dp,

@@ -102,6 +102,9 @@ struct dp_path {
 	uint64_t confirmed_ms;		/* atomic: authenticated from there */
 	int peer_direct;		/* atomic: the peer's last probe said it
 					 * is not behind a NAT (no PROBE_F_NAT) */
+	int relay;			/* atomic: send through the relay */
+	uint64_t hint;			/* atomic: ip << 16 | port the peer said
+					 * (through the relay) it is at now */
 };
 
 struct dp_peer {

@@ -209,6 +209,85 @@ static void disco_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 			 ep_str(src, ntohs(sport), b, sizeof(b)));
 }
 
+/* --- relay --------------------------------------------------------------- */
+
+/*
+ * Wrap the datagram at @buf + PROBE_RELAY_HDR (@len bytes; @buf has room
+ * for the header before it and the tag after it) into a RELAY for the peer
+ * @dst and send it to the server. 0 or -errno.
+ */
+static int relay_send(struct dp_worker *w, uint32_t dst, uint8_t *buf,
+		      size_t cap, size_t len)
+{
+	struct datapath *dp = w->dp;
+	struct dp_disco *d = &dp->disco;
+	struct probe_relay r = {
+		.dst = dst, .inner = buf + PROBE_RELAY_HDR, .inner_len = len,
+	};
+	struct dp_endpoint to;
+	int n = -ENOTCONN;
+
+	pthread_mutex_lock(&d->lock);
+	if (d->on && d->known) {
+		r.id = d->id;
+		r.counter = ++d->relay_ctr;
+		n = probe_relay_seal(d->a, &r, buf, cap);
+		to = d->server;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (n < 0)
+		return n;
+	send_udp(dp, buf, (size_t)n, to.ip, to.port);
+	DP_WINC(w->st.events[DP_EVENT_RELAY_SENT]);
+	return 0;
+}
+
+int dp_probe_relay_tx(struct dp_worker *w, struct dp_peer *p,
+		      struct dp_session *s, const uint8_t *pkt, uint32_t len)
+{
+	uint8_t buf[PROBE_RELAY_HDR + MAVPN_DATA_HDR_LEN + DP_XSK_FRAME_SIZE +
+		    2 * AEAD_TAG_LEN];
+	uint8_t nonce[MAVPN_NONCE_LEN], *hdr = buf + PROBE_RELAY_HDR;
+	uint64_t ctr;
+	int n;
+
+	if (len > DP_XSK_FRAME_SIZE)
+		return -EMSGSIZE;
+	ctr = __atomic_fetch_add(&s->tx_next, 1, __ATOMIC_RELAXED);
+	wire_hdr_encode(hdr, s->key_id, ctr);
+	wire_nonce(nonce, ctr);
+	n = aead_seal(s->tx[w->id], nonce, hdr, MAVPN_DATA_HDR_LEN, pkt, len,
+		      hdr + MAVPN_DATA_HDR_LEN);
+	if (n < 0)
+		return n;
+	return relay_send(w, p->overlay_ip, buf, sizeof(buf),
+			  MAVPN_DATA_HDR_LEN + (size_t)n);
+}
+
+/* A RELAYED from the server: the inner datagram as if it came, with no
+ * source (it moves no endpoint). */
+static void relayed_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
+		       uint32_t src, uint16_t sport, uint64_t now)
+{
+	struct datapath *dp = w->dp;
+	struct dp_disco *d = &dp->disco;
+	const uint8_t *inner;
+	size_t ilen;
+	uint32_t from;
+	int ok;
+
+	pthread_mutex_lock(&d->lock);
+	ok = d->on && src == d->server.ip && ntohs(sport) == d->server.port;
+	pthread_mutex_unlock(&d->lock);
+	if (!ok || probe_relayed_peek(pl, len, &from, &inner, &ilen) ||
+	    inner[0] == MAVPN_MSG_RELAYED || inner[0] == MAVPN_MSG_RELAY) {
+		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
+		return;
+	}
+	DP_WINC(w->st.events[DP_EVENT_RELAY_RECEIVED]);
+	dp_rx_payload(w, inner, (uint32_t)ilen, 0, 0, now);
+}
+
 /* --- paths --------------------------------------------------------------- */
 
 static int session_rx_live(const struct dp_session *s, uint64_t now)
@@ -250,10 +329,16 @@ static void path_set(struct dp_worker *w, struct dp_peer *p, uint32_t ip,
 		dp_neigh_ask(w, p);
 }
 
+/* Something authenticated came straight from the endpoint: the path is
+ * alive, and direct. */
 static void confirm(struct dp_peer *p, uint64_t now)
 {
 	if (DP_LOAD(p->path.confirmed_ms) != now)
 		DP_STORE(p->path.confirmed_ms, now);
+	if (DP_LOAD(p->path.relay)) {
+		DP_STORE(p->path.relay, 0);
+		log_info("datapath: peer=%s path=direct (was relay)", p->name);
+	}
 }
 
 /* Seal a probe of @type for @p and send it to @ip:@port. */
@@ -262,16 +347,21 @@ static void peer_send(struct dp_worker *w, struct dp_peer *p, uint8_t type,
 		      uint64_t now)
 {
 	struct dp_session *s = dp_tx_session(p, now);
-	uint8_t out[PROBE_PEER_LEN];
+	uint8_t buf[PROBE_RELAY_HDR + PROBE_PEER_LEN + AEAD_TAG_LEN];
+	uint8_t *out = buf + PROBE_RELAY_HDR;
 	uint64_t ctr;
 
 	if (!dp_session_tx_live(s, now))
 		return;
 	/* one nonce space with data: the session's counter (dp_tx.c) */
 	ctr = __atomic_fetch_add(&s->tx_next, 1, __ATOMIC_RELAXED);
-	if (probe_peer_seal(s->tx[w->id], type, s->key_id, ctr, b, out) ==
+	if (probe_peer_seal(s->tx[w->id], type, s->key_id, ctr, b, out) !=
 	    PROBE_PEER_LEN)
-		send_udp(w->dp, out, sizeof(out), ip, port);
+		return;
+	if (ip)
+		send_udp(w->dp, out, PROBE_PEER_LEN, ip, port);
+	else		/* the probe came through the relay: answer so */
+		relay_send(w, p->overlay_ip, buf, sizeof(buf), PROBE_PEER_LEN);
 }
 
 static uint8_t our_flags(const struct datapath *dp)
@@ -284,7 +374,7 @@ static void probe_round(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 {
 	struct dp_path *pa = &p->path;
 	struct probe_body b = { .flags = our_flags(w->dp) };
-	struct dp_endpoint to[DP_CANDS_MAX + 1];
+	struct dp_endpoint to[DP_CANDS_MAX + 2];
 	int n = 0, i, j;
 
 	b.token = (now << 20) ^ ((uint64_t)p->overlay_ip << 8) ^
@@ -295,6 +385,10 @@ static void probe_round(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 	DP_STORE(pa->round_acked, 0);
 	to[n].ip = DP_LOAD(p->underlay_ip);
 	to[n++].port = DP_LOAD(p->port);
+	if (DP_LOAD(pa->hint)) {
+		to[n].ip = (uint32_t)(DP_LOAD(pa->hint) >> 16);
+		to[n++].port = (uint16_t)DP_LOAD(pa->hint);
+	}
 	for (i = 0; i < pa->ncand && i < DP_CANDS_MAX; i++) {
 		for (j = 0; j < n; j++)
 			if (to[j].ip == pa->cand[i].ip &&
@@ -308,6 +402,21 @@ static void probe_round(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 			continue;
 		peer_send(w, p, MAVPN_MSG_PROBE, &b, to[i].ip, to[i].port, now);
 		DP_WINC(w->st.events[DP_EVENT_PROBES_SENT]);
+	}
+	/*
+	 * Through the relay as well, naming where we are now (our
+	 * discovered endpoint), so that the peer probes it even when the
+	 * candidates the server gave it are stale (our NAT changed since):
+	 * the answer to a stale candidate never comes.
+	 */
+	if (DP_LOAD(pa->relay)) {
+		struct dp_endpoint me;
+
+		if (datapath_disco_result(w->dp, &me, NULL) == 1) {
+			b.ip = me.ip;
+			b.port = me.port;
+			peer_send(w, p, MAVPN_MSG_PROBE, &b, 0, 0, now);
+		}
 	}
 	pa->round_ms = now;
 	if (pa->rounds < DP_PROBE_ROUNDS)
@@ -331,13 +440,20 @@ static void peer_step(struct dp_worker *w, struct dp_peer *p, uint64_t now)
 	}
 	active = pa->active_ms && now - pa->active_ms < 3 * ka;
 	alive = path_alive(dp, p, now);
+	if (!alive && !DP_LOAD(pa->relay) &&
+	    DP_LOAD(pa->rounds) >= DP_RELAY_AFTER && DP_LOAD(dp->disco.known)) {
+		DP_STORE(pa->relay, 1);
+		log_info("datapath: peer=%s path=relay (no direct path answered %u probe rounds)",
+			 p->name, DP_LOAD(pa->rounds));
+	}
 	if (!alive && ((DP_LOAD(pa->rounds) < DP_PROBE_ROUNDS &&
 			now - pa->round_ms >= DP_PROBE_RETRY_MS) ||
 		       (active && now - pa->round_ms >= ka))) {
 		probe_round(w, p, now);
 		return;
 	}
-	if (active && now - pa->ka_ms >= ka && now - pa->round_ms >= ka) {
+	if (active && !DP_LOAD(pa->relay) && now - pa->ka_ms >= ka &&
+	    now - pa->round_ms >= ka) {
 		struct probe_body b = { .flags = our_flags(dp) };
 
 		pa->ka_ms = now;
@@ -415,7 +531,9 @@ static void peer_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 		 * mapping the peer's NAT just made for it */
 		peer_send(w, p, MAVPN_MSG_PROBE_ACK, &a, src, sp, now);
 		DP_WINC(w->st.events[DP_EVENT_PROBES_ANSWERED]);
-		if (!path_alive(dp, p, now)) {
+		if (!src && b.ip && b.port)	/* through the relay: a hint */
+			DP_STORE(p->path.hint, (uint64_t)b.ip << 16 | b.port);
+		if (src && !path_alive(dp, p, now)) {
 			path_set(w, p, src, sp, "probe");
 			confirm(p, now);
 		}
@@ -423,6 +541,8 @@ static void peer_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	}
 	case MAVPN_MSG_PROBE_ACK:
 		DP_WINC(w->st.events[DP_EVENT_PROBE_ACKS]);
+		if (!src)
+			break;		/* through the relay: no direct path */
 		if (b.token == DP_LOAD(p->path.token) &&
 		    !__atomic_exchange_n(&p->path.round_acked, 1,
 					 __ATOMIC_RELAXED)) {
@@ -434,6 +554,8 @@ static void peer_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 		}
 		break;
 	case MAVPN_MSG_KEEPALIVE:
+		if (!src)
+			break;
 		path_set(w, p, src, sp, "keepalive");
 		confirm(p, now);
 		break;
@@ -445,6 +567,8 @@ void dp_probe_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 {
 	if (len && pl[0] == MAVPN_MSG_DISCO_RESP)
 		disco_rx(w, pl, len, src, sport, now);
+	else if (len && pl[0] == MAVPN_MSG_RELAYED && src)
+		relayed_rx(w, pl, len, src, sport, now);
 	else
 		peer_rx(w, pl, len, src, sport, now);
 }
@@ -455,8 +579,17 @@ void dp_probe_data_rx(struct dp_worker *w, struct dp_peer *p, uint32_t src,
 	uint16_t sp = ntohs(sport);
 	int nat = !dp_probe_hashed(w->dp, p);
 
-	if (!src)
+	if (!src) {
+		/* through the relay: answer the same way while no direct
+		 * path answers */
+		if (!DP_LOAD(p->path.relay) && !path_alive(w->dp, p, now) &&
+		    DP_LOAD(w->dp->disco.known)) {
+			DP_STORE(p->path.relay, 1);
+			log_info("datapath: peer=%s path=relay (its datagrams come through the relay)",
+				 p->name);
+		}
 		return;
+	}
 	if (src == DP_LOAD(p->underlay_ip) && (!nat || sp == DP_LOAD(p->port))) {
 		confirm(p, now);
 		return;

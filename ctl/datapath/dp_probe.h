@@ -18,6 +18,7 @@
 #define DP_PROBE_RETRY_MS	1000	/* probe rounds while none answered */
 #define DP_PROBE_ROUNDS		10	/* fast rounds after a (re)start */
 #define DP_PROBE_STEP_MS	100	/* worker 0 looks at the peers */
+#define DP_RELAY_AFTER		3	/* probe rounds unanswered: relay */
 
 struct aead;
 
@@ -28,6 +29,7 @@ struct dp_disco {
 	uint32_t id;
 	struct aead *a;
 	uint64_t ctr;			/* last request's counter */
+	uint64_t relay_ctr;		/* last RELAY's counter */
 	uint64_t next_ms;		/* next request due */
 	uint64_t retry_ms;		/* current retry interval */
 	int known;			/* result valid */

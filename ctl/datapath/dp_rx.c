@@ -31,8 +31,8 @@ static void count_drop(struct dp_worker *w, enum dp_drop why,
 /* One UDP payload from the underlay, from the XSK or the kernel socket;
  * @src:@sport its outer source (network order). Types other than data
  * (discovery, probes, keepalives) go to dp_probe.c. */
-static void rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
-		       uint32_t src, uint16_t sport, uint64_t now)
+void dp_rx_payload(struct dp_worker *w, const uint8_t *pl, uint32_t len,
+		   uint32_t src, uint16_t sport, uint64_t now)
 {
 	struct datapath *dp = w->dp;
 	struct dp_decap_ctx c = {
@@ -94,7 +94,7 @@ void dp_rx_underlay_frame(struct dp_worker *w, const uint8_t *f,
 		DP_WINC(w->st.drop[DP_DROP_MALFORMED]);
 		return;
 	}
-	rx_payload(w, pl, pllen,
+	dp_rx_payload(w, pl, pllen,
 		   ((const struct dp_ip4 *)(f + MAVPN_ETH_HLEN))->saddr,
 		   ((const struct dp_udp *)(pl - MAVPN_UDP_HLEN))->sport, now);
 }
@@ -118,7 +118,7 @@ unsigned int dp_rx_udp(struct dp_worker *w, uint64_t now)
 		n++;
 		DP_WINC(w->st.frames[DP_FRAME_UNDERLAY]);
 		pthread_rwlock_rdlock(&dp->lock);
-		rx_payload(w, buf, len, from.sin_family == AF_INET ?
+		dp_rx_payload(w, buf, len, from.sin_family == AF_INET ?
 			   from.sin_addr.s_addr : 0, from.sin_port, now);
 		pthread_rwlock_unlock(&dp->lock);
 	}

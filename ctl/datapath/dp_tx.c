@@ -125,6 +125,15 @@ static void tx_sealed(struct dp_worker *w, struct dp_peer *p,
 			  MAVPN_TAG_LEN;
 	int n, xsk = w->ul.fd >= 0;
 
+	if (dp_probe_relayed(p)) {	/* no direct path: dp_probe.c */
+		if (dp_probe_relay_tx(w, p, s, pkt, len)) {
+			DP_WINC(p->wc[w->id].drop[DP_DROP_TX_FULL]);
+			return;
+		}
+		DP_WINC(p->wc[w->id].cnt[DP_PEER_TX_PACKETS]);
+		DP_WADD(p->wc[w->id].cnt[DP_PEER_TX_BYTES], len);
+		return;
+	}
 	if (xsk) {
 		if (dp_xsk_frame_get(&w->ul, &addr)) {
 			DP_WINC(p->wc[w->id].drop[DP_DROP_TX_FULL]);

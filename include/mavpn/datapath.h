@@ -162,7 +162,9 @@ enum dp_frame {
 	X(PROBE_ACKS, "probe_acks", "authenticated answers to our path probes") \
 	X(PROBES_ANSWERED, "probes_answered", "authenticated path probes of peers answered") \
 	X(KEEPALIVES_SENT, "keepalives_sent", "keepalives sent to active peers (NAT mappings)") \
-	X(PATH_CHANGES, "path_changes", "a peer's endpoint changed after an authenticated probe, answer or keepalive")
+	X(PATH_CHANGES, "path_changes", "a peer's endpoint changed after an authenticated probe, answer or keepalive") \
+	X(RELAY_SENT, "relay_sent", "datagrams sent to a peer through the relay (no direct path)") \
+	X(RELAY_RECEIVED, "relay_received", "datagrams of peers received through the relay")
 
 enum dp_event {
 #define DP_EVENT_ENUM(id, name, help) DP_EVENT_##id,
@@ -196,6 +198,7 @@ enum dp_path_state {
 				 * server named */
 	DP_PATH_DIRECT,		/* an authenticated probe, answer, keepalive or
 				 * datagram came from the endpoint */
+	DP_PATH_RELAY,		/* no direct path answered: through the relay */
 };
 
 const char *datapath_path_name(enum dp_path_state s);

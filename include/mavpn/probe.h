@@ -95,4 +95,43 @@ int probe_peer_open(struct aead *a, const uint8_t *pl, size_t len,
 void probe_body_put(uint8_t out[PROBE_PEER_BODY], const struct probe_body *b);
 int probe_body_get(const uint8_t in[PROBE_PEER_BODY], struct probe_body *b);
 
+/*
+ * Relay (the server forwards ciphertext between two online hosts that
+ * found no direct path). RELAY, host -> relay:
+ *   u8 type (7) | u8 version | be16 reserved (0) | be32 probe id
+ *   | be64 counter | be32 destination overlay address | be32 reserved (0)
+ *   | inner datagram (a sealed data or probe datagram, 1..PROBE_RELAY_MAX)
+ *   | 16-byte tag
+ * The tag is AES-GCM under the sender's probe key with no plaintext
+ * (GMAC): nonce be32 7 | be64 counter, AAD = everything before the tag.
+ * RELAYED, relay -> destination host: u8 type (8) | u8 version | be16 0
+ * | be32 source overlay address | the inner datagram, as it came (it is
+ * authenticated end to end by the session key; the relay holds none).
+ */
+#define PROBE_RELAY_HDR		24
+#define PROBE_RELAYED_HDR	8
+#define PROBE_RELAY_MAX		2048	/* inner datagram */
+
+struct probe_relay {
+	uint32_t id;			/* the sender's probe id */
+	uint64_t counter;
+	uint32_t dst;			/* network order */
+	const uint8_t *inner;		/* into the datagram */
+	size_t inner_len;
+};
+
+/* Wrap @inner into a RELAY at @out (room for PROBE_RELAY_HDR + inner_len
+ * + AEAD_TAG_LEN). Returns the length or -errno. */
+int probe_relay_seal(struct aead *a, const struct probe_relay *r,
+		     uint8_t *out, size_t cap);
+/* Structure of a RELAY (@r's fields point into @pl): 0 or -EBADMSG. */
+int probe_relay_peek(const uint8_t *pl, size_t len, struct probe_relay *r);
+/* Check a RELAY's tag: 0, -EBADMSG or -EIO. */
+int probe_relay_verify(struct aead *a, const uint8_t *pl, size_t len);
+/* The RELAYED header for @src in @out[0..PROBE_RELAYED_HDR). */
+void probe_relayed_hdr(uint8_t out[PROBE_RELAYED_HDR], uint32_t src);
+/* Structure of a RELAYED: 0 (@src, @inner) or -EBADMSG. */
+int probe_relayed_peek(const uint8_t *pl, size_t len, uint32_t *src,
+		       const uint8_t **inner, size_t *inner_len);
+
 #endif /* MAVPN_PROBE_H */

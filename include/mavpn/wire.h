@@ -27,6 +27,8 @@
 #define MAVPN_MSG_PROBE		4	/* host -> peer, under the session key */
 #define MAVPN_MSG_PROBE_ACK	5	/* peer -> host: the answer to a PROBE */
 #define MAVPN_MSG_KEEPALIVE	6	/* host -> peer: keeps NAT mappings open */
+#define MAVPN_MSG_RELAY		7	/* host -> relay: forward to a peer */
+#define MAVPN_MSG_RELAYED	8	/* relay -> peer: forwarded */
 #define MAVPN_WIRE_VERSION	1
 
 #define MAVPN_NONCE_LEN		12

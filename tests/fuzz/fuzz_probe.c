@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * libFuzzer target for the data port's discovery and probe messages
+ * libFuzzer target for the data port's discovery, probe and relay messages
  * (lib/probe.c): what authsrv's UDP responder and vpnd's data plane parse
  * from anyone on the underlay before and after authentication. Checks:
  * nothing is read outside the input, only exact-size messages of the right
@@ -47,6 +47,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!probe_peer_peek(copy, size, &type, &wh)) {
 		CHECK(size == PROBE_PEER_LEN && wh.counter);
 		CHECK(probe_peer_open(key_a, copy, size, &b) == -EBADMSG);
+	}
+	{
+		struct probe_relay r;
+		const uint8_t *inner;
+		size_t ilen;
+		uint32_t src;
+
+		if (!probe_relay_peek(copy, size, &r)) {
+			CHECK(r.inner == copy + PROBE_RELAY_HDR && r.inner_len &&
+			      r.inner_len + PROBE_RELAY_HDR + AEAD_TAG_LEN == size);
+			CHECK(probe_relay_verify(key_a, copy, size) == -EBADMSG);
+		}
+		if (!probe_relayed_peek(copy, size, &src, &inner, &ilen))
+			CHECK(ilen && ilen + PROBE_RELAYED_HDR == size);
 	}
 	if (size >= PROBE_EP_LEN && !probe_ep_get(copy, &ip, &port))
 		CHECK(ip && port);
