@@ -74,6 +74,12 @@ struct dp_session {
 	struct aead *tx[DP_WORKERS_MAX];	/* one context per worker */
 	struct aead *rx[DP_WORKERS_MAX];
 	uint64_t tx_next;		/* atomic: next counter to use, from 1 */
+	/* probes and keepalives (dp_probe.c): their own counters, from
+	 * DP_PROBE_CTR_BASE (data stays below DP_COUNTER_MAX), and their
+	 * own window, so a keepalive late in the kernel socket never costs
+	 * data a slot of the data window (nor counts as its replay) */
+	uint64_t probe_tx_next;		/* atomic, 0 = DP_PROBE_CTR_BASE */
+	struct replay probe_replay;	/* under replay_lock */
 	uint64_t expires_ms;		/* 0: no lifetime given */
 	uint64_t tx_limit;		/* tx_next must stay below; 0 = none */
 	int rx_used;			/* atomic: the peer sent with it */

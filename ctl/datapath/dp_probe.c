@@ -353,8 +353,9 @@ static void peer_send(struct dp_worker *w, struct dp_peer *p, uint8_t type,
 
 	if (!dp_session_tx_live(s, now))
 		return;
-	/* one nonce space with data: the session's counter (dp_tx.c) */
-	ctr = __atomic_fetch_add(&s->tx_next, 1, __ATOMIC_RELAXED);
+	/* the session's key, a counter range of its own (dp_peer.h) */
+	ctr = DP_PROBE_CTR_BASE +
+	      __atomic_fetch_add(&s->probe_tx_next, 1, __ATOMIC_RELAXED);
 	if (probe_peer_seal(s->tx[w->id], type, s->key_id, ctr, b, out) !=
 	    PROBE_PEER_LEN)
 		return;
@@ -512,7 +513,8 @@ static void peer_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 		return;
 	}
 	pthread_spin_lock(&s->replay_lock);
-	fresh = replay_accept(&s->replay, h.counter);
+	fresh = h.counter >= DP_PROBE_CTR_BASE &&
+		replay_accept(&s->probe_replay, h.counter - DP_PROBE_CTR_BASE + 1);
 	pthread_spin_unlock(&s->replay_lock);
 	if (!fresh) {
 		DP_WINC(p->wc[w->id].drop[DP_DROP_REPLAY]);

@@ -19,6 +19,9 @@
 #define DP_PROBE_ROUNDS		10	/* fast rounds after a (re)start */
 #define DP_PROBE_STEP_MS	100	/* worker 0 looks at the peers */
 #define DP_RELAY_AFTER		3	/* probe rounds unanswered: relay */
+/* Probe counters under a session key: 2^62 up, far above any data
+ * counter (< DP_COUNTER_MAX = 2^60): one key, two disjoint nonce ranges. */
+#define DP_PROBE_CTR_BASE	(1ull << 62)
 
 struct aead;
 

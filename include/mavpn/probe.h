@@ -18,9 +18,10 @@
  * Peer probes (PROBE, PROBE_ACK, KEEPALIVE), PROBE_PEER_LEN = 48 bytes:
  *   the 16-byte data header (mavpn/wire.h) with the type byte changed
  *   | 16 bytes sealed body | 16-byte tag
- * Sealed under the session's directional key with the session's own
- * counter (one nonce space with data: wire_nonce(), AAD = the header), so
- * a probe proves possession of the key and passes the replay window.
+ * Sealed under the session's directional key (wire_nonce(), AAD = the
+ * header) with counters from 2^62 up (data stays below 2^60), checked
+ * against a replay window of the probes' own, so a probe proves
+ * possession of the key and cannot be replayed.
  * Body: be64 token | u8 flags (PROBE_F_*) | u8 reserved (0) | be16 port
  * | 4-byte IPv4 address (PROBE_ACK: where the PROBE came from; else 0).
  */
