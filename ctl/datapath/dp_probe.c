@@ -500,7 +500,9 @@ static void peer_rx(struct dp_worker *w, const uint8_t *pl, uint32_t len,
 	}
 	s = dp_session_find(&dp->peers, h.key_id);
 	if (!s) {
-		DP_WINC(w->st.drop[DP_DROP_UNKNOWN_KEY]);
+		/* not a data drop: the peer that installed the key first
+		 * probes at once, before our grant arrives */
+		DP_WINC(w->st.events[DP_EVENT_PROBES_UNKNOWN_KEY]);
 		return;
 	}
 	p = s->peer;

@@ -507,6 +507,29 @@ static void fdec_flush(struct vpnd *v, bool open, const char *why)
 		 why, open ? "none (all allowed)" : "per flow");
 }
 
+/*
+ * A new session with the server (reconnect, server restart): with a
+ * policy, allowed decisions in use are asked again before they end, within
+ * SHIM_FLOW_REFRESH_NS, so established flows lose nothing (the shim asks
+ * for renewal in that window); denied ones are forgotten at once.
+ */
+static void fdec_rehello(struct vpnd *v, bool open)
+{
+	int n;
+
+	if (open || v->policy_open) {
+		fdec_flush(v, open, "hello");
+		return;
+	}
+	memset(v->fdecs, 0, sizeof(v->fdecs));
+	n = shim_flow_shorten(v->shim, SHIM_FLOW_REFRESH_NS);
+	if (n < 0)
+		log_warn("flow: cannot shorten cached decisions: %s",
+			 strerror(-n));
+	log_info("flow: cached decisions re-asked within %llu s n=%d why=hello",
+		 (unsigned long long)(SHIM_FLOW_REFRESH_NS / 1000000000ULL), n);
+}
+
 /* ---- key renewal and revocation ---------------------------------------- */
 
 /*
@@ -609,11 +632,12 @@ static void key_revoked(struct vpnd *v, const struct ctlmsg *m)
 	f = flow_find(v, m->overlay_ip);
 	if (f)
 		f->state = FLOW_FREE;
-	/* decisions about flows to it (or through it) go too */
-	if (!v->policy_open)
-		fdec_flush(v, false, "peer revoked");
 	/* The server repeats every revocation at each HELLO: only one that
-	 * took keys away is worth a warning and the counter. */
+	 * took keys away is worth a warning, the counter and a flush of the
+	 * decisions about flows to it (or through it); with no key, no flow
+	 * of ours reaches it and the server refuses a new one. */
+	if (ret != -ENOENT && !v->policy_open)
+		fdec_flush(v, false, "peer revoked");
 	if (ret == -ENOENT) {
 		log_debug("key: peer revoked by the server name=%s overlay_ip=%s keys=none",
 			  m->name, vpnd_ip4(m->overlay_ip, ip));
@@ -707,8 +731,8 @@ void keys_on_chan_msg(void *arg, struct ctlmsg *m)
 	case CTLMSG_HELLO_ACK:
 		dns_on_chan_msg(v->dns, m);	/* the domain; a new name list */
 		/* What we cached under another session may be stale. */
-		fdec_flush(v, (m->present & CTLA_BIT(CTLA_POLICY_OPEN)) &&
-			   m->policy_open, "hello");
+		fdec_rehello(v, (m->present & CTLA_BIT(CTLA_POLICY_OPEN)) &&
+			     m->policy_open);
 		keys_disco_start(v, m);
 		/* Gateway routes: ours, and the LANs behind other hosts. */
 		ret = gw_hello(v->gw, m->routes, m->n_routes, &ch);

@@ -772,6 +772,47 @@ int shim_flow_flush(struct shim *s)
 	return n;
 }
 
+int shim_flow_shorten(struct shim *s, uint64_t ttl_ns)
+{
+	struct bpf_map *m = s->skel->maps.flows;
+	struct shim_fkey k, next, *deny = NULL, *grown;
+	uint64_t until = shim_now_ns() + ttl_ns;
+	size_t n_deny = 0, cap = 0, i;
+	struct shim_fval v;
+	int n = 0, err = 0;
+	void *prev = NULL;
+
+	while (!bpf_map__get_next_key(m, prev, &next, sizeof(next))) {
+		k = next;
+		prev = &k;
+		if (bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
+			continue;
+		if (v.allow) {
+			if (v.expires_ns > until) {
+				v.expires_ns = until;
+				bpf_map__update_elem(m, &k, sizeof(k), &v,
+						     sizeof(v), BPF_EXIST);
+			}
+			n++;
+			continue;
+		}
+		if (n_deny == cap) {
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(deny, cap * sizeof(*deny));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			deny = grown;
+		}
+		deny[n_deny++] = k;
+	}
+	for (i = 0; i < n_deny; i++)
+		bpf_map__delete_elem(m, &deny[i], sizeof(deny[i]), 0);
+	free(deny);
+	return err ? err : n;
+}
+
 void shim_set_open(struct shim *s, bool open)
 {
 	__atomic_store_n(&s->skel->bss->flows_open, open ? 1 : 0,

@@ -99,6 +99,10 @@ int shim_flow_get(const struct shim *s, const struct shim_fkey *k,
 int shim_flow_set(struct shim *s, const struct shim_fkey *k, bool allow,
 		  uint32_t ttl_s);
 int shim_flow_flush(struct shim *s);
+/* After a reconnect: allowed decisions end within @ttl_ns (the shim then
+ * asks vpnd to renew the ones in use, with no gap), denied ones at once.
+ * Returns the number of allowed decisions kept or -errno. */
+int shim_flow_shorten(struct shim *s, uint64_t ttl_ns);
 void shim_set_open(struct shim *s, bool open);
 
 #endif /* MAVPN_CTL_VPND_SHIM_H */

@@ -164,7 +164,8 @@ enum dp_frame {
 	X(KEEPALIVES_SENT, "keepalives_sent", "keepalives sent to active peers (NAT mappings)") \
 	X(PATH_CHANGES, "path_changes", "a peer's endpoint changed after an authenticated probe, answer or keepalive") \
 	X(RELAY_SENT, "relay_sent", "datagrams sent to a peer through the relay (no direct path)") \
-	X(RELAY_RECEIVED, "relay_received", "datagrams of peers received through the relay")
+	X(RELAY_RECEIVED, "relay_received", "datagrams of peers received through the relay") \
+	X(PROBES_UNKNOWN_KEY, "probes_unknown_key", "path probes, answers and keepalives under a key not installed here (a responder probes as soon as it has the key, before the initiator has its own)")
 
 enum dp_event {
 #define DP_EVENT_ENUM(id, name, help) DP_EVENT_##id,
