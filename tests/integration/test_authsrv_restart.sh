@@ -32,7 +32,7 @@ echo 'allow * -> *' > "$MV_TMP/all.policy"
 
 log_step "traffic, then kill -9 the server"
 bg_start "$MV_TMP/ping.log" $(nsx h1) "$MV_BIN/vpnctl" --sock "$MV_TMP/h1.sock" run -- \
-	ping -q -c 160 -i 0.05 -W "$(mv_t 2)" "$h2ip"
+	ping -c 160 -i 0.05 -W "$(mv_t 2)" "$h2ip"
 ping_pid=${MV_PIDS[-1]}
 h1_has_key() { vpnctl_on h1 --json peers | json_get '[p for p in d if p["name"]=="h2"][0]["key_id"]'; }
 wait_for 10 "h1 has a key for h2" h1_has_key || fail "no key for the pings before the kill"
@@ -47,7 +47,18 @@ wait_for 40 "h1 reconnected" host_connected h1 || fail "h1 did not reconnect"
 wait_for 40 "h2 reconnected" host_connected h2 || fail "h2 did not reconnect"
 wait "$ping_pid" 2>/dev/null
 tail -n 2 "$MV_TMP/ping.log"
-grep -q "160 packets transmitted, 160 received" "$MV_TMP/ping.log" || fail "pings lost while the server was down"
+# With a policy the first echo of a new flow waits for the server's
+# decision and the key (dropped, not held: docs/threat-model.md); from the
+# first answer on, none may be missing, across the kill and the restart.
+python3 - "$MV_TMP/ping.log" <<'PY' || fail "pings lost while the server was down"
+import re, sys
+seqs = sorted({int(m) for m in re.findall(r"icmp_seq=(\d+) ttl", open(sys.argv[1]).read())})
+assert seqs, "no answer at all"
+first = seqs[0]
+missing = sorted(set(range(first, 161)) - set(seqs))
+print(f"answers icmp_seq {first}..{seqs[-1]}: {len(seqs)}, missing after the first: {missing}")
+assert first <= 2 and not missing
+PY
 
 "$MV_BIN/authsrv" client list --state "$MV_TMP/srv" --json > "$MV_TMP/list.json" || fail "client list"
 python3 - "$MV_TMP/list.json" <<'PY' || fail "registry after kill -9"
