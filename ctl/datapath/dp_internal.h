@@ -244,4 +244,8 @@ static inline uint16_t dp_probe_sport(const struct datapath *dp,
 int dp_workers_open(struct datapath *dp);
 void dp_workers_close(struct datapath *dp);
 
+/* Outer source ports of the flow hash (dp_tx.c): IANA dynamic ports. */
+#define DP_SPORT_BASE	49152
+#define DP_SPORT_SPAN	64
+
 #endif /* MAVPN_CTL_DATAPATH_DP_INTERNAL_H */

@@ -594,6 +594,12 @@ void dp_probe_data_rx(struct dp_worker *w, struct dp_peer *p, uint32_t src,
 		}
 		return;
 	}
+	/* From a flow-hash port the peer believes neither side is behind a
+	 * NAT (we may not know that yet, e.g. just restarted): its endpoint
+	 * port stays its data port. */
+	if (sp != DP_LOAD(p->port) && sp >= DP_SPORT_BASE &&
+	    sp < DP_SPORT_BASE + DP_SPORT_SPAN)
+		nat = 0;
 	if (src == DP_LOAD(p->underlay_ip) && (!nat || sp == DP_LOAD(p->port))) {
 		confirm(p, now);
 		return;

@@ -41,9 +41,6 @@ static uint16_t ip_csum(const void *hdr, size_t len)
  * one flow stays on one queue (in order). The receiver checks only the
  * destination port (docs/protocol.md, "Outer header").
  */
-#define DP_SPORT_BASE	49152	/* IANA dynamic ports */
-#define DP_SPORT_SPAN	64
-
 static uint16_t flow_sport(const uint8_t *pkt, uint32_t len)
 {
 	const struct dp_ip4 *ip = (const void *)pkt;
