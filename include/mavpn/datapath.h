@@ -165,7 +165,7 @@ enum dp_frame {
 	X(PATH_CHANGES, "path_changes", "a peer's endpoint changed after an authenticated probe, answer or keepalive") \
 	X(RELAY_SENT, "relay_sent", "datagrams sent to a peer through the relay (no direct path)") \
 	X(RELAY_RECEIVED, "relay_received", "datagrams of peers received through the relay") \
-	X(PROBES_UNKNOWN_KEY, "probes_unknown_key", "path probes, answers and keepalives under a key not installed here (a responder probes as soon as it has the key, before the initiator has its own)")
+	X(PROBES_UNKNOWN_KEY, "probes_unknown_key", "probes and keepalives under a key not installed here (yet: the responder probes first)")
 
 enum dp_event {
 #define DP_EVENT_ENUM(id, name, help) DP_EVENT_##id,
